@@ -1,0 +1,39 @@
+# Two commands a user needs: `make demo` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: demo test lint benchmark clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch first and pinned: an unpinned torch would pull a multi-GB CUDA build.
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) torch==2.13.0
+	$(PIP) -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) -e ".[dev]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/askdocs ingest examples/articles
+	$(BIN)/askdocs ask "Who did Rubio accuse?"
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+benchmark: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/ingest_vs_langchain.py
+
+clean:
+	rm -rf $(VENV) index/chroma.sqlite3 index/*-*-*-*-*

@@ -1,0 +1,320 @@
+"""The extractive answerer: the retrieved sentence that best answers the question, cited."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
+
+from askdocs.chunking import sentence_spans
+from askdocs.citations import format_marker, make_citation
+from askdocs.retrieval import PassageRetriever, passage_from_document
+from askdocs.types import CANNOT_ANSWER, Article, Citation, Passage
+
+HistoryTurn = tuple[str, str] | Mapping[str, str]
+
+_TOKEN = re.compile(r"[£$€]?\d[\d,.]*%?|[A-Za-z][A-Za-z'’\-]*")
+_NUMBER = re.compile(r"\d")
+_YEAR_OR_DATE = re.compile(
+    r"\b(1[5-9]\d\d|20\d\d)\b|\b\d{1,2}(st|nd|rd|th)?\s+(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|"
+    r"Nov|Dec)|\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}\b|"
+    r"\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today|last week)\b"
+)
+_PROPER_NOUN = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+|\b[A-Z]{2,}\b")
+_QUANTITY = re.compile(
+    r"[£$€]?\d[\d,.]*\s?(?:%|per ?cent|m\b|bn\b|million|billion|thousand)?|\b(?:one|two|three|"
+    r"four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
+    r"dozen|half)\b",
+    re.IGNORECASE,
+)
+_ASKS_NUMBER = re.compile(
+    r"\bhow (many|much|big|far|long|old|large|high|often)\b"
+    r"|\bwhat (percentage|share|level|sum|amount|price|proportion|number|stake|rate)\b"
+)
+_LEADING_BULLET = re.compile(r"^[-*•·–—]\s+")
+_STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers him his how i if in into is it its itself just
+    me more most my no nor not of off on once only or other our out over own same she should so
+    some such than that the their them then there these they this those through to too under
+    until up very was we were what when where which while who whom why will with would you your
+    according said say says told also it's whose much many""".split()
+)
+_PRONOUNS = frozenset(
+    "it its they them their he she his her him that this those these there".split()
+)
+_FOLLOW_UP_OPENERS = ("and ", "what about", "how about", "also", "then ", "so ")
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    passage_rank: int
+    start: int
+    end: int
+    score: float
+
+
+def content_terms(text: str) -> list[str]:
+    """Lower-cased, lightly stemmed words that carry meaning (no stop words)."""
+    terms = []
+    for token in _TOKEN.findall(text):
+        word = token.lower().strip(".,'’-")
+        if word and word not in _STOPWORDS:
+            terms.append(_stem(word))
+    return terms
+
+
+def _stem(word: str) -> str:
+    if _NUMBER.search(word):
+        return word.replace(",", "")
+    for suffix in ("'s", "’s", "ies", "ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def expected_answer_kind(question: str) -> str:
+    """The kind of thing the question asks for: number, date, name or anything."""
+    q = question.lower()
+    if _ASKS_NUMBER.search(q):
+        return "number"
+    if re.search(r"\bwhen\b|\bwhat (year|date|day|month)\b|\bwhich (year|date|day|month)\b", q):
+        return "date"
+    if re.search(
+        r"\b(who|whom|whose|where)\b|^which\b|\bwhich (\w+ ){0,3}(did|does|is|was|will)", q
+    ):
+        return "name"
+    return "any"
+
+
+class ExtractiveAnswerer:
+    """Scores every sentence of the retrieved passages and answers with the best ones.
+
+    A sentence's score mixes its embedding similarity to the question, how many of the
+    question's content words it holds, its passage's retrieval score, and whether it holds the
+    kind of thing asked for (a number for "how many", a date for "when", a name for "who").
+    Below `threshold` the answerer abstains rather than guess.
+
+    >>> answerer = ExtractiveAnswerer(embedder, threshold=0.45)  # doctest: +SKIP
+    >>> text, citations = answerer.answer(question, passages, articles)  # doctest: +SKIP
+    """
+
+    WEIGHTS: ClassVar[dict[str, float]] = {
+        "dense": 0.45,
+        "lexical": 0.25,
+        "passage": 0.15,
+        "kind": 0.15,
+    }
+
+    def __init__(
+        self,
+        embedder: Embeddings,
+        threshold: float,
+        max_sentences: int = 2,
+        second_sentence_margin: float = 0.04,
+        cache_size: int = 20_000,
+    ) -> None:
+        self.embedder = embedder
+        self.threshold = threshold
+        self.max_sentences = max_sentences
+        self.second_sentence_margin = second_sentence_margin
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def score_sentences(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        articles: Mapping[str, Article],
+        focus: str | None = None,
+        already_said: Sequence[str] = (),
+    ) -> list[ScoredSentence]:
+        """Candidate sentences, best first; `focus` is the latest turn of a follow-up question."""
+        candidates: dict[tuple[str, int, int], tuple[int, str]] = {}
+        title_terms = {a.id: set(content_terms(a.title)) for a in articles.values()}
+        for rank, passage in enumerate(passages):
+            article = articles.get(passage.chunk.article_id)
+            if article is None:
+                continue
+            for start, end in sentence_spans(article.text, passage.chunk.start, passage.chunk.end):
+                start += _bullet_length(article.text[start:end])
+                key = (article.id, start, end)
+                text = article.text[start:end]
+                if key in candidates or not re.search(r"\w", text):
+                    continue
+                if any(text in said for said in already_said):
+                    continue  # a follow-up wants something new, not the previous answer again
+                candidates[key] = (rank, text)
+        if not candidates:
+            return []
+        texts = [text for _, text in candidates.values()]
+        dense = self._sentence_vectors(texts) @ np.asarray(self.embedder.embed_query(question))
+        question_terms = content_terms(question)
+        question_weights = _term_weights(question, question_terms)
+        kind = expected_answer_kind(focus or question)
+        scored = []
+        for (key, (rank, text)), similarity in zip(candidates.items(), dense, strict=True):
+            sentence_terms = set(content_terms(text))
+            # A sentence is read under its headline: the title's words count as present.
+            in_context = sentence_terms | title_terms[key[0]]
+            lexical = (
+                sum(w for t, w in question_weights.items() if t in in_context)
+                / sum(question_weights.values())
+                if question_weights
+                else 0.0
+            )
+            if not sentence_terms - set(question_terms):
+                lexical = 0.0  # a sentence that only repeats the question answers nothing
+            score = (
+                self.WEIGHTS["dense"] * float(similarity)
+                + self.WEIGHTS["lexical"] * lexical
+                + self.WEIGHTS["passage"] * passages[rank].score
+                + self.WEIGHTS["kind"] * _kind_match(kind, text, question)
+            )
+            scored.append(ScoredSentence(rank, key[1], key[2], score))
+        scored.sort(key=lambda s: -s.score)
+        return scored
+
+    def answer(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        articles: Mapping[str, Article],
+        focus: str | None = None,
+        already_said: Sequence[str] = (),
+    ) -> tuple[str, list[Citation]]:
+        """The answer text with [n] markers and its citations; CANNOT_ANSWER with none."""
+        scored = self.score_sentences(question, passages, articles, focus, already_said)
+        if not scored or scored[0].score < self.threshold:
+            return CANNOT_ANSWER, []
+        chosen = [scored[0]]
+        for candidate in scored[1:]:
+            if len(chosen) >= self.max_sentences:
+                break
+            if candidate.score < scored[0].score - self.second_sentence_margin:
+                break
+            if not any(_overlaps(candidate, c, passages) for c in chosen):
+                chosen.append(candidate)
+        citations = []
+        parts = []
+        for key, sentence in enumerate(chosen, 1):
+            passage = passages[sentence.passage_rank]
+            article = articles[passage.chunk.article_id]
+            citation = make_citation(key, passage, article, sentence.start, sentence.end)
+            citations.append(citation)
+            parts.append(f"{citation.quote} {format_marker([key])}")
+        return " ".join(parts), citations
+
+    def _sentence_vectors(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            vectors = self.embedder.embed_documents(missing)
+            with self._lock:
+                for text, vector in zip(missing, vectors, strict=True):
+                    self._cache[text] = np.asarray(vector, dtype=np.float32)
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        with self._lock:
+            return np.vstack([self._cache.get(t) for t in texts])
+
+
+def _bullet_length(sentence: str) -> int:
+    match = _LEADING_BULLET.match(sentence)
+    return match.end() if match else 0
+
+
+def _term_weights(question: str, terms: list[str]) -> dict[str, float]:
+    """Names and numbers in a question pin down the answer more than common words."""
+    marked = {_stem(t.lower().strip(".,'’-")) for t in _PROPER_NOUN.findall(question)}
+    marked |= {t for t in terms if _NUMBER.search(t)}
+    return {t: 2.0 if t in marked else 1.0 for t in dict.fromkeys(terms)}
+
+
+def _kind_match(kind: str, sentence: str, question: str) -> float:
+    if kind == "number":
+        # Years and days of the month are dates, not the quantity "how many/much" asks for.
+        quantities = _QUANTITY.findall(_YEAR_OR_DATE.sub(" ", sentence))
+        asked = set(_QUANTITY.findall(question))
+        return 1.0 if set(quantities) - asked else 0.0
+    if kind == "date":
+        return 1.0 if _YEAR_OR_DATE.search(sentence) else 0.0
+    if kind == "name":
+        asked = {w.lower() for w in _TOKEN.findall(question)}
+        names = {n.lower() for n in _PROPER_NOUN.findall(sentence)} - asked
+        return 1.0 if names else 0.0
+    return 0.5
+
+
+def _overlaps(a: ScoredSentence, b: ScoredSentence, passages: Sequence[Passage]) -> bool:
+    same_article = (
+        passages[a.passage_rank].chunk.article_id == passages[b.passage_rank].chunk.article_id
+    )
+    return same_article and a.start < b.end and b.start < a.end
+
+
+def standalone_question(question: str, history: Iterable[HistoryTurn] | None) -> str:
+    """Make a follow-up ("And what about Mexico?") answerable alone, using earlier questions."""
+    asked = [text for role, text in _turns(history) if role in ("user", "human")]
+    parts = [question]
+    while asked and _depends_on_context(parts[0]):
+        parts.insert(0, asked.pop())
+    return " ".join(p.strip() for p in parts)
+
+
+def _turns(history: Iterable[HistoryTurn] | None) -> list[tuple[str, str]]:
+    turns = []
+    for turn in history or []:
+        if isinstance(turn, Mapping):
+            turns.append((str(turn.get("role", "")).lower(), str(turn.get("content", ""))))
+        else:
+            role, text = turn
+            turns.append((role.lower(), text))
+    return turns
+
+
+def _depends_on_context(question: str) -> bool:
+    lowered = question.lower().strip()
+    words = re.findall(r"[a-z']+", lowered)
+    return (
+        lowered.startswith(_FOLLOW_UP_OPENERS)
+        or any(w in _PRONOUNS for w in words)
+        or len(content_terms(question)) <= 2
+    )
+
+
+def build_chain(
+    retriever: PassageRetriever,
+    answerer: ExtractiveAnswerer,
+    fetch_articles: Callable[[Iterable[str]], Mapping[str, Article]],
+) -> Runnable[dict[str, Any], dict[str, Any]]:
+    """question + history -> standalone question -> passages -> cited answer, as LCEL."""
+
+    def condense(inputs: dict[str, Any]) -> str:
+        return standalone_question(inputs["question"], inputs.get("history"))
+
+    def answer(inputs: dict[str, Any]) -> dict[str, Any]:
+        passages = [passage_from_document(d) for d in inputs["documents"]]
+        articles = fetch_articles(p.chunk.article_id for p in passages)
+        # Chunks whose article record is missing come from an interrupted ingest: never cite them.
+        passages = [p for p in passages if p.chunk.article_id in articles]
+        said = [text for role, text in _turns(inputs.get("history")) if role in ("assistant", "ai")]
+        text, citations = answerer.answer(
+            inputs["standalone"], passages, articles, focus=inputs["question"], already_said=said
+        )
+        return {**inputs, "passages": passages, "text": text, "citations": citations}
+
+    return (
+        RunnablePassthrough.assign(standalone=RunnableLambda(condense))
+        | RunnablePassthrough.assign(documents=(lambda x: x["standalone"]) | retriever)
+        | RunnableLambda(answer)
+    )

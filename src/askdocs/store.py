@@ -1,0 +1,249 @@
+"""The only module that talks to Chroma: articles and their chunks, persistent or on a server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from askdocs.config import Settings
+from askdocs.types import Article, Chunk, Filters, Passage
+
+
+class StoreError(RuntimeError):
+    """The index cannot be opened or reached; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class IndexedArticle:
+    """What the store knows about an article without loading its text."""
+
+    id: str
+    title: str
+    source: str
+    version: str
+    chunks: int
+
+
+def open_store(settings: Settings, create: bool = False) -> ChromaStore:
+    """The store factory: a local persistent index, or a Chroma server when chroma_url is set."""
+    import chromadb
+
+    chroma_settings = chromadb.Settings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if not url.hostname:
+            raise StoreError(
+                f"chroma_url {settings.chroma_url!r} is not a URL like http://host:8000"
+            )
+        try:
+            client = chromadb.HttpClient(
+                host=url.hostname,
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+            client.heartbeat()
+        except Exception as exc:
+            raise StoreError(
+                f"cannot reach the Chroma server at {settings.chroma_url}: {exc}"
+            ) from exc
+        return ChromaStore(client, settings.collection, where=settings.chroma_url)
+    index_dir = Path(settings.index_dir)
+    if not create and not (index_dir / "chroma.sqlite3").is_file():
+        raise StoreError(f"no index at {index_dir}/ - run `askdocs ingest PATH` first")
+    index_dir.mkdir(parents=True, exist_ok=True)
+    return ChromaStore(
+        chromadb.PersistentClient(path=str(index_dir), settings=chroma_settings),
+        settings.collection,
+        where=str(index_dir),
+    )
+
+
+class ChromaStore:
+    """Two collections: chunks (searched) and articles (full text, version, the commit marker).
+
+    An article's record is written only after all its chunks, and deleted before any of them,
+    so a crash at any point leaves an article either complete or absent from the record
+    collection; absent articles are re-indexed on the next ingest and their stray chunks
+    are dropped first.
+    """
+
+    def __init__(self, client: Any, prefix: str, where: str = "") -> None:
+        self.client = client
+        self.where = where
+        # embedding_function=None: we always pass our own vectors, and Chroma's default
+        # embedding function would try to download a model.
+        space = {"hnsw": {"space": "cosine"}}
+        self.chunks = client.get_or_create_collection(
+            f"{prefix}_chunks", embedding_function=None, configuration=space
+        )
+        self.articles = client.get_or_create_collection(
+            f"{prefix}_articles", embedding_function=None, configuration=space
+        )
+        self._batch = max(1, client.get_max_batch_size())
+
+    def indexed_articles(self) -> dict[str, IndexedArticle]:
+        records = self.articles.get(include=["metadatas"])
+        return {
+            article_id: IndexedArticle(
+                id=article_id,
+                title=str(meta["title"]),
+                source=str(meta["source"]),
+                version=str(meta["version"]),
+                chunks=int(meta["chunks"]),
+            )
+            for article_id, meta in zip(records["ids"], records["metadatas"], strict=True)
+        }
+
+    def get_articles(self, ids: Iterable[str]) -> dict[str, Article]:
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return {}
+        records = self.articles.get(ids=ids, include=["metadatas", "documents"])
+        return {
+            article_id: _article_from_record(article_id, meta, text)
+            for article_id, meta, text in zip(
+                records["ids"], records["metadatas"], records["documents"], strict=True
+            )
+        }
+
+    def replace_article(
+        self, article: Article, version: str, chunks: Sequence[Chunk], vectors: np.ndarray
+    ) -> None:
+        """Swap in a new version of an article; crash-safe in the sense of the class docstring."""
+        self.delete_article(article.id)
+        base = _display_metadata(article)
+        for i in range(0, len(chunks), self._batch):
+            batch = chunks[i : i + self._batch]
+            self.chunks.upsert(
+                ids=[c.id for c in batch],
+                embeddings=vectors[i : i + len(batch)],
+                documents=[c.text for c in batch],
+                metadatas=[
+                    {
+                        **base,
+                        "article_id": c.article_id,
+                        "index": c.index,
+                        "start": c.start,
+                        "end": c.end,
+                    }
+                    for c in batch
+                ],
+            )
+        centroid = vectors.mean(axis=0)
+        centroid /= np.linalg.norm(centroid) or 1.0
+        self.articles.upsert(
+            ids=[article.id],
+            embeddings=centroid[None, :],
+            documents=[article.text],
+            metadatas=[
+                {
+                    **base,
+                    "version": version,
+                    "chunks": len(chunks),
+                    "metadata_json": json.dumps(article.metadata, sort_keys=True),
+                }
+            ],
+        )
+
+    def delete_article(self, article_id: str) -> None:
+        self.articles.delete(ids=[article_id])
+        self.chunks.delete(where={"article_id": article_id})
+
+    def search(
+        self, vector: Sequence[float], k: int, filters: Filters | None = None
+    ) -> list[tuple[Passage, np.ndarray]]:
+        """The k nearest chunks with cosine similarity scores and their vectors (for MMR)."""
+        if k <= 0 or self.chunks.count() == 0:
+            return []
+        result = self.chunks.query(
+            query_embeddings=[list(vector)],
+            n_results=k,
+            where=_where(filters),
+            include=["documents", "metadatas", "distances", "embeddings"],
+        )
+        hits = []
+        for chunk_id, text, meta, distance, embedding in zip(
+            result["ids"][0],
+            result["documents"][0],
+            result["metadatas"][0],
+            result["distances"][0],
+            result["embeddings"][0],
+            strict=True,
+        ):
+            chunk = Chunk(
+                id=chunk_id,
+                article_id=str(meta["article_id"]),
+                index=int(meta["index"]),
+                text=text,
+                start=int(meta["start"]),
+                end=int(meta["end"]),
+            )
+            hits.append((_passage(chunk, 1.0 - float(distance), meta), np.asarray(embedding)))
+        return hits
+
+    def counts(self) -> dict[str, int]:
+        return {"articles": self.articles.count(), "chunks": self.chunks.count()}
+
+
+def _display_metadata(article: Article) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "title": article.title,
+        "source": article.source,
+        "outlet": article.metadata.get("outlet", ""),
+    }
+    if article.published:
+        meta["published"] = article.published.isoformat()
+        meta["published_day"] = _day_number(article.published)
+    return meta
+
+
+def _day_number(day: date) -> int:
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+def _passage(chunk: Chunk, score: float, meta: dict[str, Any]) -> Passage:
+    published = meta.get("published")
+    return Passage(
+        chunk=chunk,
+        score=score,
+        title=str(meta.get("title", "")),
+        source=str(meta.get("source", "")),
+        published=date.fromisoformat(published) if published else None,
+        metadata={"outlet": str(meta["outlet"])} if meta.get("outlet") else {},
+    )
+
+
+def _article_from_record(article_id: str, meta: dict[str, Any], text: str) -> Article:
+    published = meta.get("published")
+    return Article(
+        id=article_id,
+        title=str(meta["title"]),
+        text=text,
+        source=str(meta["source"]),
+        published=date.fromisoformat(published) if published else None,
+        metadata=json.loads(str(meta.get("metadata_json", "{}"))),
+    )
+
+
+def _where(filters: Filters | None) -> dict[str, Any] | None:
+    if not filters:
+        return None
+    clauses: list[dict[str, Any]] = []
+    if filters.sources:
+        sources = list(filters.sources)
+        clauses.append({"$or": [{"source": {"$in": sources}}, {"outlet": {"$in": sources}}]})
+    if filters.articles:
+        clauses.append({"article_id": {"$in": list(filters.articles)}})
+    if filters.date_from:
+        clauses.append({"published_day": {"$gte": _day_number(filters.date_from)}})
+    if filters.date_to:
+        clauses.append({"published_day": {"$lte": _day_number(filters.date_to)}})
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}

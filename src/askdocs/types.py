@@ -1,0 +1,179 @@
+"""Typed objects that flow between the pipeline stages."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+CANNOT_ANSWER = "I could not find this in the articles."
+"""The one refusal sentence, shared by code, prompts and tests."""
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article as loaded from disk; `text` is what every offset points into."""
+
+    id: str
+    title: str
+    text: str
+    source: str
+    published: date | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of an article: `article.text[start:end] == text`."""
+
+    id: str
+    article_id: str
+    index: int
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its similarity score and its article's display fields."""
+
+    chunk: Chunk
+    score: float
+    title: str
+    source: str
+    published: date | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A verbatim quote from an article: `article.text[start:end] == quote`."""
+
+    key: int
+    article_id: str
+    title: str
+    source: str
+    start: int
+    end: int
+    quote: str
+    chunk_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What `Assistant.ask` returns: the answer text, its citations and the passages seen."""
+
+    question: str
+    text: str
+    abstained: bool
+    citations: list[Citation]
+    passages: list[Passage]
+    standalone_question: str
+    settings_hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "standalone_question": self.standalone_question,
+            "text": self.text,
+            "abstained": self.abstained,
+            "citations": [c.to_json() for c in self.citations],
+            "passages": [passage_to_json(p) for p in self.passages],
+            "settings_hash": self.settings_hash,
+        }
+
+
+def passage_to_json(passage: Passage) -> dict[str, Any]:
+    return {
+        "chunk_id": passage.chunk.id,
+        "article_id": passage.chunk.article_id,
+        "title": passage.title,
+        "source": passage.source,
+        "published": passage.published.isoformat() if passage.published else None,
+        "start": passage.chunk.start,
+        "end": passage.chunk.end,
+        "score": round(passage.score, 4),
+        "text": passage.chunk.text,
+    }
+
+
+FileStatus = Literal["indexed", "updated", "unchanged", "removed", "skipped"]
+
+
+@dataclass
+class FileResult:
+    """What ingest did with one file (or one record of a JSON/JSONL file)."""
+
+    path: str
+    status: FileStatus
+    reason: str = ""
+    article_ids: list[str] = field(default_factory=list)
+    chunks: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestReport:
+    """Summary of one `Assistant.ingest` call; nothing in it is lost if one file fails."""
+
+    files: list[FileResult] = field(default_factory=list)
+    chunks_embedded: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    interrupted: bool = False
+
+    def _count(self, status: FileStatus) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def added(self) -> int:
+        return self._count("indexed")
+
+    @property
+    def updated(self) -> int:
+        return self._count("updated")
+
+    @property
+    def unchanged(self) -> int:
+        return self._count("unchanged")
+
+    @property
+    def removed(self) -> int:
+        return self._count("removed")
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "skipped"]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f"{f.path}: {w}" for f in self.files for w in f.warnings]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "skipped": len(self.failed),
+            "chunks_embedded": self.chunks_embedded,
+            "interrupted": self.interrupted,
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "files": [asdict(f) for f in self.files],
+        }
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restricts retrieval; every given field must match (date bounds are inclusive)."""
+
+    sources: tuple[str, ...] = ()
+    articles: tuple[str, ...] = ()
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.sources or self.articles or self.date_from or self.date_to)

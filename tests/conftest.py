@@ -1,0 +1,93 @@
+"""Shared fixtures: a deterministic fake embedder, tiny articles, and a no-network guard."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from askdocs.answering import content_terms
+from askdocs.api import Assistant
+from askdocs.embeddings import TokenAwareEmbeddings
+
+DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).parent.parent
+SHARED = REPO.parent / "shared" / "data"
+
+
+class FakeEmbeddings(TokenAwareEmbeddings):
+    """Bag-of-stemmed-words vectors: texts sharing words are similar; costs microseconds."""
+
+    name = "fake-bow"
+    max_tokens = 256
+    dims = 512
+
+    def __init__(self) -> None:
+        self.embedded: list[str] = []
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(t.split()) for t in texts]
+
+    def _vector(self, text: str) -> list[float]:
+        vector = np.zeros(self.dims)
+        for term in content_terms(text):
+            vector[int(hashlib.md5(term.encode()).hexdigest(), 16) % self.dims] += 1.0
+        norm = np.linalg.norm(vector)
+        return (vector / norm if norm else np.full(self.dims, 1 / np.sqrt(self.dims))).tolist()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.embedded.extend(texts)
+        return [self._vector(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._vector(text)
+
+
+@pytest.fixture(autouse=True)
+def no_outside_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any test that connects anywhere but this machine."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> object:
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if self.family in (socket.AF_INET, socket.AF_INET6) and host not in (
+            "127.0.0.1", "::1", "localhost",
+        ):  # fmt: skip
+            raise RuntimeError(f"test tried to reach the network: {address!r}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbeddings:
+    return FakeEmbeddings()
+
+
+@pytest.fixture
+def articles_dir(tmp_path: Path) -> Path:
+    """A private copy of the fixture articles that a test may change."""
+    target = tmp_path / "articles"
+    shutil.copytree(DATA, target)
+    return target
+
+
+@pytest.fixture
+def assistant(tmp_path: Path, fake_embedder: FakeEmbeddings) -> Iterator[Assistant]:
+    yield Assistant(index_dir=tmp_path / "index", embedder=fake_embedder, abstain_threshold=0.3)
+
+
+@pytest.fixture
+def ingested(assistant: Assistant, articles_dir: Path) -> Assistant:
+    assistant.ingest([articles_dir])
+    return assistant

@@ -1,0 +1,138 @@
+"""Extractive answering, citations and follow-ups, on the fake embedder."""
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from askdocs.answering import content_terms, expected_answer_kind, standalone_question
+from askdocs.api import Assistant
+from askdocs.citations import CitationError, make_citation
+from askdocs.types import CANNOT_ANSWER, Article, Chunk, Filters, Passage
+
+
+def test_answer_quotes_and_cites_the_supporting_sentence(ingested: Assistant) -> None:
+    answer = ingested.ask("How much will the new Harbourton bridge cost?")
+    assert not answer.abstained
+    assert "£12 million" in answer.text
+    first = answer.citations[0]
+    assert first.key == 1 and "[1]" in answer.text
+    assert (
+        first.quote
+        == "The bridge will cost £12 million and is due to open in 2026, the council said."
+    )
+    assert Path(first.source).read_text()[first.start : first.end] == first.quote
+    assert first.title == "Harbourton council approves new harbour bridge"
+
+
+def test_every_citation_is_an_exact_substring_of_its_article(ingested: Assistant) -> None:
+    for question in (
+        "Who did Priya Nair beat in the final round?",
+        "What share of the museum archive was saved?",
+        "Who replaces the lighthouse keeper at Skerry Point?",
+    ):
+        answer = ingested.ask(question)
+        assert answer.citations, question
+        articles = ingested.store.get_articles(c.article_id for c in answer.citations)
+        for citation in answer.citations:
+            assert (
+                articles[citation.article_id].text[citation.start : citation.end] == citation.quote
+            )
+            assert f"[{citation.key}]" in answer.text
+
+
+def test_unrelated_question_abstains_with_the_fixed_sentence(ingested: Assistant) -> None:
+    answer = ingested.ask("What is the boiling point of tungsten on Mars?")
+    assert answer.abstained
+    assert answer.text == CANNOT_ANSWER
+    assert answer.citations == []
+
+
+def test_filters_restrict_the_passages(ingested: Assistant) -> None:
+    only_wire = ingested.ask("What happened?", filters=Filters(sources=("Wire Service",)))
+    assert {p.title for p in only_wire.passages} <= {
+        "Rail strike called off",
+        "Museum reopens after flood",
+    }
+    dated = ingested.ask(
+        "What happened?", filters=Filters(date_from=date(2024, 5, 1), date_to=date(2024, 5, 31))
+    )
+    assert {p.title for p in dated.passages} == {"Rail strike called off"}
+
+
+def test_k_limits_passages(ingested: Assistant) -> None:
+    assert len(ingested.ask("harbour bridge", k=2).passages) == 2
+    with pytest.raises(ValueError, match="k must be > 0"):
+        ingested.ask("harbour bridge", k=-1)
+
+
+def test_mmr_spreads_passages_over_articles(
+    tmp_path: Path, articles_dir: Path, fake_embedder
+) -> None:
+    assistant = Assistant(index_dir=tmp_path / "i", embedder=fake_embedder, mmr=True, fetch_k=10)
+    assistant.ingest([articles_dir])
+    passages = assistant.ask("council harbour bridge museum flood", k=3).passages
+    assert len({p.chunk.article_id for p in passages}) >= 2
+
+
+def test_empty_question_is_rejected(ingested: Assistant) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        ingested.ask("   ")
+
+
+def test_stream_yields_text_then_the_answer(ingested: Assistant) -> None:
+    pieces = list(ingested.stream("How much will the new Harbourton bridge cost?"))
+    answer = pieces[-1]
+    assert "".join(pieces[:-1]) == answer.text
+    assert answer.settings_hash == ingested.settings.settings_hash()
+
+
+def test_follow_up_uses_the_conversation(ingested: Assistant) -> None:
+    first = ingested.ask("Who won the Northfield regional chess championship?")
+    assert "Priya Nair" in first.text
+    history = [("user", first.question), ("assistant", first.text)]
+    answer = ingested.ask("Where will she play in the national finals?", history=history)
+    assert "chess" in answer.standalone_question
+    assert "Leeds" in answer.text
+
+
+def test_standalone_question_leaves_self_contained_questions_alone() -> None:
+    history = [{"role": "user", "content": "Who won the chess title?"}]
+    assert standalone_question("How much did the Harbourton bridge cost?", history) == (
+        "How much did the Harbourton bridge cost?"
+    )
+    assert standalone_question("And the runner-up?", history) == (
+        "Who won the chess title? And the runner-up?"
+    )
+    assert standalone_question("And the runner-up?", None) == "And the runner-up?"
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How many people watched?", "number"),
+        ("How much did it cost?", "number"),
+        ("When did the bridge open?", "date"),
+        ("In which year was it founded?", "date"),
+        ("Who beat Henin?", "name"),
+        ("Where was the show held?", "name"),
+        ("Which club is he expected to stay with?", "name"),
+        ("Why did he miss the match?", "any"),
+    ],
+)
+def test_expected_answer_kind(question: str, kind: str) -> None:
+    assert expected_answer_kind(question) == kind
+
+
+def test_content_terms_drop_stop_words_and_stem() -> None:
+    assert content_terms("Who did the councillors accuse of spending £12,000?") == [
+        "councillor", "accuse", "spend", "£12000",
+    ]  # fmt: skip
+
+
+def test_citation_outside_its_passage_is_refused() -> None:
+    article = Article(id="a", title="T", text="One. Two. Three.", source="s")
+    passage = Passage(Chunk("c", "a", 0, "One. Two.", 0, 9), 0.9, "T", "s")
+    assert make_citation(1, passage, article, 5, 9).quote == "Two."
+    with pytest.raises(CitationError, match="outside passage"):
+        make_citation(1, passage, article, 10, 16)

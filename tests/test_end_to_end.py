@@ -1,0 +1,144 @@
+"""The real embedding model with a real Chroma, embedded and as a server started by the test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from askdocs.api import Assistant
+from askdocs.embeddings import make_embedder
+from askdocs.loaders import load_file
+from conftest import REPO, SHARED
+
+EXAMPLES = REPO / "examples" / "articles"
+RUBIO_SENTENCE = "US Secretary of State Marco Rubio has accused the Venezuelan government"
+
+
+def check_rubio_answer(assistant: Assistant) -> None:
+    answer = assistant.ask("Who did Rubio accuse?")
+    assert not answer.abstained
+    assert "Venezuelan government" in answer.text
+    assert any(RUBIO_SENTENCE in c.quote for c in answer.citations)
+    article_text = (EXAMPLES / "rubio-accuses-venezuela.txt").read_text()
+    for citation in answer.citations:
+        assert article_text[citation.start : citation.end] == citation.quote
+
+
+@pytest.mark.slow
+def test_real_model_and_persistent_chroma(tmp_path: Path) -> None:
+    assistant = Assistant(index_dir=tmp_path / "index")
+    report = assistant.ingest([EXAMPLES])
+    assert report.added == 1 and report.chunks_embedded > 1
+    check_rubio_answer(assistant)
+    # a second process-level object over the same folder sees the same index
+    check_rubio_answer(Assistant(index_dir=tmp_path / "index"))
+    assert Assistant(index_dir=tmp_path / "index").ingest([EXAMPLES]).chunks_embedded == 0
+
+
+@pytest.mark.slow
+def test_real_tokenizer_keeps_every_chunk_within_the_model(tmp_path: Path) -> None:
+    assistant = Assistant(index_dir=tmp_path / "index")
+    files = (
+        sorted((SHARED / "articles" / "bbc" / "business").glob("*.txt"))[:40]
+        if SHARED.exists()
+        else []
+    )
+    articles = [
+        a
+        for f in [*files, EXAMPLES / "rubio-accuses-venezuela.txt"]
+        for a in load_file(f, 10**7).articles
+    ]
+    chunker = assistant._chunker()
+    embedder = assistant.embedder
+    for article in articles:
+        chunks = chunker.split(article)
+        texts = assistant._embedding_texts(article, chunks)
+        assert max(embedder.count_tokens(texts)) + 2 <= embedder.max_tokens
+        assert all(article.text[c.start : c.end] == c.text for c in chunks)
+
+
+@pytest.mark.slow
+def test_cli_entry_point_end_to_end(tmp_path: Path) -> None:
+    askdocs = Path(sys.executable).parent / "askdocs"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    index = str(tmp_path / "index")
+    subprocess.run([askdocs, "--index", index, "ingest", str(EXAMPLES)], check=True, env=env)
+    out = subprocess.run(
+        [askdocs, "--index", index, "ask", "Who did Rubio accuse?"],
+        check=True, env=env, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    assert "Venezuelan government" in out and "Sources:" in out and RUBIO_SENTENCE in out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[str]:
+    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent))
+    assert chroma, "the chroma CLI comes with chromadb"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [
+            chroma,
+            "run",
+            "--path",
+            str(tmp_path / "server-data"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("chroma server did not start") from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_real_model_and_chroma_server(chroma_server: str, tmp_path: Path) -> None:
+    assistant = Assistant(chroma_url=chroma_server)
+    assert assistant.ingest([EXAMPLES]).added == 1
+    check_rubio_answer(assistant)
+    assert Assistant(chroma_url=chroma_server).stats()["articles"] == 1
+
+
+def test_unreachable_chroma_server_is_a_clear_error() -> None:
+    from askdocs.store import StoreError
+
+    with pytest.raises(StoreError, match="cannot reach the Chroma server"):
+        Assistant(chroma_url=f"http://127.0.0.1:{free_port()}").stats()
+
+
+def test_missing_local_model_folder_is_a_clear_error(tmp_path: Path) -> None:
+    from askdocs.config import load_settings
+    from askdocs.embeddings import EmbedderError
+
+    with pytest.raises(EmbedderError, match="never downloads"):
+        make_embedder(load_settings(embedding_model=str(tmp_path / "nope")))

@@ -1,0 +1,162 @@
+"""Ingest through the Assistant with the fake embedder and a real persistent Chroma."""
+
+from pathlib import Path
+
+import pytest
+
+from askdocs.api import Assistant
+from askdocs.store import ChromaStore
+from conftest import FakeEmbeddings
+
+
+def index_state(assistant: Assistant) -> tuple[dict[str, str], list[str]]:
+    store = assistant.store
+    versions = {a.id: a.version for a in store.indexed_articles().values()}
+    chunk_ids = store.chunks.get(include=[])["ids"]
+    return versions, sorted(chunk_ids)
+
+
+def test_ingest_reports_every_article_and_skipped_file(
+    assistant: Assistant, articles_dir: Path
+) -> None:
+    (articles_dir / "binary.txt").write_bytes(b"\x00\x01\x02" * 100)
+    report = assistant.ingest([articles_dir])
+    assert report.added == 6
+    assert [(Path(f.path).name, f.reason) for f in report.failed] == [
+        ("binary.txt", "binary file (contains NUL bytes)")
+    ]
+    assert any("line 2 skipped: malformed JSON" in w for w in report.warnings)
+    assert assistant.stats()["articles"] == 6
+    assert report.chunks_embedded == assistant.stats()["chunks"]
+
+
+def test_reingest_of_unchanged_articles_embeds_nothing(
+    ingested: Assistant, articles_dir: Path, fake_embedder: FakeEmbeddings
+) -> None:
+    before = index_state(ingested)
+    fake_embedder.embedded.clear()
+    report = ingested.ingest([articles_dir])
+    assert report.unchanged == 6 and report.added == report.updated == 0
+    assert fake_embedder.embedded == []
+    assert index_state(ingested) == before
+
+
+def test_changed_article_replaces_its_chunks(ingested: Assistant, articles_dir: Path) -> None:
+    path = articles_dir / "harbour-bridge.txt"
+    path.write_text(path.read_text().replace("£12 million", "£14 million"))
+    report = ingested.ingest([articles_dir])
+    assert report.updated == 1 and report.unchanged == 5
+    texts = ingested.store.chunks.get(include=["documents"])["documents"]
+    assert any("£14 million" in t for t in texts)
+    assert not any("£12 million" in t for t in texts)
+
+
+def test_deleted_file_is_removed_from_index(ingested: Assistant, articles_dir: Path) -> None:
+    (articles_dir / "chess-title.md").unlink()
+    report = ingested.ingest([articles_dir])
+    assert report.removed == 1
+    assert ingested.stats()["articles"] == 5
+    assert not any(
+        "Nair" in t for t in ingested.store.chunks.get(include=["documents"])["documents"]
+    )
+
+
+def test_file_that_turns_bad_keeps_its_indexed_version(
+    ingested: Assistant, articles_dir: Path
+) -> None:
+    (articles_dir / "chess-title.md").write_bytes(b"\x00binary now")
+    report = ingested.ingest([articles_dir])
+    assert len(report.failed) == 1 and report.removed == 0
+    assert ingested.stats()["articles"] == 6
+
+
+def test_remove_by_path_and_by_id(ingested: Assistant, articles_dir: Path) -> None:
+    removed = ingested.remove(str(articles_dir / "wire.jsonl"))
+    assert len(removed) == 2
+    [record] = [
+        a
+        for a in ingested.store.indexed_articles().values()
+        if a.source.endswith("lighthouse.json")
+    ]
+    assert ingested.remove(record.id) == [record.id]
+    assert ingested.stats()["articles"] == 3
+    assert ingested.remove("no-such-article") == []
+
+
+def test_interrupted_ingest_is_completed_by_a_rerun(
+    tmp_path: Path, articles_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clean = Assistant(index_dir=tmp_path / "clean", embedder=FakeEmbeddings())
+    clean.ingest([articles_dir])
+
+    crashing = Assistant(index_dir=tmp_path / "crashed", embedder=FakeEmbeddings())
+    real_upsert_article = ChromaStore.replace_article
+    calls = {"n": 0}
+
+    def crash_on_third(self: ChromaStore, article, version, chunks, vectors) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            # Chunks of the third article are written, its record is not: a mid-article crash.
+            self.chunks.upsert(
+                ids=[c.id for c in chunks],
+                embeddings=vectors,
+                documents=[c.text for c in chunks],
+                metadatas=[
+                    {
+                        "article_id": c.article_id,
+                        "index": c.index,
+                        "start": c.start,
+                        "end": c.end,
+                        "title": "",
+                        "source": "",
+                    }
+                    for c in chunks
+                ],
+            )
+            raise KeyboardInterrupt
+        real_upsert_article(self, article, version, chunks, vectors)
+
+    monkeypatch.setattr(ChromaStore, "replace_article", crash_on_third)
+    report = crashing.ingest([articles_dir])
+    assert report.interrupted
+    monkeypatch.setattr(ChromaStore, "replace_article", real_upsert_article)
+
+    rerun = Assistant(index_dir=tmp_path / "crashed", embedder=FakeEmbeddings())
+    rerun.ingest([articles_dir])
+    assert index_state(rerun) == index_state(clean)
+
+
+def test_store_failure_for_one_article_does_not_stop_the_rest(
+    assistant: Assistant, articles_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = ChromaStore.replace_article
+
+    def fail_for_chess(self: ChromaStore, article, version, chunks, vectors) -> None:
+        if "chess" in article.title:
+            raise RuntimeError("disk full")
+        real(self, article, version, chunks, vectors)
+
+    monkeypatch.setattr(ChromaStore, "replace_article", fail_for_chess)
+    report = assistant.ingest([articles_dir])
+    assert [f.reason for f in report.failed] == ["could not be stored: disk full"]
+    assert report.added == 5
+
+
+def test_missing_path_is_an_error_and_indexes_nothing(assistant: Assistant, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no such file or folder"):
+        assistant.ingest([tmp_path / "nope"])
+
+
+def test_chunks_fit_the_embedder_with_title(ingested: Assistant) -> None:
+    records = ingested.store.chunks.get(include=["documents", "metadatas"])
+    for text, meta in zip(records["documents"], records["metadatas"], strict=True):
+        title_and_text = f"{meta['title']}\n{text}"
+        assert len(title_and_text.split()) <= FakeEmbeddings.max_tokens - 2
+
+
+def test_chunk_offsets_point_into_stored_article_text(ingested: Assistant) -> None:
+    store = ingested.store
+    records = store.chunks.get(include=["documents", "metadatas"])
+    articles = store.get_articles(m["article_id"] for m in records["metadatas"])
+    for text, meta in zip(records["documents"], records["metadatas"], strict=True):
+        assert articles[meta["article_id"]].text[meta["start"] : meta["end"]] == text
