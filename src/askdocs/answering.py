@@ -38,6 +38,12 @@ _ASKS_NUMBER = re.compile(
     r"\bhow (many|much|big|far|long|old|large|high|often)\b"
     r"|\bwhat (percentage|share|level|sum|amount|price|proportion|number|stake|rate)\b"
 )
+# Checked in this order at each position, so "which year" is a date before it is a name.
+_KIND_CUES = [
+    ("number", _ASKS_NUMBER),
+    ("date", re.compile(r"\bwhen\b|\b(what|which|in what|in which) (year|date|day|month)\b")),
+    ("name", re.compile(r"\b(who|whom|whose|where|which)\b|\bwhat is the name\b")),
+]
 _LEADING_BULLET = re.compile(r"^[-*•·–—]\s+")
 _STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before
@@ -82,17 +88,14 @@ def _stem(word: str) -> str:
 
 
 def expected_answer_kind(question: str) -> str:
-    """The kind of thing the question asks for: number, date, name or anything."""
+    """The kind of thing the question asks for (number, date, name or any), by its first cue."""
     q = question.lower()
-    if _ASKS_NUMBER.search(q):
-        return "number"
-    if re.search(r"\bwhen\b|\bwhat (year|date|day|month)\b|\bwhich (year|date|day|month)\b", q):
-        return "date"
-    if re.search(
-        r"\b(who|whom|whose|where)\b|^which\b|\bwhich (\w+ ){0,3}(did|does|is|was|will)", q
-    ):
-        return "name"
-    return "any"
+    cues = [
+        (m.start(), priority, kind)
+        for priority, (kind, pattern) in enumerate(_KIND_CUES)
+        if (m := pattern.search(q))
+    ]
+    return min(cues)[2] if cues else "any"
 
 
 class ExtractiveAnswerer:
@@ -140,20 +143,26 @@ class ExtractiveAnswerer:
     ) -> list[ScoredSentence]:
         """Candidate sentences, best first; `focus` is the latest turn of a follow-up question."""
         candidates: dict[tuple[str, int, int], tuple[int, str]] = {}
-        title_terms = {a.id: set(content_terms(a.title)) for a in articles.values()}
+        # A sentence is read under its headline and after the sentence before it ("It was set
+        # up in 1337" answers a question about what the previous sentence names).
+        context_terms: dict[tuple[str, int, int], set[str]] = {}
         for rank, passage in enumerate(passages):
             article = articles.get(passage.chunk.article_id)
             if article is None:
                 continue
+            title_terms = set(content_terms(article.title))
+            previous = _sentence_before(article.text, passage.chunk.start)
             for start, end in sentence_spans(article.text, passage.chunk.start, passage.chunk.end):
                 start += _bullet_length(article.text[start:end])
                 key = (article.id, start, end)
                 text = article.text[start:end]
+                context, previous = title_terms | set(content_terms(previous)), text
                 if key in candidates or not re.search(r"\w", text):
                     continue
                 if any(text in said for said in already_said):
                     continue  # a follow-up wants something new, not the previous answer again
                 candidates[key] = (rank, text)
+                context_terms[key] = context
         if not candidates:
             return []
         texts = [text for _, text in candidates.values()]
@@ -164,8 +173,7 @@ class ExtractiveAnswerer:
         scored = []
         for (key, (rank, text)), similarity in zip(candidates.items(), dense, strict=True):
             sentence_terms = set(content_terms(text))
-            # A sentence is read under its headline: the title's words count as present.
-            in_context = sentence_terms | title_terms[key[0]]
+            in_context = sentence_terms | context_terms[key]
             lexical = (
                 sum(w for t, w in question_weights.items() if t in in_context)
                 / sum(question_weights.values())
@@ -226,6 +234,11 @@ class ExtractiveAnswerer:
                     self._cache.popitem(last=False)
         with self._lock:
             return np.vstack([self._cache.get(t) for t in texts])
+
+
+def _sentence_before(text: str, position: int) -> str:
+    spans = sentence_spans(text, max(0, position - 600), position)
+    return text[spans[-1][0] : spans[-1][1]] if spans else ""
 
 
 def _bullet_length(sentence: str) -> int:

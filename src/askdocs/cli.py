@@ -255,6 +255,143 @@ def remove(ctx: click.Context, article: str) -> None:
     click.echo(f"removed {len(removed)} article(s)")
 
 
+def _progress_bar(description: str) -> Any:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+
+
+def _eval_errors() -> tuple[type[Exception], ...]:
+    from askdocs.evaluation import QuestionFileError
+
+    return (*_user_errors(), QuestionFileError)
+
+
+@cli.command("eval")
+@click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--corpus", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of the articles the questions are about (indexed whole).",
+)  # fmt: skip
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default eval-runs/<questions file name>); its index/ is reused.",
+)  # fmt: skip
+@click.option("-k", "--k", "k", type=click.IntRange(min=1), help="Passages per question.")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N questions.")
+@click.option("--types", help="Only these question types, comma-separated (e.g. who,when).")
+@click.option("--llm", help="Answer backend (default: the settings' llm).")
+@click.pass_context
+def eval_command(
+    ctx: click.Context,
+    questions: Path,
+    corpus: Path,
+    out: Path | None,
+    k: int | None,
+    limit: int | None,
+    types: str | None,
+    llm: str | None,
+) -> None:
+    """Score retrieval, answers, citations and abstention on a question set."""
+    from askdocs.evaluation import run_evaluation
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    out = out or Path("eval-runs") / questions.stem
+    settings = {key: v for key, v in ctx.obj.items() if key not in ("index_dir", "config_file")}
+    if llm:
+        settings["llm"] = llm
+    with _progress_bar("eval") as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task("indexing" if stage == "index" else "asking")
+            bar.update(tasks[stage], completed=done, total=total)
+
+        try:
+            results = run_evaluation(
+                questions, corpus, out, k=k, limit=limit,
+                types=[t.strip() for t in types.split(",")] if types else None,
+                on_progress=progress, **{key: v for key, v in settings.items() if v is not None},
+            )  # fmt: skip
+        except _eval_errors() as exc:
+            _fail(str(exc))
+    totals = results["aggregate"]
+    for metric, value in totals.items():
+        click.echo(f"{metric:>24}: {value}")
+    click.echo(f"\nwrote {out}/results.json, report.md, metrics_by_type.png, latency.png")
+
+
+@cli.command("eval-rgb")
+@click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--noise-ratio", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option("--passages", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--counterfactual", is_flag=True, help="Use positive_wrong passages.")
+@click.option("--rejection", is_flag=True, help="Only negative passages: should abstain.")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N questions.")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval-runs/rgb"),
+    show_default=True,
+)  # fmt: skip
+@click.pass_context
+def eval_rgb(
+    ctx: click.Context,
+    questions: Path,
+    noise_ratio: float,
+    passages: int,
+    counterfactual: bool,
+    rejection: bool,
+    limit: int | None,
+    out: Path,
+) -> None:
+    """Run the RGB benchmark protocol (noise robustness, rejection, counterfactual)."""
+    from askdocs.rgb import run_rgb
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    with _progress_bar("rgb") as bar:
+        task = bar.add_task("asking")
+        try:
+            report = run_rgb(
+                questions, out, passages=passages, noise_ratio=noise_ratio,
+                counterfactual=counterfactual, rejection=rejection, limit=limit,
+                on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )  # fmt: skip
+        except _eval_errors() as exc:
+            _fail(str(exc))
+    for key, value in report["summary"].items():
+        click.echo(f"{key:>20}: {value}")
+
+
+@cli.command("eval-compare")
+@click.argument("run_a", type=click.Path(exists=True, path_type=Path))
+@click.argument("run_b", type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Write JSON + PNG.")
+def eval_compare(run_a: Path, run_b: Path, out: Path | None) -> None:
+    """Compare two evaluation runs: per-metric difference and questions that flipped."""
+    from askdocs.reports import compare_runs
+
+    try:
+        comparison = compare_runs(run_a, run_b, out or run_b / "compare")
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    click.echo(f"{'metric':>24} {'A':>9} {'B':>9} {'B-A':>9}")
+    for metric, row in comparison["metrics"].items():
+        cells = [("–" if v is None else f"{v:.4g}") for v in (row["a"], row["b"], row["delta"])]
+        click.echo(f"{metric:>24} {cells[0]:>9} {cells[1]:>9} {cells[2]:>9}")
+    click.echo(f"\n{len(comparison['flipped'])} question(s) flipped:")
+    for flip in comparison["flipped"]:
+        mark = "now right" if flip["now_correct"] else "now wrong"
+        click.echo(f"  {flip['id']} ({mark}): {flip['question']}")
+
+
 def main() -> None:
     cli(prog_name="askdocs")
 

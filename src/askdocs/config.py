@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     mmr: bool = Field(False, description="Re-rank candidates with maximal marginal relevance.")
     mmr_lambda: float = Field(0.6, ge=0, le=1, description="MMR trade-off: 1 = relevance only.")
     abstain_threshold: float = Field(
-        0.45,
+        0.55,
         description="Best sentence score below which the extractive answerer abstains "
         "(chosen on the dev set, see README).",
     )

@@ -9,7 +9,7 @@ import string
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +120,9 @@ class QuestionScore:
     citation_recall: float | None
     quote_violations: int
     latency: float
-    retrieved: list[str] = field(default_factory=list)
+    gold: list[str] = field(default_factory=list)
+    retrieved: list[dict[str, Any]] = field(default_factory=list)
+    citations: list[dict[str, Any]] = field(default_factory=list)
 
 
 def score_answer(
@@ -182,7 +184,18 @@ def score_answer(
         citation_recall=recall,
         quote_violations=violations,
         latency=latency,
-        retrieved=retrieved,
+        gold=question.answers,
+        retrieved=[
+            {
+                "title": p.title,
+                "source": p.source,
+                "score": round(p.score, 4),
+                "start": p.chunk.start,
+                "end": p.chunk.end,
+            }
+            for p in answer.passages
+        ],
+        citations=[c.to_json() for c in answer.citations],
     )
 
 
@@ -276,3 +289,82 @@ def evaluate(
         if on_progress:
             on_progress(done, len(questions))
     return scores, aggregate(scores)
+
+
+def peak_memory_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("askdocs", "chromadb", "langchain-core", "sentence-transformers", "torch"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def run_evaluation(
+    questions_file: Path,
+    corpus: Path,
+    out: Path,
+    k: int | None = None,
+    limit: int | None = None,
+    types: Iterable[str] | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
+    **settings: Any,
+) -> dict[str, Any]:
+    """Index `corpus` under `out/index` (reused when unchanged), ask, score, write the outputs."""
+    from askdocs.api import Assistant
+    from askdocs.reports import write_outputs
+
+    questions = load_questions(questions_file, corpus)
+    wanted = set(types or [])
+    questions = [q for q in questions if not wanted or q.type in wanted][:limit]
+    if not questions:
+        raise QuestionFileError(f"{questions_file}: no questions to ask (check --types/--limit)")
+    out.mkdir(parents=True, exist_ok=True)
+    assistant = Assistant(index_dir=out / "index", **settings)
+    started = time.perf_counter()
+    report = assistant.ingest(
+        [corpus], progress=(lambda d, t, _: on_progress("index", d, t)) if on_progress else None
+    )
+    _drop_articles_outside(assistant, corpus)
+    index_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    scores, totals = evaluate(
+        assistant, questions, corpus, k=k,
+        on_progress=(lambda d, t: on_progress("ask", d, t)) if on_progress else None,
+    )  # fmt: skip
+    results = {
+        "questions_file": str(questions_file),
+        "corpus": str(corpus),
+        "settings": assistant.settings.model_dump(mode="json"),
+        "settings_hash": assistant.settings.settings_hash(),
+        "k": k or assistant.settings.k,
+        "versions": versions(),
+        "timings": {
+            "index_seconds": round(index_seconds, 2),
+            "chunks_embedded": report.chunks_embedded,
+            "ask_seconds": round(time.perf_counter() - started, 2),
+            "peak_memory_mb": round(peak_memory_mb(), 1),
+        },
+        "aggregate": totals,
+        "by_type": by_type(scores),
+        "rows": [asdict(s) for s in scores],
+    }
+    write_outputs(results, out)
+    return results
+
+
+def _drop_articles_outside(assistant: Any, corpus: Path) -> None:
+    """A reused index must hold this corpus and nothing else."""
+    root = corpus.resolve()
+    for record in assistant.store.indexed_articles().values():
+        if root not in Path(record.source.split("#", 1)[0]).parents:
+            assistant.store.delete_article(record.id)

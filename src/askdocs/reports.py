@@ -1,0 +1,193 @@
+"""Evaluation outputs: results.json, report.md and PNG charts; and comparing two runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+# The metrics shown in tables and charts, in this order; all are "higher is better" except
+# the ones listed in LOWER_IS_BETTER.
+METRICS = [
+    "doc_recall@k",
+    "evidence_recall@k",
+    "mrr",
+    "answer_contains",
+    "token_f1",
+    "citation_precision",
+    "citation_recall",
+    "abstained_unanswerable",
+    "abstained_answerable",
+    "quote_violations",
+    "latency_p50",
+    "latency_p95",
+]
+LOWER_IS_BETTER = {"abstained_answerable", "quote_violations", "latency_p50", "latency_p95"}
+CHART_METRICS = ["doc_recall@k", "evidence_recall@k", "answer_contains", "citation_precision"]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def markdown_report(results: dict[str, Any]) -> str:
+    totals = results["aggregate"]
+    lines = [
+        f"# Evaluation: {Path(results['questions_file']).name}",
+        "",
+        f"- corpus: `{results['corpus']}`; k = {results['k']}; settings hash "
+        f"`{results['settings_hash']}`",
+        f"- questions: {totals['questions']} ({totals['answerable']} answerable, "
+        f"{totals['unanswerable']} unanswerable)",
+        f"- index: {results['timings']['index_seconds']} s "
+        f"({results['timings']['chunks_embedded']} chunks embedded); asking: "
+        f"{results['timings']['ask_seconds']} s; peak memory "
+        f"{results['timings']['peak_memory_mb']} MB",
+        "",
+        "## Aggregate",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        *(f"| {m} | {_cell(totals.get(m))} |" for m in METRICS),
+        "",
+        "## By question type",
+        "",
+        "| type | n | " + " | ".join(METRICS[:8]) + " |",
+        "|---|---|" + "---|" * 8,
+    ]
+    for kind, row in results["by_type"].items():
+        cells = " | ".join(_cell(row.get(m)) for m in METRICS[:8])
+        lines.append(f"| {kind} | {row['questions']} | {cells} |")
+    lines += ["", "## Worst failures", ""]
+    for row in worst_failures(results["rows"]):
+        titles = "; ".join(dict.fromkeys(p["title"] for p in row["retrieved"]))
+        lines += [
+            f"### {row['id']} ({row['type']})",
+            f"- question: {row['question']}",
+            f"- gold: {', '.join(row['gold']) or '(unanswerable)'}",
+            f"- answer: {row['answer']}",
+            f"- retrieved: {titles}",
+            "",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def worst_failures(rows: list[dict[str, Any]], n: int = 10) -> list[dict[str, Any]]:
+    """Wrong answers first (missed documents worst), then wrong abstentions or non-abstentions."""
+    failures = [
+        r
+        for r in rows
+        if (r["answerable"] and not r["answer_contains"])
+        or (not r["answerable"] and not r["abstained"])
+    ]
+    return sorted(failures, key=lambda r: (r["answerable"], r["doc_recall"], r["token_f1"]))[:n]
+
+
+def write_outputs(results: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    (out / "report.md").write_text(markdown_report(results))
+    write_charts(results, out)
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def write_charts(results: dict[str, Any], out: Path) -> list[Path]:
+    plt = _pyplot()
+    types = list(results["by_type"])
+    figure, axes = plt.subplots(figsize=(max(8, 1.3 * len(types) + 3), 4.5))
+    width = 0.8 / len(CHART_METRICS)
+    for i, metric in enumerate(CHART_METRICS):
+        values = [results["by_type"][t].get(metric) or 0.0 for t in types]
+        axes.bar([x + i * width for x in range(len(types))], values, width, label=metric)
+    axes.set_xticks([x + width * (len(CHART_METRICS) - 1) / 2 for x in range(len(types))])
+    axes.set_xticklabels(types, rotation=20)
+    axes.set_ylim(0, 1.05)
+    axes.set_ylabel("share of questions")
+    axes.set_title(f"Metrics by question type (settings {results['settings_hash']})")
+    axes.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    by_type_png = out / "metrics_by_type.png"
+    figure.savefig(by_type_png, dpi=110)
+    plt.close(figure)
+
+    figure, axes = plt.subplots(figsize=(7, 4))
+    latencies = [r["latency"] * 1000 for r in results["rows"]]
+    axes.hist(latencies, bins=min(30, max(5, len(latencies) // 2)), color="#4477aa")
+    for label, value in (("p50", "latency_p50"), ("p95", "latency_p95")):
+        seconds = results["aggregate"][value]
+        if seconds is not None:
+            axes.axvline(seconds * 1000, color="#cc3311", linestyle="--")
+            axes.text(seconds * 1000, axes.get_ylim()[1] * 0.9, f" {label}", color="#cc3311")
+    axes.set_xlabel("latency per question (ms)")
+    axes.set_ylabel("questions")
+    axes.set_title("Question latency (retrieve + answer)")
+    figure.tight_layout()
+    latency_png = out / "latency.png"
+    figure.savefig(latency_png, dpi=110)
+    plt.close(figure)
+    return [by_type_png, latency_png]
+
+
+def compare_runs(run_a: Path, run_b: Path, out: Path | None = None) -> dict[str, Any]:
+    """Per-metric differences (B - A) and the questions whose answer_contains flipped."""
+    a = json.loads(_results_file(run_a).read_text())
+    b = json.loads(_results_file(run_b).read_text())
+    deltas = {}
+    for metric in METRICS:
+        va, vb = a["aggregate"].get(metric), b["aggregate"].get(metric)
+        deltas[metric] = {
+            "a": va,
+            "b": vb,
+            "delta": None if va is None or vb is None else round(vb - va, 4),
+        }
+    rows_a = {r["id"]: r for r in a["rows"]}
+    flipped = []
+    for row in b["rows"]:
+        before = rows_a.get(row["id"])
+        if before is None:
+            continue
+        was = before["answer_contains"] if before["answerable"] else before["abstained"]
+        now = row["answer_contains"] if row["answerable"] else row["abstained"]
+        if was != now:
+            flipped.append({"id": row["id"], "question": row["question"], "now_correct": now})
+    comparison = {"a": str(run_a), "b": str(run_b), "metrics": deltas, "flipped": flipped}
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "comparison.json").write_text(json.dumps(comparison, indent=2) + "\n")
+        _comparison_chart(deltas, out / "comparison.png")
+    return comparison
+
+
+def _results_file(run: Path) -> Path:
+    path = run / "results.json" if run.is_dir() else run
+    if not path.is_file():
+        raise FileNotFoundError(f"no results.json in {run}")
+    return path
+
+
+def _comparison_chart(deltas: dict[str, dict[str, Any]], path: Path) -> None:
+    plt = _pyplot()
+    shown = [m for m in METRICS if deltas[m]["delta"] is not None and not m.startswith("latency")]
+    values = [deltas[m]["delta"] for m in shown]
+    colors = [
+        "#228833" if (v >= 0) != (m in LOWER_IS_BETTER) else "#cc3311"
+        for m, v in zip(shown, values, strict=True)
+    ]
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    axes.barh(shown, values, color=colors)
+    axes.axvline(0, color="black", linewidth=0.8)
+    axes.set_xlabel("B − A (green = better)")
+    axes.set_title("Metric differences between two runs")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

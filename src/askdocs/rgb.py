@@ -1,0 +1,172 @@
+"""The RGB benchmark protocol (Chen et al., AAAI 2024) run against askdocs.
+
+For every question a small index is built from N passages: `positive` (or, counterfactual,
+`positive_wrong`) passages mixed with `negative` ones at the given noise ratio; the question is
+asked and the answer checked for the gold answer. Rejection: only negative passages, where the
+right behaviour is to abstain.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from askdocs.evaluation import QuestionFileError, answer_contains, versions
+
+# Words a system would use to flag conflicting or doubtful evidence. The extractive answerer
+# never says them, which the report shows as a 0% flag rate rather than hiding the metric.
+_DOUBT_WORDS = ("conflict", "contradict", "inconsistent", "incorrect", "doubt", "disagree")
+
+
+@dataclass
+class RgbRow:
+    id: str
+    query: str
+    answer: str
+    abstained: bool
+    correct: bool
+    repeats_fake: bool
+    flags_conflict: bool
+    positives: int
+    negatives: int
+    latency: float
+
+
+def load_rgb(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise QuestionFileError(f"{path}:{number}: invalid JSON ({exc.msg})") from exc
+        missing = [k for k in ("query", "answer", "positive", "negative") if k not in row]
+        if missing:
+            raise QuestionFileError(f"{path}:{number}: missing field(s) {', '.join(missing)}")
+        rows.append(row)
+    return rows
+
+
+def answer_groups(answer: Any) -> list[list[str]]:
+    """RGB answers: a string, a list of alternatives, or a list of lists (all groups needed)."""
+    if isinstance(answer, str):
+        return [[answer]]
+    if answer and all(isinstance(a, list) for a in answer):
+        return [[str(x) for x in group] for group in answer]
+    return [[str(a) for a in answer]]
+
+
+def is_correct(text: str, answer: Any) -> bool:
+    return all(answer_contains(text, group) for group in answer_groups(answer))
+
+
+def pick_passages(
+    row: dict[str, Any], passages: int, noise_ratio: float, counterfactual: bool,
+    rejection: bool, seed: int,
+) -> tuple[list[str], int, int]:  # fmt: skip
+    """The passages for one question: (shuffled texts, positives used, negatives used)."""
+    rng = random.Random(f"{seed}-{row.get('id', row['query'])}")
+    positives = list(row["positive_wrong"] if counterfactual else row["positive"])
+    negatives = list(row["negative"])
+    wanted_negatives = passages if rejection else round(passages * noise_ratio)
+    chosen_negatives = rng.sample(negatives, min(wanted_negatives, len(negatives)))
+    chosen_positives = (
+        []
+        if rejection
+        else rng.sample(positives, min(passages - len(chosen_negatives), len(positives)))
+    )
+    texts = chosen_positives + chosen_negatives
+    rng.shuffle(texts)
+    return texts, len(chosen_positives), len(chosen_negatives)
+
+
+def run_rgb(
+    path: Path,
+    out: Path | None = None,
+    passages: int = 5,
+    noise_ratio: float = 0.0,
+    counterfactual: bool = False,
+    rejection: bool = False,
+    limit: int | None = None,
+    seed: int = 0,
+    on_progress: Callable[[int, int], None] | None = None,
+    **settings: Any,
+) -> dict[str, Any]:
+    from askdocs.api import Assistant
+
+    if not 0 <= noise_ratio <= 1:
+        raise ValueError(f"noise ratio must be between 0 and 1, got {noise_ratio}")
+    if counterfactual and rejection:
+        raise ValueError("choose --counterfactual or --rejection, not both")
+    rows = load_rgb(path)[:limit]
+    if counterfactual and any("positive_wrong" not in r for r in rows):
+        raise QuestionFileError(f"{path}: --counterfactual needs positive_wrong passages")
+    results: list[RgbRow] = []
+    embedder = None
+    with tempfile.TemporaryDirectory(prefix="askdocs-rgb-") as work:
+        for done, row in enumerate(rows, 1):
+            texts, n_pos, n_neg = pick_passages(
+                row, passages, noise_ratio, counterfactual, rejection, seed
+            )
+            corpus = Path(work) / f"q{done}"
+            corpus.mkdir()
+            (corpus / "passages.jsonl").write_text(
+                "".join(json.dumps({"text": t}) + "\n" for t in texts)
+            )
+            assistant = Assistant(
+                index_dir=Path(work) / "index", collection=f"rgb-{done}", embedder=embedder,
+                **settings,
+            )  # fmt: skip
+            assistant.ingest([corpus])
+            embedder = assistant.embedder  # load the model once for all questions
+            started = time.perf_counter()
+            answer = assistant.ask(row["query"], k=max(1, len(texts)))
+            latency = time.perf_counter() - started
+            fake = row.get("fakeanswer")
+            results.append(
+                RgbRow(
+                    id=str(row.get("id", done)),
+                    query=row["query"],
+                    answer=answer.text,
+                    abstained=answer.abstained,
+                    correct=is_correct(answer.text, row["answer"]) and not answer.abstained,
+                    repeats_fake=bool(fake) and is_correct(answer.text, fake),
+                    flags_conflict=any(w in answer.text.lower() for w in _DOUBT_WORDS),
+                    positives=n_pos,
+                    negatives=n_neg,
+                    latency=latency,
+                )
+            )
+            if on_progress:
+                on_progress(done, len(rows))
+    n = len(results) or 1
+    summary = {
+        "questions": len(results),
+        "passages": passages,
+        "noise_ratio": None if rejection else noise_ratio,
+        "mode": "rejection" if rejection else "counterfactual" if counterfactual else "noise",
+        "accuracy": round(sum(r.correct for r in results) / n, 4),
+        "rejection_rate": round(sum(r.abstained for r in results) / n, 4),
+        "repeats_fake_rate": round(sum(r.repeats_fake for r in results) / n, 4),
+        "flags_conflict_rate": round(sum(r.flags_conflict for r in results) / n, 4),
+        "short_of_negatives": sum(
+            r.negatives < (passages if rejection else round(passages * noise_ratio))
+            for r in results
+        ),
+    }
+    report = {"file": str(path), "summary": summary, "versions": versions(),
+              "rows": [asdict(r) for r in results]}  # fmt: skip
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        name = f"rgb-{summary['mode']}" + (
+            f"-noise{noise_ratio:g}" if summary["mode"] == "noise" else ""
+        )
+        (out / f"{name}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    return report
