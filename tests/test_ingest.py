@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from askdocs.api import Assistant
-from askdocs.store import ChromaStore
+from askdocs.store import ArticleVersion, ChromaStore
 from conftest import FakeEmbeddings
 
 
@@ -90,36 +90,27 @@ def test_interrupted_ingest_is_completed_by_a_rerun(
     clean.ingest([articles_dir])
 
     crashing = Assistant(index_dir=tmp_path / "crashed", embedder=FakeEmbeddings())
-    real_upsert_article = ChromaStore.replace_article
-    calls = {"n": 0}
+    real_replace = ChromaStore.replace_articles
 
-    def crash_on_third(self: ChromaStore, article, version, chunks, vectors) -> None:
-        calls["n"] += 1
-        if calls["n"] == 3:
-            # Chunks of the third article are written, its record is not: a mid-article crash.
-            self.chunks.upsert(
-                ids=[c.id for c in chunks],
-                embeddings=vectors,
-                documents=[c.text for c in chunks],
-                metadatas=[
-                    {
-                        "article_id": c.article_id,
-                        "index": c.index,
-                        "start": c.start,
-                        "end": c.end,
-                        "title": "",
-                        "source": "",
-                    }
-                    for c in chunks
-                ],
-            )
-            raise KeyboardInterrupt
-        real_upsert_article(self, article, version, chunks, vectors)
+    def crash_midway(self: ChromaStore, items: list[ArticleVersion]) -> None:
+        real_replace(self, items[:2])
+        # The third article's chunks are written but not its record: a crash mid-write.
+        broken = items[2]
+        self.chunks.upsert(
+            ids=[c.id for c in broken.chunks],
+            embeddings=broken.vectors,
+            documents=[c.text for c in broken.chunks],
+            metadatas=[{"article_id": c.article_id, "index": c.index, "start": c.start,
+                        "end": c.end, "title": "", "source": ""} for c in broken.chunks],
+        )  # fmt: skip
+        raise KeyboardInterrupt
 
-    monkeypatch.setattr(ChromaStore, "replace_article", crash_on_third)
+    monkeypatch.setattr(ChromaStore, "replace_articles", crash_midway)
     report = crashing.ingest([articles_dir])
     assert report.interrupted
-    monkeypatch.setattr(ChromaStore, "replace_article", real_upsert_article)
+    monkeypatch.setattr(ChromaStore, "replace_articles", real_replace)
+    half_done = Assistant(index_dir=tmp_path / "crashed", embedder=FakeEmbeddings())
+    assert half_done.stats()["articles"] == 2
 
     rerun = Assistant(index_dir=tmp_path / "crashed", embedder=FakeEmbeddings())
     rerun.ingest([articles_dir])
@@ -129,14 +120,14 @@ def test_interrupted_ingest_is_completed_by_a_rerun(
 def test_store_failure_for_one_article_does_not_stop_the_rest(
     assistant: Assistant, articles_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = ChromaStore.replace_article
+    real_replace = ChromaStore.replace_articles
 
-    def fail_for_chess(self: ChromaStore, article, version, chunks, vectors) -> None:
-        if "chess" in article.title:
+    def fail_for_chess(self: ChromaStore, items: list[ArticleVersion]) -> None:
+        if any("chess" in item.article.title for item in items):
             raise RuntimeError("disk full")
-        real(self, article, version, chunks, vectors)
+        real_replace(self, items)
 
-    monkeypatch.setattr(ChromaStore, "replace_article", fail_for_chess)
+    monkeypatch.setattr(ChromaStore, "replace_articles", fail_for_chess)
     report = assistant.ingest([articles_dir])
     assert [f.reason for f in report.failed] == ["could not be stored: disk full"]
     assert report.added == 5

@@ -19,12 +19,14 @@ pytestmark = pytest.mark.slow
 QUESTIONS = SHARED / "qa" / "dev.jsonl"
 ARTICLES = SHARED / "articles"
 
-# Measured on 2026-11-28 (see README, Evaluation): the floor is the measurement minus ~0.05.
+# Measured on 2026-11-28 on this slice: doc_recall@k 0.988, evidence_recall@k 0.988,
+# answer_contains 0.756, citation_precision 0.638. Each floor is that minus about 0.05 (two of
+# the 41 answerable questions), room for numeric noise across machines, not for regressions.
 FLOORS = {
-    "doc_recall@k": 0.88,
-    "evidence_recall@k": 0.85,
-    "answer_contains": 0.65,
-    "citation_precision": 0.45,
+    "doc_recall@k": 0.93,
+    "evidence_recall@k": 0.93,
+    "answer_contains": 0.70,
+    "citation_precision": 0.58,
 }
 
 

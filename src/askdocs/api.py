@@ -19,14 +19,14 @@ from askdocs.config import Settings, load_settings
 from askdocs.embeddings import TokenAwareEmbeddings, make_embedder
 from askdocs.loaders import discover, load_file
 from askdocs.retrieval import PassageRetriever
-from askdocs.store import ChromaStore, open_store
+from askdocs.store import ArticleVersion, ChromaStore, open_store
 from askdocs.types import CANNOT_ANSWER, Answer, Article, Chunk, FileResult, Filters, IngestReport
 
 ProgressCallback = Callable[[int, int, FileResult | None], None]
 """Called as (files done, files total, result of the latest article or skipped file)."""
 
 # Articles are embedded in groups so the model sees full batches even when articles are short.
-_EMBED_GROUP_CHUNKS = 256
+_EMBED_GROUP_CHUNKS = 1024
 
 
 class Assistant:
@@ -202,18 +202,34 @@ class Assistant:
         vectors = dict(zip(unique_texts, self.embedder.embed_documents(unique_texts), strict=True))
         report.chunks_embedded += len(unique_texts)
         t2 = time.perf_counter()
-        for result, article, version, chunks, texts in planned:
-            try:
-                store.replace_article(
-                    article, version, chunks, np.asarray([vectors[t] for t in texts])
-                )
-                result.chunks = len(chunks)
-            except Exception as exc:  # noqa: BLE001 - one article's failure must not stop the rest
-                result.status, result.reason = "skipped", f"could not be stored: {exc}"
+        items = [
+            ArticleVersion(article, version, chunks, np.asarray([vectors[t] for t in texts]))
+            for _, article, version, chunks, texts in planned
+        ]
+        try:
+            store.replace_articles(items)
+            failures: dict[str, str] = {}
+        except Exception:  # noqa: BLE001 - retry one by one so one bad article fails alone
+            failures = self._write_one_by_one(store, items)
+        for (result, article, *_), item in zip(planned, items, strict=True):
+            if article.id in failures:
+                result.status, result.reason = "skipped", failures[article.id]
+            else:
+                result.chunks = len(item.chunks)
             report.files.append(result)
         timings["chunk"] += t1 - t0
         timings["embed"] += t2 - t1
         timings["store"] += time.perf_counter() - t2
+
+    @staticmethod
+    def _write_one_by_one(store: ChromaStore, items: list[ArticleVersion]) -> dict[str, str]:
+        failures = {}
+        for item in items:
+            try:
+                store.replace_articles([item])
+            except Exception as exc:  # noqa: BLE001 - reported per article, the rest go on
+                failures[item.article.id] = f"could not be stored: {exc}"
+        return failures
 
     def _remove_vanished(
         self,

@@ -54,8 +54,10 @@ class Settings(BaseSettings):
         "sentence-transformers model folder.",
     )
     embedding_device: str = Field("cpu", description="torch device for the embedder.")
-    embedding_batch_size: int = Field(64, gt=0, description="Texts per embedding batch.")
-    chunk_tokens: int = Field(160, gt=16, description="Most word pieces of article text a chunk.")
+    embedding_batch_size: int = Field(
+        16, gt=0, description="Texts per embedding batch (16 measured fastest on 2 CPU cores)."
+    )
+    chunk_tokens: int = Field(200, gt=16, description="Most word pieces of article text a chunk.")
     chunk_overlap_tokens: int = Field(
         40,
         ge=0,

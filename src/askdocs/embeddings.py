@@ -49,7 +49,7 @@ class LocalEmbeddings(TokenAwareEmbeddings):
         model_path: Path,
         name: str | None = None,
         device: str = "cpu",
-        batch_size: int = 64,
+        batch_size: int = 16,
         query_cache_size: int = 512,
     ) -> None:
         self.model_path = model_path

@@ -31,6 +31,16 @@ class IndexedArticle:
     chunks: int
 
 
+@dataclass(frozen=True)
+class ArticleVersion:
+    """An article ready to store: its version, chunks and one vector per chunk."""
+
+    article: Article
+    version: str
+    chunks: Sequence[Chunk]
+    vectors: np.ndarray
+
+
 def open_store(settings: Settings, create: bool = False) -> ChromaStore:
     """The store factory: a local persistent index, or a Chroma server when chroma_url is set."""
     import chromadb
@@ -69,7 +79,7 @@ def open_store(settings: Settings, create: bool = False) -> ChromaStore:
 class ChromaStore:
     """Two collections: chunks (searched) and articles (full text, version, the commit marker).
 
-    An article's record is written only after all its chunks, and deleted before any of them,
+    Articles' records are written only after all their chunks, and deleted before any of them,
     so a crash at any point leaves an article either complete or absent from the record
     collection; absent articles are re-indexed on the next ingest and their stray chunks
     are dropped first.
@@ -114,44 +124,51 @@ class ChromaStore:
             )
         }
 
-    def replace_article(
-        self, article: Article, version: str, chunks: Sequence[Chunk], vectors: np.ndarray
-    ) -> None:
-        """Swap in a new version of an article; crash-safe in the sense of the class docstring."""
-        self.delete_article(article.id)
-        base = _display_metadata(article)
-        for i in range(0, len(chunks), self._batch):
-            batch = chunks[i : i + self._batch]
+    def replace_articles(self, items: Sequence[ArticleVersion]) -> None:
+        """Swap in new versions of articles in a few batched writes; crash-safe as above."""
+        if not items:
+            return
+        ids = [item.article.id for item in items]
+        self.articles.delete(ids=ids)
+        self.chunks.delete(where={"article_id": {"$in": ids}})
+        rows = [
+            (chunk, vector, _display_metadata(item.article))
+            for item in items
+            for chunk, vector in zip(item.chunks, item.vectors, strict=True)
+        ]
+        for i in range(0, len(rows), self._batch):
+            batch = rows[i : i + self._batch]
             self.chunks.upsert(
-                ids=[c.id for c in batch],
-                embeddings=vectors[i : i + len(batch)],
-                documents=[c.text for c in batch],
+                ids=[chunk.id for chunk, _, _ in batch],
+                embeddings=np.asarray([vector for _, vector, _ in batch]),
+                documents=[chunk.text for chunk, _, _ in batch],
                 metadatas=[
                     {
                         **base,
-                        "article_id": c.article_id,
-                        "index": c.index,
-                        "start": c.start,
-                        "end": c.end,
+                        "article_id": chunk.article_id,
+                        "index": chunk.index,
+                        "start": chunk.start,
+                        "end": chunk.end,
                     }
-                    for c in batch
+                    for chunk, _, base in batch
                 ],
             )
-        centroid = vectors.mean(axis=0)
-        centroid /= np.linalg.norm(centroid) or 1.0
-        self.articles.upsert(
-            ids=[article.id],
-            embeddings=centroid[None, :],
-            documents=[article.text],
-            metadatas=[
-                {
-                    **base,
-                    "version": version,
-                    "chunks": len(chunks),
-                    "metadata_json": json.dumps(article.metadata, sort_keys=True),
-                }
-            ],
-        )
+        for i in range(0, len(items), self._batch):
+            batch_items = items[i : i + self._batch]
+            self.articles.upsert(
+                ids=[item.article.id for item in batch_items],
+                embeddings=np.asarray([_centroid(item.vectors) for item in batch_items]),
+                documents=[item.article.text for item in batch_items],
+                metadatas=[
+                    {
+                        **_display_metadata(item.article),
+                        "version": item.version,
+                        "chunks": len(item.chunks),
+                        "metadata_json": json.dumps(item.article.metadata, sort_keys=True),
+                    }
+                    for item in batch_items
+                ],
+            )
 
     def delete_article(self, article_id: str) -> None:
         self.articles.delete(ids=[article_id])
@@ -191,6 +208,11 @@ class ChromaStore:
 
     def counts(self) -> dict[str, int]:
         return {"articles": self.articles.count(), "chunks": self.chunks.count()}
+
+
+def _centroid(vectors: np.ndarray) -> np.ndarray:
+    centroid = np.asarray(vectors).mean(axis=0)
+    return centroid / (np.linalg.norm(centroid) or 1.0)
 
 
 def _display_metadata(article: Article) -> dict[str, Any]:
