@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraint
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test lint benchmark clean
+.PHONY: demo ui test lint benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,14 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/askdocs ingest examples/articles
 	$(BIN)/askdocs ask "Who did Rubio accuse?"
+
+$(VENV)/.installed-ui: $(VENV)/.installed
+	$(PIP) -e ".[ui]"
+	touch $@
+
+ui: $(VENV)/.installed-ui
+	$(BIN)/askdocs ingest examples/articles
+	GRADIO_ANALYTICS_ENABLED=False $(BIN)/python app.py
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest

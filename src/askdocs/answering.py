@@ -166,9 +166,15 @@ class ExtractiveAnswerer:
         if not candidates:
             return []
         texts = [text for _, text in candidates.values()]
-        dense = self._sentence_vectors(texts) @ np.asarray(self.embedder.embed_query(question))
+        vectors = self._sentence_vectors(texts)
+        dense = vectors @ np.asarray(self.embedder.embed_query(question))
         question_terms = content_terms(question)
         question_weights = _term_weights(question, question_terms)
+        if focus and focus.strip() != question.strip():
+            # In a follow-up the latest turn says what is asked; earlier turns only say about what.
+            dense = np.maximum(dense, vectors @ np.asarray(self.embedder.embed_query(focus)))
+            for term in content_terms(focus):
+                question_weights[term] = question_weights.get(term, 1.0) * 2
         kind = expected_answer_kind(focus or question)
         scored = []
         for (key, (rank, text)), similarity in zip(candidates.items(), dense, strict=True):

@@ -392,8 +392,33 @@ def eval_compare(run_a: Path, run_b: Path, out: Path | None) -> None:
         click.echo(f"  {flip['id']} ({mark}): {flip['question']}")
 
 
-def main() -> None:
-    cli(prog_name="askdocs")
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--index", "index_dir", type=click.Path(file_okay=False, path_type=Path),
+    help="Index folder (same as the global --index).",
+)  # fmt: skip
+@click.pass_context
+def ui(ctx: click.Context, host: str, port: int, index_dir: Path | None) -> None:
+    """Serve the chat page (login when ASKDOCS_UI_AUTH=user:password is set)."""
+    from askdocs.ui import launch
+
+    if index_dir is not None:
+        ctx.obj["index_dir"] = index_dir
+    if host not in ("127.0.0.1", "localhost", "::1") and not os.environ.get("ASKDOCS_UI_AUTH"):
+        click.echo(
+            f"warning: serving on {host} without a login; set ASKDOCS_UI_AUTH=user:password",
+            err=True,
+        )
+    try:
+        launch(_assistant(ctx), host=host, port=port)
+    except _user_errors() as exc:
+        _fail(str(exc))
+
+
+def main(args: list[str] | None = None) -> None:
+    cli(args, prog_name="askdocs")
 
 
 if __name__ == "__main__":

@@ -22,9 +22,9 @@ DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 
 _config_file: ContextVar[Path | None] = ContextVar("askdocs_config_file", default=None)
 
-# Fields that decide where data lives, not what answers look like: left out of the hash so the
-# same configuration gives the same hash on every machine.
-_LOCATION_FIELDS = {"index_dir", "chroma_url"}
+# Fields that decide where data lives or how the chat page guards itself, not what answers look
+# like: left out of the hash so the same configuration gives the same hash on every machine.
+_NOT_HASHED = {"index_dir", "chroma_url", "ui_max_upload_mb", "ui_max_upload_files"}
 
 
 class Settings(BaseSettings):
@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     answer_sentences: int = Field(2, gt=0, description="Most sentences in an extractive answer.")
     max_file_mb: float = Field(10.0, gt=0, description="Files larger than this are skipped.")
     llm: str = Field("extractive", description="Answer backend.")
+    ui_max_upload_mb: float = Field(20.0, gt=0, description="Largest file the chat page accepts.")
+    ui_max_upload_files: int = Field(50, gt=0, description="Most files in one upload.")
 
     @field_validator("llm")
     @classmethod
@@ -112,9 +114,7 @@ class Settings(BaseSettings):
 
     def settings_hash(self) -> str:
         """Short hash of everything that shapes answers, stamped on every Answer."""
-        relevant = {
-            k: v for k, v in self.model_dump(mode="json").items() if k not in _LOCATION_FIELDS
-        }
+        relevant = {k: v for k, v in self.model_dump(mode="json").items() if k not in _NOT_HASHED}
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:12]
 
 

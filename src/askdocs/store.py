@@ -29,6 +29,7 @@ class IndexedArticle:
     source: str
     version: str
     chunks: int
+    outlet: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class ChromaStore:
                 source=str(meta["source"]),
                 version=str(meta["version"]),
                 chunks=int(meta["chunks"]),
+                outlet=str(meta.get("outlet", "")),
             )
             for article_id, meta in zip(records["ids"], records["metadatas"], strict=True)
         }
