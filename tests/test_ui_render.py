@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from askdocs.types import CANNOT_ANSWER, Answer, Chunk, Citation, Passage
+from askdocs.types import CANNOT_ANSWER, Answer, Chunk, Citation, Claim, Passage
 from askdocs.ui import (
     escape_text,
     parse_day,
@@ -30,6 +30,7 @@ def make_answer(abstained: bool = False) -> Answer:
         passages=[passage],
         standalone_question="earlier q? q?",
         settings_hash="h",
+        claims=[] if abstained else [Claim(quote, [1], True), Claim("A guess.", [], False)],
     )
 
 
@@ -40,6 +41,7 @@ def test_article_text_cannot_inject_html_or_links() -> None:
     rendered = render_answer(make_answer(), turn=0)
     assert "<b>" not in rendered and "](http" not in rendered
     assert 'class="askdocs-cite askdocs-ref-0-1"' in rendered
+    assert '<span class="askdocs-unverified">A guess.</span>' in rendered
 
 
 def test_sources_panel_lists_citations_and_the_standalone_question() -> None:

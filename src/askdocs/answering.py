@@ -5,18 +5,27 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
-from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from askdocs.chunking import sentence_spans
-from askdocs.citations import format_marker, make_citation
-from askdocs.retrieval import PassageRetriever, passage_from_document
-from askdocs.types import CANNOT_ANSWER, Article, Citation, Passage
+from askdocs.citations import (
+    MARKER,
+    CitationVerifier,
+    format_marker,
+    is_refusal,
+    make_citation,
+    verify_answer,
+)
+from askdocs.llms import LLMError
+from askdocs.prompts import render
+from askdocs.types import CANNOT_ANSWER, Article, Citation, Claim, Passage
 
 HistoryTurn = tuple[str, str] | Mapping[str, str]
 
@@ -283,14 +292,14 @@ def _overlaps(a: ScoredSentence, b: ScoredSentence, passages: Sequence[Passage])
 
 def standalone_question(question: str, history: Iterable[HistoryTurn] | None) -> str:
     """Make a follow-up ("And what about Mexico?") answerable alone, using earlier questions."""
-    asked = [text for role, text in _turns(history) if role in ("user", "human")]
+    asked = [text for role, text in history_turns(history) if role in ("user", "human")]
     parts = [question]
     while asked and _depends_on_context(parts[0]):
         parts.insert(0, asked.pop())
     return " ".join(p.strip() for p in parts)
 
 
-def _turns(history: Iterable[HistoryTurn] | None) -> list[tuple[str, str]]:
+def history_turns(history: Iterable[HistoryTurn] | None) -> list[tuple[str, str]]:
     turns = []
     for turn in history or []:
         if isinstance(turn, Mapping):
@@ -311,29 +320,89 @@ def _depends_on_context(question: str) -> bool:
     )
 
 
-def build_chain(
-    retriever: PassageRetriever,
-    answerer: ExtractiveAnswerer,
-    fetch_articles: Callable[[Iterable[str]], Mapping[str, Article]],
-) -> Runnable[dict[str, Any], dict[str, Any]]:
-    """question + history -> standalone question -> passages -> cited answer, as LCEL."""
+_FENCE = re.compile(r"</?\s*passage", re.IGNORECASE)
 
-    def condense(inputs: dict[str, Any]) -> str:
-        return standalone_question(inputs["question"], inputs.get("history"))
 
-    def answer(inputs: dict[str, Any]) -> dict[str, Any]:
-        passages = [passage_from_document(d) for d in inputs["documents"]]
-        articles = fetch_articles(p.chunk.article_id for p in passages)
-        # Chunks whose article record is missing come from an interrupted ingest: never cite them.
-        passages = [p for p in passages if p.chunk.article_id in articles]
-        said = [text for role, text in _turns(inputs.get("history")) if role in ("assistant", "ai")]
-        text, citations = answerer.answer(
-            inputs["standalone"], passages, articles, focus=inputs["question"], already_said=said
+def format_passages(passages: Sequence[Passage]) -> str:
+    """Numbered passages, fenced so their text reads as data and cannot close its fence."""
+    blocks = []
+    for number, passage in enumerate(passages, 1):
+        about = [passage.title.replace('"', "'")]
+        if passage.published:
+            about.append(passage.published.isoformat())
+        if passage.metadata.get("outlet"):
+            about.append(passage.metadata["outlet"])
+        # Markers inside article text ("[1]") must not pass for citations of another passage.
+        text = MARKER.sub(lambda m: f"({m[1]})", _FENCE.sub("‹passage", passage.chunk.text))
+        blocks.append(f'<passage n="{number}" about="{"; ".join(about)}">\n{text}\n</passage>')
+    return "\n\n".join(blocks)
+
+
+def grounded_messages(question: str, passages: Sequence[Passage]) -> list[BaseMessage]:
+    return [
+        SystemMessage(content=render("grounded_qa_system", refusal=CANNOT_ANSWER)),
+        HumanMessage(
+            content=render(
+                "grounded_qa_user", passages=format_passages(passages), question=question
+            )
+        ),
+    ]
+
+
+class GenerativeAnswerer:
+    """An LLM writes the answer; every citation in it is then checked against its passage.
+
+    >>> answerer = GenerativeAnswerer(chat_model, verifier)  # doctest: +SKIP
+    >>> for piece in answerer.stream(question, passages, articles): ...  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, chat_model: BaseChatModel, verifier: CitationVerifier, strict: bool = False
+    ) -> None:
+        self.chat_model = chat_model
+        self.verifier = verifier
+        self.strict = strict
+
+    def stream(
+        self, question: str, passages: Sequence[Passage], articles: Mapping[str, Article]
+    ) -> Generator[str, None, tuple[list[Claim], list[Citation]]]:
+        """Yield the model's text as it comes; return the verified (claims, citations)."""
+        if not passages:
+            return [], []
+        reply = ""
+        try:
+            for chunk in self.chat_model.stream(grounded_messages(question, passages)):
+                token = chunk.content if isinstance(chunk.content, str) else ""
+                if token:
+                    reply += token
+                    yield token
+        except Exception as exc:
+            raise LLMError(f"the answer backend failed: {_describe(exc)}") from exc
+        if is_refusal(reply):
+            return [], []
+        return verify_answer(
+            reply, question, list(passages), dict(articles), self.verifier, self.strict
         )
-        return {**inputs, "passages": passages, "text": text, "citations": citations}
 
-    return (
-        RunnablePassthrough.assign(standalone=RunnableLambda(condense))
-        | RunnablePassthrough.assign(documents=(lambda x: x["standalone"]) | retriever)
-        | RunnableLambda(answer)
-    )
+    def rewrite_follow_up(self, question: str, history: Iterable[HistoryTurn] | None) -> str:
+        turns = history_turns(history)
+        if not turns:
+            return question
+        transcript = "\n".join(f"{role}: {text}" for role, text in turns[-6:])
+        reply = self.chat_model.invoke(
+            [
+                HumanMessage(
+                    content=render("condense_question", history=transcript, question=question)
+                )
+            ]
+        )
+        rewritten = str(reply.content).strip().splitlines()[0].strip() if reply.content else ""
+        return rewritten or question
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None and str(cause).strip() and str(cause) not in text:
+        text += f" ({str(cause).strip()})"
+    return text

@@ -12,15 +12,33 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from langchain_core.language_models import BaseChatModel
 
-from askdocs.answering import ExtractiveAnswerer, HistoryTurn, build_chain
+from askdocs.answering import (
+    ExtractiveAnswerer,
+    GenerativeAnswerer,
+    HistoryTurn,
+    history_turns,
+    standalone_question,
+)
 from askdocs.chunking import Chunker
+from askdocs.citations import CitationVerifier, claims_text
 from askdocs.config import Settings, load_settings
 from askdocs.embeddings import TokenAwareEmbeddings, make_embedder
+from askdocs.llms import LLMError, make_chat_model
 from askdocs.loaders import discover, load_file
 from askdocs.retrieval import PassageRetriever
 from askdocs.store import ArticleVersion, ChromaStore, open_store
-from askdocs.types import CANNOT_ANSWER, Answer, Article, Chunk, FileResult, Filters, IngestReport
+from askdocs.types import (
+    CANNOT_ANSWER,
+    Answer,
+    Article,
+    Chunk,
+    Claim,
+    FileResult,
+    Filters,
+    IngestReport,
+)
 
 ProgressCallback = Callable[[int, int, FileResult | None], None]
 """Called as (files done, files total, result of the latest article or skipped file)."""
@@ -46,6 +64,7 @@ class Assistant:
         *,
         settings: Settings | None = None,
         embedder: TokenAwareEmbeddings | None = None,
+        chat_model: BaseChatModel | None = None,
         config_file: str | Path | None = None,
         **overrides: Any,
     ) -> None:
@@ -57,7 +76,15 @@ class Assistant:
         self._embedder = embedder
         self._store: ChromaStore | None = None
         self._answerer: ExtractiveAnswerer | None = None
+        self._chat_model = chat_model
+        self._generative: GenerativeAnswerer | None = None
         self._lock = threading.Lock()
+
+    def variant(self, **overrides: Any) -> Assistant:
+        """Another Assistant over the same index and embedder, with some settings changed."""
+        return Assistant(
+            settings=self.settings.model_copy(update=overrides), embedder=self._embedder
+        )
 
     @property
     def embedder(self) -> TokenAwareEmbeddings:
@@ -261,10 +288,66 @@ class Assistant:
         filters: Filters | None = None,
     ) -> Answer:
         """Answer from the indexed articles, citing the sentences used, or abstain."""
+        *_, answer = self.stream(question, history=history, k=k, filters=filters)
+        return answer
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[HistoryTurn] | None = None,
+        k: int | None = None,
+        filters: Filters | None = None,
+    ) -> Iterator[str | Answer]:
+        """Yield the answer text in pieces as it is produced, then the final, verified `Answer`.
+
+        With a generative backend the pieces are the model's raw words; the final Answer holds
+        the verified text, which may differ (unsupported citations removed, markers renumbered).
+        """
         if not question or not question.strip():
             raise ValueError("the question is empty")
+        question = question.strip()
         store = self.store
-        retriever = PassageRetriever(
+        generative = self.generative
+        standalone = standalone_question(question, history)
+        if generative is not None and history:
+            standalone = generative.rewrite_follow_up(question, history)
+        passages = self._retriever(store, k, filters).search(standalone)
+        articles = store.get_articles(p.chunk.article_id for p in passages)
+        # Chunks whose article record is missing come from an interrupted ingest: never cite them.
+        passages = [p for p in passages if p.chunk.article_id in articles]
+        note = ""
+        if generative is not None:
+            try:
+                claims, citations = yield from generative.stream(standalone, passages, articles)
+            except LLMError as exc:
+                if not self.settings.llm_fallback_extractive:
+                    raise
+                note = f"{exc}; answered extractively instead"
+                generative = None
+        if generative is None:
+            said = [text for role, text in history_turns(history) if role in ("assistant", "ai")]
+            text, citations = self.answerer.answer(
+                standalone, passages, articles, focus=question, already_said=said
+            )
+            claims = [Claim(c.quote, [c.key], True) for c in citations]
+            yield from re.findall(r"\S+\s*", text)
+        yield Answer(
+            question=question,
+            text=claims_text(claims) if claims else CANNOT_ANSWER,
+            abstained=not claims,
+            citations=citations,
+            passages=passages,
+            standalone_question=standalone,
+            settings_hash=self.settings.settings_hash(),
+            claims=claims,
+            backend="extractive" if generative is None else self.settings.llm,
+            note=note,
+        )
+
+    def _retriever(
+        self, store: ChromaStore, k: int | None, filters: Filters | None
+    ) -> PassageRetriever:
+        return PassageRetriever(
             store=store,
             embedder=self.embedder,
             k=k or self.settings.k,
@@ -272,17 +355,6 @@ class Assistant:
             mmr=self.settings.mmr,
             mmr_lambda=self.settings.mmr_lambda,
             filters=filters,
-        )
-        chain = build_chain(retriever, self.answerer, store.get_articles)
-        result = chain.invoke({"question": question.strip(), "history": list(history or [])})
-        return Answer(
-            question=question,
-            text=result["text"],
-            abstained=result["text"] == CANNOT_ANSWER,
-            citations=result["citations"],
-            passages=result["passages"],
-            standalone_question=result["standalone"],
-            settings_hash=self.settings.settings_hash(),
         )
 
     @property
@@ -295,17 +367,17 @@ class Assistant:
             )
         return self._answerer
 
-    def stream(
-        self,
-        question: str,
-        history: Sequence[HistoryTurn] | None = None,
-        k: int | None = None,
-        filters: Filters | None = None,
-    ) -> Iterator[str | Answer]:
-        """Yield the answer text in pieces, then the final `Answer`."""
-        answer = self.ask(question, history=history, k=k, filters=filters)
-        yield from re.findall(r"\S+\s*", answer.text)
-        yield answer
+    @property
+    def generative(self) -> GenerativeAnswerer | None:
+        """The LLM answerer, or None when the backend is extractive."""
+        if self._generative is None and self.settings.llm != "extractive":
+            chat_model = self._chat_model or make_chat_model(self.settings)
+            self._generative = GenerativeAnswerer(
+                chat_model,
+                CitationVerifier(self.embedder, self.settings.verify_threshold),
+                strict=self.settings.strict,
+            )
+        return self._generative
 
     # ------------------------------------------------------------- maintenance
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from askdocs.types import Article, Citation, Passage
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from askdocs.types import Article, Citation, Claim, Passage
 
 
 class CitationError(ValueError):
@@ -43,3 +49,154 @@ def verify_quote(citation: Citation, article: Article) -> None:
 
 def format_marker(keys: list[int]) -> str:
     return "".join(f"[{k}]" for k in keys)
+
+
+MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+_NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)*")
+_QUOTED = re.compile(r"[\"“]([^\"”]{3,})[\"”]")
+
+
+def parse_markers(text: str) -> list[int]:
+    """Every key cited in text, in order, once: `[1]`, `[1, 2]` and `[1][2]` alike."""
+    keys: list[int] = []
+    for match in MARKER.finditer(text):
+        for key in (int(k) for k in match[1].split(",")):
+            if key not in keys:
+                keys.append(key)
+    return keys
+
+
+def strip_markers(text: str) -> str:
+    return " ".join(MARKER.sub("", text).split())
+
+
+def answer_sentences(text: str) -> list[str]:
+    """Sentences of a generated answer, a marker that trails its sentence staying with it."""
+    from askdocs.chunking import sentence_spans
+
+    sentences: list[str] = []
+    for start, end in sentence_spans(text):
+        piece = text[start:end]
+        if sentences and not strip_markers(piece).strip(" .,;:"):
+            sentences[-1] += " " + piece
+        else:
+            sentences.append(piece)
+    return sentences
+
+
+@dataclass(frozen=True)
+class Support:
+    """Where in a passage a claim is supported, and how strongly."""
+
+    score: float
+    start: int
+    end: int
+
+
+class CitationVerifier:
+    """Decides whether a passage supports a claim, and which of its sentences does.
+
+    A claim is read together with its question ("Who did Rubio accuse? The Venezuelan
+    government."), embedded, and compared with every sentence of the passage. The passage
+    supports the claim when the best sentence is similar enough and the passage contains every
+    number, name and quoted phrase of the claim.
+    """
+
+    def __init__(self, embedder: Any, threshold: float) -> None:
+        self.embedder = embedder
+        self.threshold = threshold
+
+    def best_support(
+        self, question: str, claim: str, passage: Passage, article: Article
+    ) -> Support | None:
+        from askdocs.chunking import sentence_spans
+
+        claim = strip_markers(claim)
+        spans = sentence_spans(article.text, passage.chunk.start, passage.chunk.end)
+        if not claim or not spans:
+            return None
+        vectors = np.asarray(self.embedder.embed_documents([article.text[s:e] for s, e in spans]))
+        query = np.asarray(self.embedder.embed_query(f"{question} {claim}"))
+        similarities = vectors @ query
+        best = int(np.argmax(similarities))
+        return Support(float(similarities[best]), *spans[best])
+
+    def agrees(self, claim: str, passage_text: str) -> bool:
+        """Numbers, names and quoted words of the claim must all occur in the passage."""
+        claim = strip_markers(claim)
+        haystack = passage_text.lower().replace(",", "")
+        numbers = {n.replace(",", "") for n in _NUMBER.findall(claim)}
+        names = {n.lower() for n in _NAME.findall(claim)}
+        quoted = {q.lower() for q in _QUOTED.findall(claim)}
+        return all(term in haystack for term in numbers | names | quoted)
+
+    def supports(
+        self, question: str, claim: str, passage: Passage, article: Article
+    ) -> Support | None:
+        support = self.best_support(question, claim, passage, article)
+        if support is None or support.score < self.threshold:
+            return None
+        return support if self.agrees(claim, passage.chunk.text) else None
+
+
+def is_refusal(reply: str) -> bool:
+    from askdocs.types import CANNOT_ANSWER
+
+    def words(text: str) -> str:
+        return " ".join(re.findall(r"[a-z]+", text.lower()))
+
+    return not reply.strip() or words(reply).startswith(words(CANNOT_ANSWER))
+
+
+def verify_answer(
+    reply: str,
+    question: str,
+    passages: list[Passage],
+    articles: dict[str, Article],
+    verifier: CitationVerifier,
+    strict: bool = False,
+) -> tuple[list[Claim], list[Citation]]:
+    """Keep only citations whose passage supports their sentence; cite supported uncited ones.
+
+    Returns the claims (sentences with their verified citation keys, renumbered 1..n in order
+    of use) and the citations those keys name. A marker naming no shown passage is dropped.
+    """
+    citations: list[Citation] = []
+    keys_by_span: dict[tuple[str, int, int], int] = {}
+
+    def cite(passage: Passage, support: Support) -> int:
+        article = articles[passage.chunk.article_id]
+        span = (article.id, support.start, support.end)
+        if span not in keys_by_span:
+            keys_by_span[span] = len(citations) + 1
+            citations.append(
+                make_citation(keys_by_span[span], passage, article, support.start, support.end)
+            )
+        return keys_by_span[span]
+
+    claims: list[Claim] = []
+    for sentence in answer_sentences(reply):
+        text = strip_markers(sentence)
+        if not text:
+            continue
+        shown = [k for k in parse_markers(sentence) if 1 <= k <= len(passages)]
+        candidates = shown or range(1, len(passages) + 1)
+        supported = []
+        for key in candidates:
+            passage = passages[key - 1]
+            support = verifier.supports(question, text, passage, articles[passage.chunk.article_id])
+            if support:
+                supported.append((support.score, passage, support))
+        if not shown and supported:
+            supported = [max(supported, key=lambda s: s[0])]  # an uncited claim gets its best
+        keys = list(dict.fromkeys(cite(p, s) for _, p, s in supported))
+        claims.append(Claim(text, keys, bool(keys)))
+    if strict:
+        claims = [c for c in claims if c.verified]
+    used = {k for c in claims for k in c.citations}
+    return claims, [c for c in citations if c.key in used]
+
+
+def claims_text(claims: list[Claim]) -> str:
+    return " ".join(f"{c.text} {format_marker(c.citations)}".strip() for c in claims)

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from askdocs.types import Answer, IngestReport
 
 EXIT_USER_ERROR = 2
+LLM_HELP = (
+    "Answer backend: extractive, llamacpp:/path/model.gguf, ollama:MODEL or openai:MODEL "
+    "(default: settings)."
+)
 EXIT_INTERRUPTED = 130
 
 
@@ -45,9 +49,12 @@ def _assistant(ctx: click.Context, **overrides: Any) -> Assistant:
 def _user_errors() -> tuple[type[Exception], ...]:
     from askdocs.citations import CitationError
     from askdocs.embeddings import EmbedderError
+    from askdocs.llms import LLMError
+    from askdocs.prompts import PromptError
     from askdocs.store import StoreError
 
-    return (StoreError, EmbedderError, CitationError, FileNotFoundError, ValueError)
+    return (StoreError, EmbedderError, CitationError, LLMError, PromptError, FileNotFoundError,
+            ValueError)  # fmt: skip
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -154,6 +161,8 @@ def _print_report(console: Any, report: IngestReport) -> None:
 @click.option(
     "--until", type=click.DateTime(["%Y-%m-%d"]), help="Only articles published on/before."
 )
+@click.option("--llm", help=LLM_HELP)
+@click.option("--strict", is_flag=True, default=None, help="Drop sentences no passage supports.")
 @click.pass_context
 def ask(
     ctx: click.Context,
@@ -163,6 +172,8 @@ def ask(
     sources: tuple[str, ...],
     since: Any,
     until: Any,
+    llm: str | None,
+    strict: bool | None,
 ) -> None:
     """Answer QUESTION from the indexed articles, with numbered sources."""
     from askdocs.types import Filters
@@ -172,19 +183,49 @@ def ask(
         date_from=since.date() if since else None,
         date_to=until.date() if until else None,
     )
-    assistant = _assistant(ctx)
-    try:
-        answer = assistant.ask(question, k=k, filters=filters or None)
-    except _user_errors() as exc:
-        _fail(str(exc))
+    assistant = _assistant(ctx, llm=llm, strict=strict)
+    answer = _answer(assistant, question, [], k, filters or None, stream=not as_json)
     if as_json:
         click.echo(json.dumps(answer.to_json(), indent=2, ensure_ascii=False))
     else:
         _print_answer(answer)
 
 
+def _answer(
+    assistant: Assistant,
+    question: str,
+    history: list[tuple[str, str]],
+    k: int | None,
+    filters: Any,
+    stream: bool,
+) -> Answer:
+    """Ask; with a generative backend, show the model's words as they arrive."""
+    from askdocs.types import Answer
+
+    live = stream and assistant.settings.llm != "extractive"
+    try:
+        for piece in assistant.stream(question, history=history, k=k, filters=filters):
+            if isinstance(piece, Answer):
+                if live:
+                    click.echo("\n")
+                return piece
+            if live:
+                click.echo(piece, nl=False)
+    except _user_errors() as exc:
+        _fail(str(exc))
+    raise AssertionError("stream ended without an Answer")
+
+
 def _print_answer(answer: Answer) -> None:
-    click.echo(answer.text)
+    if answer.note:
+        click.echo(f"note: {answer.note}", err=True)
+    if answer.backend != "extractive":
+        click.echo("Verified answer:")
+    if answer.abstained or not answer.claims:
+        click.echo(answer.text)
+    for claim in answer.claims:
+        markers = "".join(f"[{k}]" for k in claim.citations)
+        click.echo(f"{claim.text} {markers}".strip() + ("" if claim.verified else " (unverified)"))
     if answer.citations:
         click.echo("\nSources:")
     for citation in answer.citations:
@@ -199,10 +240,12 @@ def _print_answer(answer: Answer) -> None:
 
 @cli.command()
 @click.option("-k", type=click.IntRange(min=1), help="Passages to retrieve.")
+@click.option("--llm", help=LLM_HELP)
+@click.option("--strict", is_flag=True, default=None, help="Drop sentences no passage supports.")
 @click.pass_context
-def chat(ctx: click.Context, k: int | None) -> None:
+def chat(ctx: click.Context, k: int | None, llm: str | None, strict: bool | None) -> None:
     """Chat in the terminal; follow-up questions use the conversation. Ctrl-D to quit."""
-    assistant = _assistant(ctx)
+    assistant = _assistant(ctx, llm=llm, strict=strict)
     history: list[tuple[str, str]] = []
     while True:
         try:
@@ -214,10 +257,7 @@ def chat(ctx: click.Context, k: int | None) -> None:
             continue
         if question.strip() in {"/quit", "/exit"}:
             return
-        try:
-            answer = assistant.ask(question, history=history, k=k)
-        except _user_errors() as exc:
-            _fail(str(exc))
+        answer = _answer(assistant, question, history, k, None, stream=True)
         if answer.standalone_question != question.strip():
             click.echo(f"(searched for: {answer.standalone_question})")
         _print_answer(answer)

@@ -24,7 +24,10 @@ _config_file: ContextVar[Path | None] = ContextVar("askdocs_config_file", defaul
 
 # Fields that decide where data lives or how the chat page guards itself, not what answers look
 # like: left out of the hash so the same configuration gives the same hash on every machine.
-_NOT_HASHED = {"index_dir", "chroma_url", "ui_max_upload_mb", "ui_max_upload_files"}
+_NOT_HASHED = {
+    "index_dir", "chroma_url", "ui_max_upload_mb", "ui_max_upload_files", "llm_base_url",
+    "ollama_url", "llm_timeout", "llm_retries",
+}  # fmt: skip
 
 
 class Settings(BaseSettings):
@@ -77,15 +80,41 @@ class Settings(BaseSettings):
     )
     answer_sentences: int = Field(2, gt=0, description="Most sentences in an extractive answer.")
     max_file_mb: float = Field(10.0, gt=0, description="Files larger than this are skipped.")
-    llm: str = Field("extractive", description="Answer backend.")
+    llm: str = Field(
+        "extractive",
+        description="Answer backend: extractive, llamacpp:/path/model.gguf, ollama:MODEL or "
+        "openai:MODEL (any OpenAI-compatible server).",
+    )
+    llm_base_url: str | None = Field(
+        None, description="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1."
+    )
+    ollama_url: str = Field("http://127.0.0.1:11434", description="Ollama server URL.")
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds before an LLM request fails.")
+    llm_retries: int = Field(1, ge=0, description="Retries of a failed LLM request.")
+    llm_max_tokens: int = Field(256, gt=0, description="Most tokens in a generated answer.")
+    llm_temperature: float = Field(0.0, ge=0, description="Sampling temperature.")
+    llm_context: int = Field(4096, gt=256, description="Context window for llamacpp models.")
+    llm_fallback_extractive: bool = Field(
+        False, description="Answer extractively (and say so) when the LLM fails."
+    )
+    verify_threshold: float = Field(
+        0.5,
+        description="Similarity between a claim (with its question) and a passage sentence above "
+        "which the passage supports the claim (calibrated, see README).",
+    )
+    strict: bool = Field(False, description="Drop generated sentences no passage supports.")
     ui_max_upload_mb: float = Field(20.0, gt=0, description="Largest file the chat page accepts.")
     ui_max_upload_files: int = Field(50, gt=0, description="Most files in one upload.")
 
     @field_validator("llm")
     @classmethod
     def _known_llm(cls, value: str) -> str:
-        if value != "extractive":
-            raise ValueError(f"unknown answer backend {value!r}; valid: 'extractive'")
+        kind, _, target = value.partition(":")
+        if value != "extractive" and (kind not in ("llamacpp", "ollama", "openai") or not target):
+            raise ValueError(
+                f"unknown answer backend {value!r}; valid: extractive, "
+                "llamacpp:/path/model.gguf, ollama:MODEL, openai:MODEL"
+            )
         return value
 
     @model_validator(mode="after")

@@ -64,6 +64,15 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """One sentence of an answer, the citation keys that support it, and whether any does."""
+
+    text: str
+    citations: list[int]
+    verified: bool
+
+
+@dataclass(frozen=True)
 class Answer:
     """What `Assistant.ask` returns: the answer text, its citations and the passages seen."""
 
@@ -74,6 +83,9 @@ class Answer:
     passages: list[Passage]
     standalone_question: str
     settings_hash: str
+    claims: list[Claim] = field(default_factory=list)
+    backend: str = "extractive"
+    note: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,6 +93,9 @@ class Answer:
             "standalone_question": self.standalone_question,
             "text": self.text,
             "abstained": self.abstained,
+            "backend": self.backend,
+            "note": self.note,
+            "claims": [asdict(c) for c in self.claims],
             "citations": [c.to_json() for c in self.citations],
             "passages": [passage_to_json(p) for p in self.passages],
             "settings_hash": self.settings_hash,

@@ -28,6 +28,7 @@ CSS = """
 .askdocs-passage mark { background: #fde68a; padding: 0 2px; }
 .askdocs-passage .askdocs-meta, .askdocs-sources small { color: #555; }
 .askdocs-abstained { color: #92400e; }
+.askdocs-unverified { color: #6b7280; font-style: italic; }
 """
 
 # Citation markers are plain spans (no script survives Gradio's sanitiser); one listener on the
@@ -67,7 +68,20 @@ def render_answer(answer: Answer, turn: int) -> str:
     """The chat message: each quoted sentence followed by its clickable marker."""
     if answer.abstained:
         return f'<span class="askdocs-abstained">{escape_text(answer.text)}</span>'
-    return " ".join(f"{escape_text(c.quote)} {cite_marker(turn, c.key)}" for c in answer.citations)
+    parts = []
+    for claim in answer.claims:
+        markers = "".join(cite_marker(turn, key) for key in claim.citations)
+        if claim.verified:
+            parts.append(f"{escape_text(claim.text)} {markers}")
+        else:
+            parts.append(
+                f'<span class="askdocs-unverified">{escape_text(claim.text)}</span>'
+                ' <small class="askdocs-unverified">(unverified)</small>'
+            )
+    note = (
+        f'<br><small class="askdocs-note">{escape_text(answer.note)}</small>' if answer.note else ""
+    )
+    return " ".join(parts) + note
 
 
 def render_sources(answer: Answer, turn: int, show_scores: bool) -> str:
@@ -146,6 +160,10 @@ class ChatApp:
 
     def __init__(self, assistant: Assistant) -> None:
         self.assistant = assistant
+        self.backends = {assistant.settings.llm: assistant}
+        if "extractive" not in self.backends:
+            # The extractive answerer is always offered; it shares the index and the model.
+            self.backends["extractive"] = assistant.variant(llm="extractive")
         self.ingest_lock = threading.Lock()
         self.upload_dir = Path(assistant.settings.index_dir) / "uploads"
 
@@ -162,6 +180,7 @@ class ChatApp:
         date_from: str,
         date_to: str,
         show_scores: bool,
+        backend: str | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         import gradio as gr
 
@@ -181,7 +200,8 @@ class ChatApp:
         yield "", chat, conversation, answers, "", ""
         streamed = ""
         try:
-            for piece in self.assistant.stream(
+            assistant = self.backends.get(backend or "", self.assistant)
+            for piece in assistant.stream(
                 question, history=conversation, k=int(k), filters=filters or None
             ):
                 if isinstance(piece, str):
@@ -324,15 +344,15 @@ def build_app(assistant: Assistant) -> Any:
                     date_to = gr.Textbox(label="Published on or before (YYYY-MM-DD)")
                 with gr.Accordion("Settings", open=False):
                     k = gr.Slider(1, 20, value=assistant.settings.k, step=1, label="Passages")
-                    gr.Dropdown(
-                        choices=[assistant.settings.llm], value=assistant.settings.llm,
-                        label="Answer backend", interactive=False,
+                    backend = gr.Dropdown(
+                        choices=list(app.backends), value=assistant.settings.llm,
+                        label="Answer backend",
                     )  # fmt: skip
                     show_scores = gr.Checkbox(value=False, label="Show scores")
         cite_ref = gr.Textbox(elem_id="askdocs-cite-ref", elem_classes=["askdocs-hidden"])
 
         ask_inputs = [question, chat, conversation, answers, k, source_filter, date_from, date_to,
-                      show_scores]  # fmt: skip
+                      show_scores, backend]  # fmt: skip
         ask_outputs = [question, chat, conversation, answers, sources, passage]
         question.submit(app.ask, ask_inputs, ask_outputs)
         send.click(app.ask, ask_inputs, ask_outputs)
