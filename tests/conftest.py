@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import socket
 from collections.abc import Iterator, Sequence
@@ -11,6 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import Field
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -91,3 +96,34 @@ def assistant(tmp_path: Path, fake_embedder: FakeEmbeddings) -> Iterator[Assista
 def ingested(assistant: Assistant, articles_dir: Path) -> Assistant:
     assistant.ingest([articles_dir])
     return assistant
+
+
+class RecordingChatModel(BaseChatModel):
+    """A fake chat model with queued replies that records every conversation it was sent."""
+
+    replies: list[str]
+    received: list[list[BaseMessage]] = Field(default_factory=list)
+    fail_with: Exception | None = None
+
+    @property
+    def _llm_type(self) -> str:
+        return "recording-fake"
+
+    def _reply(self, messages: list[BaseMessage]) -> str:
+        self.received.append(messages)
+        if self.fail_with is not None:
+            raise self.fail_with
+        return self.replies.pop(0)
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+        message = AIMessage(content=self._reply(messages))
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+        for word in re.findall(r"\S+\s*", self._reply(messages)):
+            yield ChatGenerationChunk(message=AIMessageChunk(content=word))
+
+
+@pytest.fixture
+def chat_model() -> RecordingChatModel:
+    return RecordingChatModel(replies=[], received=[])

@@ -52,8 +52,10 @@ def format_marker(keys: list[int]) -> str:
 
 
 MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+_LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)*")
+_NEGATION = re.compile(r"\b(not|no|never|neither|nor|none|without)\b|n't\b", re.IGNORECASE)
 _QUOTED = re.compile(r"[\"“]([^\"”]{3,})[\"”]")
 
 
@@ -78,10 +80,14 @@ def answer_sentences(text: str) -> list[str]:
     sentences: list[str] = []
     for start, end in sentence_spans(text):
         piece = text[start:end]
-        if sentences and not strip_markers(piece).strip(" .,;:"):
-            sentences[-1] += " " + piece
-        else:
+        leading = _LEADING_MARKERS.match(piece)
+        if sentences and leading:
+            sentences[-1] += " " + leading.group().strip()
+            piece = piece[leading.end() :].strip()
+        if piece and strip_markers(piece).strip(" .,;:"):
             sentences.append(piece)
+        elif piece and sentences:
+            sentences[-1] += " " + piece
     return sentences
 
 
@@ -99,8 +105,9 @@ class CitationVerifier:
 
     A claim is read together with its question ("Who did Rubio accuse? The Venezuelan
     government."), embedded, and compared with every sentence of the passage. The passage
-    supports the claim when the best sentence is similar enough and the passage contains every
-    number, name and quoted phrase of the claim.
+    supports the claim when a sentence that holds every number, name and quoted phrase of the
+    claim, and most of the words it adds to the question, is similar enough to it; that
+    sentence is the one cited and highlighted.
     """
 
     def __init__(self, embedder: Any, threshold: float) -> None:
@@ -110,34 +117,49 @@ class CitationVerifier:
     def best_support(
         self, question: str, claim: str, passage: Passage, article: Article
     ) -> Support | None:
+        """The passage sentence most similar to the claim that also agrees with it."""
         from askdocs.chunking import sentence_spans
 
         claim = strip_markers(claim)
         spans = sentence_spans(article.text, passage.chunk.start, passage.chunk.end)
         if not claim or not spans:
             return None
-        vectors = np.asarray(self.embedder.embed_documents([article.text[s:e] for s, e in spans]))
+        texts = [article.text[s:e] for s, e in spans]
         query = np.asarray(self.embedder.embed_query(f"{question} {claim}"))
-        similarities = vectors @ query
-        best = int(np.argmax(similarities))
-        return Support(float(similarities[best]), *spans[best])
+        similarities = np.asarray(self.embedder.embed_documents(texts)) @ query
+        for best in np.argsort(-similarities):
+            if self.agrees(question, claim, texts[best]):
+                return Support(float(similarities[best]), *spans[best])
+        return None
 
-    def agrees(self, claim: str, passage_text: str) -> bool:
-        """Numbers, names and quoted words of the claim must all occur in the passage."""
+    def agrees(self, question: str, claim: str, sentence: str) -> bool:
+        """The claim's numbers, names and quoted words all occur in the sentence, and so do at
+        least half of the words it adds to its question (so the question alone, which matches
+        its own passages, cannot carry an unrelated claim)."""
+        from askdocs.answering import content_terms
+
         claim = strip_markers(claim)
-        haystack = passage_text.lower().replace(",", "")
+        haystack = sentence.lower().replace(",", "")
         numbers = {n.replace(",", "") for n in _NUMBER.findall(claim)}
         names = {n.lower() for n in _NAME.findall(claim)}
         quoted = {q.lower() for q in _QUOTED.findall(claim)}
-        return all(term in haystack for term in numbers | names | quoted)
+        if not all(term in haystack for term in numbers | names | quoted):
+            return False
+        if _negated(claim) != _negated(sentence):
+            return False  # "did not accuse" is not supported by "has accused"
+        added = set(content_terms(claim)) - set(content_terms(question))
+        present = set(content_terms(sentence))
+        return not added or len(added & present) * 2 >= len(added)
 
     def supports(
         self, question: str, claim: str, passage: Passage, article: Article
     ) -> Support | None:
         support = self.best_support(question, claim, passage, article)
-        if support is None or support.score < self.threshold:
-            return None
-        return support if self.agrees(claim, passage.chunk.text) else None
+        return support if support is not None and support.score >= self.threshold else None
+
+
+def _negated(text: str) -> bool:
+    return bool(_NEGATION.search(text))
 
 
 def is_refusal(reply: str) -> bool:

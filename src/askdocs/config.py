@@ -98,7 +98,7 @@ class Settings(BaseSettings):
         False, description="Answer extractively (and say so) when the LLM fails."
     )
     verify_threshold: float = Field(
-        0.5,
+        0.675,
         description="Similarity between a claim (with its question) and a passage sentence above "
         "which the passage supports the claim (calibrated, see README).",
     )

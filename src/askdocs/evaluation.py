@@ -123,6 +123,7 @@ class QuestionScore:
     gold: list[str] = field(default_factory=list)
     retrieved: list[dict[str, Any]] = field(default_factory=list)
     citations: list[dict[str, Any]] = field(default_factory=list)
+    claims: list[dict[str, Any]] = field(default_factory=list)
 
 
 def score_answer(
@@ -196,6 +197,7 @@ def score_answer(
             for p in answer.passages
         ],
         citations=[c.to_json() for c in answer.citations],
+        claims=[asdict(c) for c in answer.claims],
     )
 
 
@@ -245,6 +247,9 @@ def aggregate(scores: list[QuestionScore]) -> dict[str, Any]:
             [s.citation_recall for s in answerable if s.citation_recall is not None]
         ),
         "quote_violations": sum(s.quote_violations for s in scores),
+        "verified_claims": mean(
+            [float(c["verified"]) for s in scores if not s.abstained for c in s.claims]
+        ),
         "abstained_unanswerable": mean([float(s.abstained) for s in unanswerable]),
         "abstained_answerable": mean([float(s.abstained) for s in answerable]),
         "latency_p50": round(_percentile(latencies, 50), 4) if latencies else None,

@@ -19,6 +19,7 @@ METRICS = [
     "abstained_unanswerable",
     "abstained_answerable",
     "quote_violations",
+    "verified_claims",
     "latency_p50",
     "latency_p95",
 ]
