@@ -7,6 +7,9 @@ import os
 import re
 import shutil
 import socket
+import subprocess
+import time
+import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -127,3 +130,22 @@ class RecordingChatModel(BaseChatModel):
 @pytest.fixture
 def chat_model() -> RecordingChatModel:
     return RecordingChatModel(replies=[], received=[])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_serving(url: str, process: subprocess.Popen, seconds: float, what: str) -> None:
+    """Poll url until it answers; fail early if the server process died."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"{what} did not start") from None
+            time.sleep(0.3)

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +14,7 @@ import pytest
 from askdocs.api import Assistant
 from askdocs.embeddings import make_embedder
 from askdocs.loaders import load_file
-from conftest import REPO, SHARED
+from conftest import REPO, SHARED, free_port, wait_until_serving
 
 EXAMPLES = REPO / "examples" / "articles"
 RUBIO_SENTENCE = "US Secretary of State Marco Rubio has accused the Venezuelan government"
@@ -79,12 +76,6 @@ def test_cli_entry_point_end_to_end(tmp_path: Path) -> None:
     assert "Venezuelan government" in out and "Sources:" in out and RUBIO_SENTENCE in out
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[str]:
     chroma = shutil.which("chroma", path=str(Path(sys.executable).parent))
@@ -106,15 +97,7 @@ def chroma_server(tmp_path: Path) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("chroma server did not start") from None
-                time.sleep(0.3)
+        wait_until_serving(f"{url}/api/v2/heartbeat", process, 60, "chroma server")
         yield url
     finally:
         process.terminate()

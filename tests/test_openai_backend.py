@@ -89,10 +89,15 @@ class StubOpenAI(BaseHTTPRequestHandler):
         }  # fmt: skip
 
 
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # the "drop" mode breaks its own connections on purpose
+
+
 @pytest.fixture
 def server() -> Iterator[str]:
     StubOpenAI.mode, StubOpenAI.requests = "ok", []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), StubOpenAI)
+    httpd = QuietServer(("127.0.0.1", 0), StubOpenAI)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"

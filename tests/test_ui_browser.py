@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, free_port, wait_until_serving
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -36,12 +34,6 @@ if not Path(CHROMIUM).exists():
     pytest.skip("browser tests need Chromium: apt-get install chromium", allow_module_level=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     index = tmp_path_factory.mktemp("ui") / "index"
@@ -55,15 +47,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the chat page did not start") from None
-                time.sleep(0.5)
+        wait_until_serving(url, process, 120, "the chat page")
         yield url
     finally:
         process.terminate()

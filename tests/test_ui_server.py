@@ -1,6 +1,5 @@
 """The chat page's server guards: login, bind address warning."""
 
-import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -10,13 +9,7 @@ from click.testing import CliRunner
 
 from askdocs import cli as cli_module
 from askdocs.api import Assistant
-from conftest import FakeEmbeddings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import FakeEmbeddings, free_port
 
 
 def status(url: str) -> int:

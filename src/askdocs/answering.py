@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -23,6 +21,7 @@ from askdocs.citations import (
     make_citation,
     verify_answer,
 )
+from askdocs.embeddings import SentenceVectors
 from askdocs.llms import LLMError
 from askdocs.prompts import render
 from askdocs.types import CANNOT_ANSWER, Article, Citation, Claim, Passage
@@ -132,15 +131,13 @@ class ExtractiveAnswerer:
         threshold: float,
         max_sentences: int = 2,
         second_sentence_margin: float = 0.04,
-        cache_size: int = 20_000,
+        sentence_vectors: SentenceVectors | None = None,
     ) -> None:
         self.embedder = embedder
         self.threshold = threshold
         self.max_sentences = max_sentences
         self.second_sentence_margin = second_sentence_margin
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
+        self.sentence_vectors = sentence_vectors or SentenceVectors(embedder)
 
     def score_sentences(
         self,
@@ -175,7 +172,7 @@ class ExtractiveAnswerer:
         if not candidates:
             return []
         texts = [text for _, text in candidates.values()]
-        vectors = self._sentence_vectors(texts)
+        vectors = self.sentence_vectors(texts)
         dense = vectors @ np.asarray(self.embedder.embed_query(question))
         question_terms = content_terms(question)
         question_weights = _term_weights(question, question_terms)
@@ -236,19 +233,6 @@ class ExtractiveAnswerer:
             citations.append(citation)
             parts.append(f"{citation.quote} {format_marker([key])}")
         return " ".join(parts), citations
-
-    def _sentence_vectors(self, texts: list[str]) -> np.ndarray:
-        with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        if missing:
-            vectors = self.embedder.embed_documents(missing)
-            with self._lock:
-                for text, vector in zip(missing, vectors, strict=True):
-                    self._cache[text] = np.asarray(vector, dtype=np.float32)
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-        with self._lock:
-            return np.vstack([self._cache.get(t) for t in texts])
 
 
 def _sentence_before(text: str, position: int) -> str:

@@ -8,6 +8,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from askdocs.answering import (
 from askdocs.chunking import Chunker
 from askdocs.citations import CitationVerifier, claims_text
 from askdocs.config import Settings, load_settings
-from askdocs.embeddings import TokenAwareEmbeddings, make_embedder
+from askdocs.embeddings import SentenceVectors, TokenAwareEmbeddings, make_embedder
 from askdocs.llms import LLMError, make_chat_model
 from askdocs.loaders import discover, load_file
 from askdocs.retrieval import PassageRetriever
@@ -357,6 +358,10 @@ class Assistant:
             filters=filters,
         )
 
+    @cached_property
+    def sentence_vectors(self) -> SentenceVectors:
+        return SentenceVectors(self.embedder)
+
     @property
     def answerer(self) -> ExtractiveAnswerer:
         if self._answerer is None:
@@ -364,6 +369,7 @@ class Assistant:
                 self.embedder,
                 threshold=self.settings.abstain_threshold,
                 max_sentences=self.settings.answer_sentences,
+                sentence_vectors=self.sentence_vectors,
             )
         return self._answerer
 
@@ -374,7 +380,9 @@ class Assistant:
             chat_model = self._chat_model or make_chat_model(self.settings)
             self._generative = GenerativeAnswerer(
                 chat_model,
-                CitationVerifier(self.embedder, self.settings.verify_threshold),
+                CitationVerifier(
+                    self.embedder, self.settings.verify_threshold, self.sentence_vectors
+                ),
                 strict=self.settings.strict,
             )
         return self._generative

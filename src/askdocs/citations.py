@@ -110,9 +110,14 @@ class CitationVerifier:
     sentence is the one cited and highlighted.
     """
 
-    def __init__(self, embedder: Any, threshold: float) -> None:
+    def __init__(
+        self, embedder: Any, threshold: float, sentence_vectors: Any | None = None
+    ) -> None:
+        from askdocs.embeddings import SentenceVectors
+
         self.embedder = embedder
         self.threshold = threshold
+        self.sentence_vectors = sentence_vectors or SentenceVectors(embedder)
 
     def best_support(
         self, question: str, claim: str, passage: Passage, article: Article
@@ -126,7 +131,7 @@ class CitationVerifier:
             return None
         texts = [article.text[s:e] for s, e in spans]
         query = np.asarray(self.embedder.embed_query(f"{question} {claim}"))
-        similarities = np.asarray(self.embedder.embed_documents(texts)) @ query
+        similarities = self.sentence_vectors(texts) @ query
         for best in np.argsort(-similarities):
             if self.agrees(question, claim, texts[best]):
                 return Support(float(similarities[best]), *spans[best])

@@ -10,6 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from askdocs.config import DEFAULT_EMBEDDING_MODEL, Settings
@@ -170,3 +171,26 @@ def make_embedder(settings: Settings) -> LocalEmbeddings:
         device=settings.embedding_device,
         batch_size=settings.embedding_batch_size,
     )
+
+
+class SentenceVectors:
+    """Embeddings of short texts (sentences), cached: answers and checks revisit the same ones."""
+
+    def __init__(self, embedder: Embeddings, cache_size: int = 20_000) -> None:
+        self.embedder = embedder
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            vectors = self.embedder.embed_documents(missing)
+            with self._lock:
+                for text, vector in zip(missing, vectors, strict=True):
+                    self._cache[text] = np.asarray(vector, dtype=np.float32)
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        with self._lock:
+            return np.vstack([self._cache[t] for t in texts])
