@@ -11,6 +11,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import RunnableLambda
 
 from askdocs.chunking import sentence_spans
 from askdocs.citations import (
@@ -346,6 +347,10 @@ class GenerativeAnswerer:
         self.chat_model = chat_model
         self.verifier = verifier
         self.strict = strict
+        # question + passages -> fenced prompt -> model: one LCEL runnable, streamed below.
+        self.chain = (
+            RunnableLambda(lambda x: grounded_messages(x["question"], x["passages"])) | chat_model
+        )
 
     def stream(
         self, question: str, passages: Sequence[Passage], articles: Mapping[str, Article]
@@ -355,7 +360,7 @@ class GenerativeAnswerer:
             return [], []
         reply = ""
         try:
-            for chunk in self.chat_model.stream(grounded_messages(question, passages)):
+            for chunk in self.chain.stream({"question": question, "passages": passages}):
                 token = chunk.content if isinstance(chunk.content, str) else ""
                 if token:
                     reply += token
