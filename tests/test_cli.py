@@ -34,6 +34,9 @@ def test_ingest_ask_stats_remove(tmp_path: Path, articles_dir: Path) -> None:
     assert "£12 million" in out
     assert "Sources:\n[1] Harbourton council approves new harbour bridge" in out
 
+    code, out, _ = run("--index", index, "check")
+    assert code == 0 and out.startswith("index OK: 6 articles")
+
     code, out, _ = run("--index", index, "stats", "--json")
     assert json.loads(out)["articles"] == 6
 

@@ -111,10 +111,12 @@ def test_interrupted_ingest_is_completed_by_a_rerun(
     monkeypatch.setattr(ChromaStore, "replace_articles", real_replace)
     half_done = Assistant(index_dir=tmp_path / "crashed", embedder=FakeEmbeddings())
     assert half_done.stats()["articles"] == 2
+    assert any("belongs to no indexed article" in p for p in half_done.check())
 
     rerun = Assistant(index_dir=tmp_path / "crashed", embedder=FakeEmbeddings())
     rerun.ingest([articles_dir])
     assert index_state(rerun) == index_state(clean)
+    assert rerun.check() == [] and clean.check() == []
 
 
 def test_store_failure_for_one_article_does_not_stop_the_rest(
@@ -151,3 +153,22 @@ def test_chunk_offsets_point_into_stored_article_text(ingested: Assistant) -> No
     articles = store.get_articles(m["article_id"] for m in records["metadatas"])
     for text, meta in zip(records["documents"], records["metadatas"], strict=True):
         assert articles[meta["article_id"]].text[meta["start"] : meta["end"]] == text
+
+
+def test_a_second_ingest_on_the_same_index_is_refused(
+    assistant: Assistant, articles_dir: Path
+) -> None:
+    from askdocs.store import StoreError, ingest_lock
+
+    with ingest_lock(assistant.settings), pytest.raises(StoreError, match="another ingest"):
+        assistant.ingest([articles_dir])
+    assert assistant.ingest([articles_dir]).added == 6  # the lock is released afterwards
+
+
+def test_check_reports_a_chunk_that_no_longer_matches(ingested: Assistant) -> None:
+    store = ingested.store
+    chunk = store.chunks.get(limit=1, include=["embeddings"])
+    store.chunks.update(
+        ids=chunk["ids"], embeddings=chunk["embeddings"], documents=["tampered text"]
+    )
+    assert any("does not match its article" in p for p in ingested.check())

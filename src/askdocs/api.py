@@ -29,7 +29,7 @@ from askdocs.embeddings import SentenceVectors, TokenAwareEmbeddings, make_embed
 from askdocs.llms import LLMError, make_chat_model
 from askdocs.loaders import discover, load_file
 from askdocs.retrieval import PassageRetriever
-from askdocs.store import ArticleVersion, ChromaStore, open_store
+from askdocs.store import ArticleVersion, ChromaStore, check_index, ingest_lock, open_store
 from askdocs.types import (
     CANNOT_ANSWER,
     Answer,
@@ -117,6 +117,10 @@ class Assistant:
         missing = [str(p) for p in paths if not p.exists()]
         if missing:
             raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
+        with ingest_lock(self.settings):
+            return self._ingest(paths, progress)
+
+    def _ingest(self, paths: list[Path], progress: ProgressCallback | None) -> IngestReport:
         started = time.perf_counter()
         store = self._open_store(create=True)
         indexed = store.indexed_articles()
@@ -404,6 +408,10 @@ class Assistant:
         for article_id in matches:
             store.delete_article(article_id)
         return matches
+
+    def check(self) -> list[str]:
+        """Problems found in the index (orphan or mismatched chunks, wrong counts, duplicates)."""
+        return check_index(self.store)
 
     def stats(self) -> dict[str, Any]:
         counts = self.store.counts()

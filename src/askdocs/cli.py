@@ -282,6 +282,23 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Verify the index: chunks match their articles, counts agree, no duplicates."""
+    try:
+        assistant = _assistant(ctx)
+        problems = assistant.check()
+        counts = assistant.stats()
+    except _user_errors() as exc:
+        _fail(str(exc))
+    for problem in problems:
+        click.echo(f"problem: {problem}")
+    if problems:
+        _fail(f"{len(problems)} problem(s): remove the affected articles and ingest them again", 1)
+    click.echo(f"index OK: {counts['articles']} articles, {counts['chunks']} chunks")
+
+
+@cli.command()
 @click.argument("article")
 @click.pass_context
 def remove(ctx: click.Context, article: str) -> None:

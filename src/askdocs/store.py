@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -40,6 +42,35 @@ class ArticleVersion:
     version: str
     chunks: Sequence[Chunk]
     vectors: np.ndarray
+
+
+@contextmanager
+def ingest_lock(settings: Settings) -> Iterator[None]:
+    """One ingest per index at a time; a second one is refused at once, never interleaved.
+
+    The lock is an OS file lock, so a killed ingest (even kill -9) releases it.
+    """
+    import fcntl
+
+    folder = Path(settings.index_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".ingest.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise StoreError(
+                f"another ingest is running on {folder}/ (pid {holder}); try again when it ends"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def open_store(settings: Settings, create: bool = False) -> ChromaStore:
@@ -271,3 +302,31 @@ def _where(filters: Filters | None) -> dict[str, Any] | None:
     if filters.date_to:
         clauses.append({"published_day": {"$lte": _day_number(filters.date_to)}})
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def check_index(store: ChromaStore) -> list[str]:
+    """Every way the index disagrees with itself, as sentences; empty when it is consistent."""
+    problems = []
+    records = store.indexed_articles()
+    chunks = store.chunks.get(include=["metadatas", "documents"])
+    ids = chunks["ids"]
+    if len(ids) != len(set(ids)):
+        problems.append(f"{len(ids) - len(set(ids))} duplicate chunk id(s)")
+    per_article: dict[str, int] = {}
+    texts = {a.id: a.text for a in store.get_articles(list(records)).values()} if records else {}
+    for chunk_id, meta, text in zip(ids, chunks["metadatas"], chunks["documents"], strict=True):
+        article_id = str(meta["article_id"])
+        per_article[article_id] = per_article.get(article_id, 0) + 1
+        article_text = texts.get(article_id)
+        if article_text is None:
+            problems.append(f"chunk {chunk_id} belongs to no indexed article (interrupted ingest)")
+        elif article_text[int(meta["start"]) : int(meta["end"])] != text:
+            problems.append(f"chunk {chunk_id} does not match its article at its offsets")
+    for record in records.values():
+        found = per_article.get(record.id, 0)
+        if found != record.chunks:
+            problems.append(
+                f"article {record.id} ({record.source}) should have {record.chunks} chunks, "
+                f"has {found}"
+            )
+    return problems
