@@ -153,6 +153,8 @@ def test_failing_backend_is_a_clear_error_or_falls_back(
     answer = fallback.ask(BRIDGE_Q)
     assert answer.backend == "extractive" and "answered extractively" in answer.note
     assert "£12 million" in answer.text
+    follow_up = fallback.ask(BRIDGE_Q, history=[("user", "What did the council approve?")])
+    assert follow_up.backend == "extractive" and "connection refused" in follow_up.note
 
 
 def test_backend_names_and_missing_pieces_give_fixes(tmp_path: Path) -> None:

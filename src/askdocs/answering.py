@@ -378,13 +378,11 @@ class GenerativeAnswerer:
         if not turns:
             return question
         transcript = "\n".join(f"{role}: {text}" for role, text in turns[-6:])
-        reply = self.chat_model.invoke(
-            [
-                HumanMessage(
-                    content=render("condense_question", history=transcript, question=question)
-                )
-            ]
-        )
+        prompt = render("condense_question", history=transcript, question=question)
+        try:
+            reply = self.chat_model.invoke([HumanMessage(content=prompt)])
+        except Exception as exc:  # every backend failure means the same to users
+            raise LLMError(f"the answer backend failed: {_describe(exc)}") from exc
         rewritten = str(reply.content).strip().splitlines()[0].strip() if reply.content else ""
         return rewritten or question
 

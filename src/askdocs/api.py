@@ -314,21 +314,21 @@ class Assistant:
         store = self.store
         generative = self.generative
         standalone = standalone_question(question, history)
+        note = ""
         if generative is not None and history:
-            standalone = generative.rewrite_follow_up(question, history)
+            try:
+                standalone = generative.rewrite_follow_up(question, history)
+            except LLMError as exc:
+                generative, note = None, self._fall_back(exc)
         passages = self._retriever(store, k, filters).search(standalone)
         articles = store.get_articles(p.chunk.article_id for p in passages)
         # Chunks whose article record is missing come from an interrupted ingest: never cite them.
         passages = [p for p in passages if p.chunk.article_id in articles]
-        note = ""
         if generative is not None:
             try:
                 claims, citations = yield from generative.stream(standalone, passages, articles)
             except LLMError as exc:
-                if not self.settings.llm_fallback_extractive:
-                    raise
-                note = f"{exc}; answered extractively instead"
-                generative = None
+                generative, note = None, self._fall_back(exc)
         if generative is None:
             said = [text for role, text in history_turns(history) if role in ("assistant", "ai")]
             text, citations = self.answerer.answer(
@@ -348,6 +348,12 @@ class Assistant:
             backend="extractive" if generative is None else self.settings.llm,
             note=note,
         )
+
+    def _fall_back(self, error: LLMError) -> str:
+        """The note for an extractive answer given instead, or the error if that is not wanted."""
+        if not self.settings.llm_fallback_extractive:
+            raise error
+        return f"{error}; answered extractively instead"
 
     def _retriever(
         self, store: ChromaStore, k: int | None, filters: Filters | None
