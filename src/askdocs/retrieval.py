@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
-
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -13,7 +10,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from askdocs.store import ChromaStore
-from askdocs.types import Chunk, Filters, Passage
+from askdocs.types import Filters, Passage
 
 
 class PassageRetriever(BaseRetriever):
@@ -85,24 +82,4 @@ def passage_to_document(passage: Passage) -> Document:
             "published": passage.published.isoformat() if passage.published else None,
             **{f"meta_{k}": v for k, v in passage.metadata.items()},
         },
-    )
-
-
-def passage_from_document(document: Document) -> Passage:
-    meta: dict[str, Any] = document.metadata
-    published = meta.get("published")
-    return Passage(
-        chunk=Chunk(
-            id=str(document.id),
-            article_id=meta["article_id"],
-            index=meta["chunk_index"],
-            text=document.page_content,
-            start=meta["start"],
-            end=meta["end"],
-        ),
-        score=float(meta["score"]),
-        title=meta["title"],
-        source=meta["source"],
-        published=date.fromisoformat(published) if published else None,
-        metadata={k[5:]: v for k, v in meta.items() if k.startswith("meta_")},
     )
