@@ -23,14 +23,13 @@ from askdocs.citations import (
     verify_answer,
 )
 from askdocs.embeddings import SentenceVectors
+from askdocs.keywords import NUMBER, TOKEN, content_terms, stem
 from askdocs.llms import LLMError
 from askdocs.prompts import render
 from askdocs.types import CANNOT_ANSWER, Article, Citation, Claim, Passage
 
 HistoryTurn = tuple[str, str] | Mapping[str, str]
 
-_TOKEN = re.compile(r"[£$€]?\d[\d,.]*%?|[A-Za-z][A-Za-z'’\-]*")
-_NUMBER = re.compile(r"\d")
 _YEAR_OR_DATE = re.compile(
     r"\b(1[5-9]\d\d|20\d\d)\b|\b\d{1,2}(st|nd|rd|th)?\s+(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|"
     r"Nov|Dec)|\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}\b|"
@@ -54,15 +53,6 @@ _KIND_CUES = [
     ("name", re.compile(r"\b(who|whom|whose|where|which)\b|\bwhat is the name\b")),
 ]
 _LEADING_BULLET = re.compile(r"^[-*•·–—]\s+")
-_STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers him his how i if in into is it its itself just
-    me more most my no nor not of off on once only or other our out over own same she should so
-    some such than that the their them then there these they this those through to too under
-    until up very was we were what when where which while who whom why will with would you your
-    according said say says told also it's whose much many""".split()
-)
 _PRONOUNS = frozenset(
     "it its they them their he she his her him that this those these there".split()
 )
@@ -75,25 +65,6 @@ class ScoredSentence:
     start: int
     end: int
     score: float
-
-
-def content_terms(text: str) -> list[str]:
-    """Lower-cased, lightly stemmed words that carry meaning (no stop words)."""
-    terms = []
-    for token in _TOKEN.findall(text):
-        word = token.lower().strip(".,'’-")
-        if word and word not in _STOPWORDS:
-            terms.append(_stem(word))
-    return terms
-
-
-def _stem(word: str) -> str:
-    if _NUMBER.search(word):
-        return word.replace(",", "")
-    for suffix in ("'s", "’s", "ies", "ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return word
 
 
 def expected_answer_kind(question: str) -> str:
@@ -248,8 +219,8 @@ def _bullet_length(sentence: str) -> int:
 
 def _term_weights(question: str, terms: list[str]) -> dict[str, float]:
     """Names and numbers in a question pin down the answer more than common words."""
-    marked = {_stem(t.lower().strip(".,'’-")) for t in _PROPER_NOUN.findall(question)}
-    marked |= {t for t in terms if _NUMBER.search(t)}
+    marked = {stem(t.lower().strip(".,'’-")) for t in _PROPER_NOUN.findall(question)}
+    marked |= {t for t in terms if NUMBER.search(t)}
     return {t: 2.0 if t in marked else 1.0 for t in dict.fromkeys(terms)}
 
 
@@ -262,7 +233,7 @@ def _kind_match(kind: str, sentence: str, question: str) -> float:
     if kind == "date":
         return 1.0 if _YEAR_OR_DATE.search(sentence) else 0.0
     if kind == "name":
-        asked = {w.lower() for w in _TOKEN.findall(question)}
+        asked = {w.lower() for w in TOKEN.findall(question)}
         names = {n.lower() for n in _PROPER_NOUN.findall(sentence)} - asked
         return 1.0 if names else 0.0
     return 0.5

@@ -29,7 +29,14 @@ from askdocs.embeddings import SentenceVectors, TokenAwareEmbeddings, make_embed
 from askdocs.llms import LLMError, make_chat_model
 from askdocs.loaders import discover, load_file
 from askdocs.retrieval import PassageRetriever
-from askdocs.store import ArticleVersion, ChromaStore, check_index, ingest_lock, open_store
+from askdocs.store import (
+    ArticleVersion,
+    ChromaStore,
+    StoreError,
+    check_index,
+    ingest_lock,
+    open_store,
+)
 from askdocs.types import (
     CANNOT_ANSWER,
     Answer,
@@ -96,8 +103,21 @@ class Assistant:
     def _open_store(self, create: bool) -> ChromaStore:
         with self._lock:
             if self._store is None:
-                self._store = open_store(self.settings, create=create)
+                store = open_store(self.settings, create=create)
+                if store.keywords.count() != store.chunks.count():
+                    self._sync_keywords(store)
+                self._store = store
             return self._store
+
+    def _sync_keywords(self, store: ChromaStore) -> None:
+        """Fill the keyword index of an index built before it existed (skipped while an ingest
+        runs: that ingest brings it in line itself)."""
+        try:
+            with ingest_lock(self.settings):
+                store.sync_keywords()
+                store.keywords.rebuild()
+        except StoreError:
+            pass
 
     @property
     def store(self) -> ChromaStore:
@@ -124,6 +144,8 @@ class Assistant:
         started = time.perf_counter()
         store = self._open_store(create=True)
         indexed = store.indexed_articles()
+        store.drop_orphans(indexed)
+        store.sync_keywords()
         report = IngestReport()
         files = discover(paths)
         pending: list[tuple[FileResult, Article, str]] = []
@@ -173,6 +195,9 @@ class Assistant:
             self._remove_vanished(store, indexed, paths, seen_sources, loaded_files, report)
         except KeyboardInterrupt:
             report.interrupted = True
+        t0 = time.perf_counter()
+        store.keywords.rebuild()
+        timings["keywords"] = time.perf_counter() - t0
         report.seconds = {**timings, "total": time.perf_counter() - started}
         return report
 
@@ -363,6 +388,11 @@ class Assistant:
             embedder=self.embedder,
             k=k or self.settings.k,
             fetch_k=self.settings.fetch_k,
+            mode=self.settings.retrieval,
+            rrf_k=self.settings.rrf_k,
+            dense_weight=self.settings.dense_weight,
+            keyword_weight=self.settings.keyword_weight,
+            max_per_article=self.settings.max_per_article,
             mmr=self.settings.mmr,
             mmr_lambda=self.settings.mmr_lambda,
             filters=filters,

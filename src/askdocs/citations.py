@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from askdocs.keywords import content_terms
 from askdocs.types import Article, Citation, Claim, Passage
 
 
@@ -141,8 +142,6 @@ class CitationVerifier:
         """The claim's numbers, names and quoted words all occur in the sentence, and so do at
         least half of the words it adds to its question (so the question alone, which matches
         its own passages, cannot carry an unrelated claim)."""
-        from askdocs.answering import content_terms
-
         claim = strip_markers(claim)
         haystack = sentence.lower().replace(",", "")
         numbers = {n.replace(",", "") for n in _NUMBER.findall(claim)}

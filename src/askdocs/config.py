@@ -7,7 +7,7 @@ import json
 import os
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import (
@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     )
     k: int = Field(5, gt=0, description="Passages retrieved per question.")
     fetch_k: int = Field(20, gt=0, description="Candidates fetched before MMR re-ranking.")
+    retrieval: Literal["hybrid", "dense", "keyword"] = Field(
+        "hybrid", description="hybrid (dense + BM25 keywords, fused by rank), dense or keyword."
+    )
+    rrf_k: int = Field(60, gt=0, description="Reciprocal rank fusion constant.")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of dense ranks in the fusion.")
+    keyword_weight: float = Field(1.0, ge=0, description="Weight of keyword ranks in the fusion.")
+    max_per_article: int = Field(
+        0, ge=0, description="Most passages from one article before others get a turn (0: any)."
+    )
     mmr: bool = Field(False, description="Re-rank candidates with maximal marginal relevance.")
     mmr_lambda: float = Field(0.6, ge=0, le=1, description="MMR trade-off: 1 = relevance only.")
     abstain_threshold: float = Field(

@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from askdocs.config import Settings
+from askdocs.keywords import KeywordIndex, day_number
 from askdocs.types import Article, Chunk, Filters, Passage
 
 
@@ -96,7 +97,11 @@ def open_store(settings: Settings, create: bool = False) -> ChromaStore:
             raise StoreError(
                 f"cannot reach the Chroma server at {settings.chroma_url}: {exc}"
             ) from exc
-        return ChromaStore(client, settings.collection, where=settings.chroma_url)
+        # The keyword index stays on this machine, in the index folder; `askdocs ingest`
+        # brings it back in line with the server's chunks when they differ.
+        return ChromaStore(
+            client, settings.collection, _keywords(settings), where=settings.chroma_url
+        )
     index_dir = Path(settings.index_dir)
     if not create and not (index_dir / "chroma.sqlite3").is_file():
         raise StoreError(f"no index at {index_dir}/ - run `askdocs ingest PATH` first")
@@ -104,21 +109,28 @@ def open_store(settings: Settings, create: bool = False) -> ChromaStore:
     return ChromaStore(
         chromadb.PersistentClient(path=str(index_dir), settings=chroma_settings),
         settings.collection,
+        _keywords(settings),
         where=str(index_dir),
     )
 
 
-class ChromaStore:
-    """Two collections: chunks (searched) and articles (full text, version, the commit marker).
+def _keywords(settings: Settings) -> KeywordIndex:
+    return KeywordIndex(Path(settings.index_dir) / "keywords" / settings.collection)
 
-    Articles' records are written only after all their chunks, and deleted before any of them,
-    so a crash at any point leaves an article either complete or absent from the record
-    collection; absent articles are re-indexed on the next ingest and their stray chunks
-    are dropped first.
+
+class ChromaStore:
+    """Two collections: chunks (searched) and articles (full text, version, the commit marker),
+    plus the keyword index over the same chunks.
+
+    Articles' records are written only after all their chunks and keyword rows, and deleted
+    before any of them, so a crash at any point leaves an article either complete or absent
+    from the record collection; absent articles are re-indexed on the next ingest and their
+    stray chunks and keyword rows are dropped first.
     """
 
-    def __init__(self, client: Any, prefix: str, where: str = "") -> None:
+    def __init__(self, client: Any, prefix: str, keywords: KeywordIndex, where: str = "") -> None:
         self.client = client
+        self.keywords = keywords
         self.where = where
         # embedding_function=None: we always pass our own vectors, and Chroma's default
         # embedding function would try to download a model.
@@ -164,6 +176,7 @@ class ChromaStore:
         ids = [item.article.id for item in items]
         self.articles.delete(ids=ids)
         self.chunks.delete(where={"article_id": {"$in": ids}})
+        self.keywords.delete(ids)
         rows = [
             (chunk, vector, _display_metadata(item.article))
             for item in items
@@ -186,6 +199,9 @@ class ChromaStore:
                     for chunk, _, base in batch
                 ],
             )
+        self.keywords.replace(
+            ids, [(chunk, item.article) for item in items for chunk in item.chunks]
+        )
         for i in range(0, len(items), self._batch):
             batch_items = items[i : i + self._batch]
             self.articles.upsert(
@@ -206,6 +222,69 @@ class ChromaStore:
     def delete_article(self, article_id: str) -> None:
         self.articles.delete(ids=[article_id])
         self.chunks.delete(where={"article_id": article_id})
+        self.keywords.delete([article_id])
+
+    def drop_orphans(self, records: dict[str, IndexedArticle]) -> int:
+        """Delete chunks left by an interrupted ingest (their article has no record)."""
+        if sum(r.chunks for r in records.values()) == self.chunks.count():
+            return 0
+        metas = self.chunks.get(include=["metadatas"])["metadatas"]
+        orphans = sorted({str(m["article_id"]) for m in metas} - set(records))
+        for i in range(0, len(orphans), self._batch):
+            batch = orphans[i : i + self._batch]
+            self.chunks.delete(where={"article_id": {"$in": batch}})
+            self.keywords.delete(batch)
+        return len(orphans)
+
+    def sync_keywords(self) -> int:
+        """Make the keyword index hold exactly the dense index's chunks; returns rows changed.
+
+        Needed for indexes built before the keyword index existed, for a Chroma server that
+        another machine wrote to, and after a crash between the two writes.
+        """
+        if self.keywords.count() == self.chunks.count():
+            return 0
+        dense_ids = set(self.chunks.get(include=[])["ids"])
+        keyword_ids = set(self.keywords.chunk_ids())
+        stale = sorted(keyword_ids - dense_ids)
+        missing = sorted(dense_ids - keyword_ids)
+        if stale:
+            self.keywords.delete_chunks(stale)
+        for i in range(0, len(missing), self._batch):
+            found = self.chunks.get(
+                ids=missing[i : i + self._batch], include=["documents", "metadatas"]
+            )
+            self.keywords.add_texts(
+                (
+                    chunk_id,
+                    str(meta["article_id"]),
+                    str(meta.get("source", "")),
+                    str(meta.get("outlet", "")),
+                    meta.get("published_day"),
+                    text,
+                )
+                for chunk_id, text, meta in zip(
+                    found["ids"], found["documents"], found["metadatas"], strict=True
+                )
+            )
+        return len(stale) + len(missing)
+
+    def get_chunks(self, ids: Sequence[str]) -> list[tuple[Passage, np.ndarray]]:
+        """Chunks by id (unknown ids left out), with their vectors, scored 0 until compared."""
+        if not ids:
+            return []
+        found = self.chunks.get(ids=list(ids), include=["documents", "metadatas", "embeddings"])
+        by_id = {
+            chunk_id: (_passage(_chunk(chunk_id, text, meta), 0.0, meta), np.asarray(vector))
+            for chunk_id, text, meta, vector in zip(
+                found["ids"],
+                found["documents"],
+                found["metadatas"],
+                found["embeddings"],
+                strict=True,
+            )
+        }
+        return [by_id[i] for i in ids if i in by_id]
 
     def search(
         self, vector: Sequence[float], k: int, filters: Filters | None = None
@@ -228,14 +307,7 @@ class ChromaStore:
             result["embeddings"][0],
             strict=True,
         ):
-            chunk = Chunk(
-                id=chunk_id,
-                article_id=str(meta["article_id"]),
-                index=int(meta["index"]),
-                text=text,
-                start=int(meta["start"]),
-                end=int(meta["end"]),
-            )
+            chunk = _chunk(chunk_id, text, meta)
             hits.append((_passage(chunk, 1.0 - float(distance), meta), np.asarray(embedding)))
         return hits
 
@@ -256,12 +328,19 @@ def _display_metadata(article: Article) -> dict[str, Any]:
     }
     if article.published:
         meta["published"] = article.published.isoformat()
-        meta["published_day"] = _day_number(article.published)
+        meta["published_day"] = day_number(article.published)
     return meta
 
 
-def _day_number(day: date) -> int:
-    return day.year * 10000 + day.month * 100 + day.day
+def _chunk(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+    return Chunk(
+        id=chunk_id,
+        article_id=str(meta["article_id"]),
+        index=int(meta["index"]),
+        text=text,
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+    )
 
 
 def _passage(chunk: Chunk, score: float, meta: dict[str, Any]) -> Passage:
@@ -298,9 +377,9 @@ def _where(filters: Filters | None) -> dict[str, Any] | None:
     if filters.articles:
         clauses.append({"article_id": {"$in": list(filters.articles)}})
     if filters.date_from:
-        clauses.append({"published_day": {"$gte": _day_number(filters.date_from)}})
+        clauses.append({"published_day": {"$gte": day_number(filters.date_from)}})
     if filters.date_to:
-        clauses.append({"published_day": {"$lte": _day_number(filters.date_to)}})
+        clauses.append({"published_day": {"$lte": day_number(filters.date_to)}})
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
@@ -322,6 +401,13 @@ def check_index(store: ChromaStore) -> list[str]:
             problems.append(f"chunk {chunk_id} belongs to no indexed article (interrupted ingest)")
         elif article_text[int(meta["start"]) : int(meta["end"])] != text:
             problems.append(f"chunk {chunk_id} does not match its article at its offsets")
+    keyword_ids = store.keywords.chunk_ids()
+    missing = set(ids) - set(keyword_ids)
+    stale = set(keyword_ids) - set(ids)
+    if missing:
+        problems.append(f"{len(missing)} chunk(s) missing from the keyword index")
+    if stale:
+        problems.append(f"{len(stale)} keyword index entr(ies) for chunks that do not exist")
     for record in records.values():
         found = per_article.get(record.id, 0)
         if found != record.chunks:
