@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Generator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -31,7 +32,7 @@ from askdocs.types import CANNOT_ANSWER, Article, Citation, Claim, Passage
 HistoryTurn = tuple[str, str] | Mapping[str, str]
 
 _YEAR_OR_DATE = re.compile(
-    r"\b(1[5-9]\d\d|20\d\d)\b|\b\d{1,2}(st|nd|rd|th)?\s+(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|"
+    r"\b(1[0-9]\d\d|20\d\d)\b|\b\d{1,2}(st|nd|rd|th)?\s+(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|"
     r"Nov|Dec)|\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}\b|"
     r"\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today|last week)\b"
 )
@@ -65,6 +66,7 @@ class ScoredSentence:
     start: int
     end: int
     score: float
+    features: Mapping[str, float] = field(default_factory=dict)
 
 
 def expected_answer_kind(question: str) -> str:
@@ -87,11 +89,12 @@ class ExtractiveAnswerer:
     Below `threshold` the answerer abstains rather than guess.
 
     >>> answerer = ExtractiveAnswerer(embedder, threshold=0.45)  # doctest: +SKIP
-    >>> text, citations = answerer.answer(question, passages, articles)  # doctest: +SKIP
+    >>> answerer.answer(question, passages, articles).citations[0].quote  # doctest: +SKIP
     """
 
     WEIGHTS: ClassVar[dict[str, float]] = {
-        "dense": 0.45,
+        "dense": 0.30,
+        "nearby": 0.15,
         "lexical": 0.25,
         "passage": 0.15,
         "kind": 0.15,
@@ -104,8 +107,14 @@ class ExtractiveAnswerer:
         max_sentences: int = 2,
         second_sentence_margin: float = 0.04,
         sentence_vectors: SentenceVectors | None = None,
+        term_rarity: Callable[[Iterable[str]], dict[str, float]] | None = None,
+        require_answer_kind: bool = True,
     ) -> None:
+        self.require_answer_kind = require_answer_kind
         self.embedder = embedder
+        # Inverse document frequency from the keyword index: "Fenerbahce" pins a sentence down,
+        # "club" does not. Without it every word weighs the same.
+        self.term_rarity = term_rarity
         self.threshold = threshold
         self.max_sentences = max_sentences
         self.second_sentence_margin = second_sentence_margin
@@ -153,9 +162,16 @@ class ExtractiveAnswerer:
             dense = np.maximum(dense, vectors @ np.asarray(self.embedder.embed_query(focus)))
             for term in content_terms(focus):
                 question_weights[term] = question_weights.get(term, 1.0) * 2
+        if self.term_rarity is not None:
+            rarity = self.term_rarity(question_weights)
+            question_weights = {t: w * rarity.get(t, 1.0) for t, w in question_weights.items()}
         kind = expected_answer_kind(focus or question)
+        head = answer_head_noun(focus or question)
+        nearby = _neighbour_similarity(list(candidates), dense)
         scored = []
-        for (key, (rank, text)), similarity in zip(candidates.items(), dense, strict=True):
+        for (key, (rank, text)), similarity, near in zip(
+            candidates.items(), dense, nearby, strict=True
+        ):
             sentence_terms = set(content_terms(text))
             in_context = sentence_terms | context_terms[key]
             lexical = (
@@ -166,13 +182,15 @@ class ExtractiveAnswerer:
             )
             if not sentence_terms - set(question_terms):
                 lexical = 0.0  # a sentence that only repeats the question answers nothing
-            score = (
-                self.WEIGHTS["dense"] * float(similarity)
-                + self.WEIGHTS["lexical"] * lexical
-                + self.WEIGHTS["passage"] * passages[rank].score
-                + self.WEIGHTS["kind"] * _kind_match(kind, text, question)
-            )
-            scored.append(ScoredSentence(rank, key[1], key[2], score))
+            features = {
+                "dense": float(similarity),
+                "nearby": float(near),
+                "lexical": lexical,
+                "passage": passages[rank].score,
+                "kind": _kind_match(kind, text, question, head),
+            }
+            score = sum(self.WEIGHTS[name] * value for name, value in features.items())
+            scored.append(ScoredSentence(rank, key[1], key[2], score, features))
         scored.sort(key=lambda s: -s.score)
         return scored
 
@@ -183,28 +201,78 @@ class ExtractiveAnswerer:
         articles: Mapping[str, Article],
         focus: str | None = None,
         already_said: Sequence[str] = (),
-    ) -> tuple[str, list[Citation]]:
-        """The answer text with [n] markers and its citations; CANNOT_ANSWER with none."""
+    ) -> ExtractiveAnswer:
+        """The answer text with [n] markers and its citations, or CANNOT_ANSWER and why."""
         scored = self.score_sentences(question, passages, articles, focus, already_said)
-        if not scored or scored[0].score < self.threshold:
-            return CANNOT_ANSWER, []
+        if not scored:
+            return ExtractiveAnswer(CANNOT_ANSWER, [], None, "nothing relevant was retrieved")
+        best = scored[0].score
+        if best < self.threshold:
+            return ExtractiveAnswer(CANNOT_ANSWER, [], best, "no sentence matches well enough")
         chosen = [scored[0]]
         for candidate in scored[1:]:
             if len(chosen) >= self.max_sentences:
                 break
-            if candidate.score < scored[0].score - self.second_sentence_margin:
+            if candidate.score < best - self.second_sentence_margin:
                 break
             if not any(_overlaps(candidate, c, passages) for c in chosen):
                 chosen.append(candidate)
+        kind = expected_answer_kind(focus or question)
+        if (
+            self.require_answer_kind
+            and kind in ("number", "date")
+            and all(c.features.get("kind", 1.0) < 1.0 for c in chosen)
+        ):
+            # "How much did X pay?" answered by a sentence with no sum in it is a guess.
+            return ExtractiveAnswer(CANNOT_ANSWER, [], best, f"no sentence holds the {kind} asked")
         citations = []
         parts = []
         for key, sentence in enumerate(chosen, 1):
             passage = passages[sentence.passage_rank]
             article = articles[passage.chunk.article_id]
-            citation = make_citation(key, passage, article, sentence.start, sentence.end)
+            start = _with_antecedent(article.text, sentence.start)
+            citation = make_citation(key, passage, article, start, sentence.end)
             citations.append(citation)
             parts.append(f"{citation.quote} {format_marker([key])}")
-        return " ".join(parts), citations
+        return ExtractiveAnswer(" ".join(parts), citations, best)
+
+
+@dataclass(frozen=True)
+class ExtractiveAnswer:
+    text: str
+    citations: list[Citation]
+    confidence: float | None
+    abstain_reason: str = ""
+
+
+_ANAPHOR = re.compile(r"^(?:It|He|She|They|Its|His|Her|Their|This|These|Those)\b")
+
+
+def _with_antecedent(text: str, start: int) -> int:
+    """Where a cited sentence should start: a sentence opening with "It"/"He"/"They" is
+    merged with the sentence before it, which says who or what that is."""
+    if not _ANAPHOR.match(text[start : start + 12]):
+        return start
+    spans = sentence_spans(text, max(0, start - 600), start)
+    if spans and not text[spans[-1][1] : start].count("\n") > 1:
+        return spans[-1][0] + _bullet_length(text[spans[-1][0] : spans[-1][1]])
+    return start
+
+
+def _neighbour_similarity(keys: list[tuple[str, int, int]], dense: np.ndarray) -> np.ndarray:
+    """For each sentence, the best similarity of the sentence just before or after it.
+
+    The sentence that matches a question best often only sets the scene; the answer sits next
+    to it ("The Duchy of Cornwall is an estate ..." / "It was set up in 1337 ...").
+    """
+    nearby = np.zeros(len(keys))
+    order = sorted(range(len(keys)), key=lambda i: keys[i])
+    for a, b in itertools.pairwise(order):
+        (article_a, _, end_a), (article_b, start_b, _) = keys[a], keys[b]
+        if article_a == article_b and 0 <= start_b - end_a <= 3:
+            nearby[a] = max(nearby[a], dense[b])
+            nearby[b] = max(nearby[b], dense[a])
+    return nearby
 
 
 def _sentence_before(text: str, position: int) -> str:
@@ -224,19 +292,86 @@ def _term_weights(question: str, terms: list[str]) -> dict[str, float]:
     return {t: 2.0 if t in marked else 1.0 for t in dict.fromkeys(terms)}
 
 
-def _kind_match(kind: str, sentence: str, question: str) -> float:
+def _kind_match(kind: str, sentence: str, question: str, head: str | None = None) -> float:
+    """How well the sentence holds the kind of thing asked for, from 0 to 1."""
     if kind == "number":
         # Years and days of the month are dates, not the quantity "how many/much" asks for.
-        quantities = _QUANTITY.findall(_YEAR_OR_DATE.sub(" ", sentence))
-        asked = set(_QUANTITY.findall(question))
-        return 1.0 if set(quantities) - asked else 0.0
+        undated = _YEAR_OR_DATE.sub(" ", sentence)
+        quantities = set(_QUANTITY.findall(undated)) - set(_QUANTITY.findall(question))
+        if not quantities:
+            return 0.0
+        unit = _asked_unit(question)
+        if unit is None:
+            return 1.0
+        return 1.0 if unit.search(undated) else 0.5
     if kind == "date":
         return 1.0 if _YEAR_OR_DATE.search(sentence) else 0.0
     if kind == "name":
         asked = {w.lower() for w in TOKEN.findall(question)}
         names = {n.lower() for n in _PROPER_NOUN.findall(sentence)} - asked
-        return 1.0 if names else 0.0
+        if not names:
+            return 0.0
+        # "Which institute ..." is answered by a sentence naming an institute.
+        if head and head in content_terms(sentence):
+            return 1.0
+        if _WHERE.search(question) and _PLACE.search(sentence):
+            return 1.0
+        return 0.7
     return 0.5
+
+
+_WHERE = re.compile(r"\bwhere\b", re.IGNORECASE)
+_PLACE = re.compile(r"\b(?:in|at|near|from|to)\s+(?:the\s+)?[A-Z][a-z]+")
+_MONEY_QUESTION = re.compile(
+    r"\bhow much\b.*\b(earn|pay|paid|cost|raise|spen[dt]|sell|sold|worth|make|made|take|"
+    r"took|fetch|gross|owe|fine|charge|money|cash|fund)",
+    re.IGNORECASE,
+)
+_MONEY = re.compile(r"[£$€]\s?\d|\d\s?(?:pounds|dollars|euros|bn|m)\b|\b(?:million|billion)\b")
+_TIME_QUESTION = re.compile(r"\bhow (?:long|far into|soon|late|early)\b", re.IGNORECASE)
+_TIME = re.compile(
+    r"\d+\s*(?:-\s*)?(?:second|minute|min|hour|day|week|month|year|season|lap|round)s?\b|"
+    r"\d+(?:st|nd|rd|th) minute",
+    re.IGNORECASE,
+)
+_HOW_MANY = re.compile(r"\bhow many\s+([a-z]+)", re.IGNORECASE)
+
+
+def _asked_unit(question: str) -> re.Pattern[str] | None:
+    """What a "how much/many/long" answer must measure, when the question says."""
+    if _MONEY_QUESTION.search(question):
+        return _MONEY
+    if _TIME_QUESTION.search(question):
+        return _TIME
+    counted = _HOW_MANY.search(question)
+    if counted:
+        noun = stem(counted[1].lower())
+        # The counted noun follows its number within a few words: "40,000 fans", "3 new jobs".
+        return re.compile(rf"\d[\d,.]*\s+(?:\S+\s+){{0,2}}{re.escape(noun)}", re.IGNORECASE)
+    return None
+
+
+_HEAD_NOUN = re.compile(
+    # Capitalised words and participles before the noun are modifiers: "which armed groups".
+    r"\b(?i:which|what)\s+(?:[A-Z][\w-]*\s+|[a-z]+(?:ed|ing)\s+)*([a-z][a-z-]+)(?:'s|’s)?\b"
+)
+_NOT_HEADS = frozenset(
+    "is are was were did does do has have had will would can could should the a an".split()
+)
+
+
+def answer_head_noun(question: str) -> str | None:
+    """The noun a "which X" / "what X" question asks for, stemmed ("Which Turkish club" -> club).
+
+    >>> answer_head_noun("Which institute's report claimed the cost was underestimated?")
+    'institute'
+    >>> answer_head_noun("What is the first research problem?") is None
+    True
+    """
+    match = _HEAD_NOUN.search(question)
+    if not match or match[1].lower() in _NOT_HEADS:
+        return None
+    return stem(match[1].lower())
 
 
 def _overlaps(a: ScoredSentence, b: ScoredSentence, passages: Sequence[Passage]) -> bool:

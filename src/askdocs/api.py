@@ -340,6 +340,8 @@ class Assistant:
         generative = self.generative
         standalone = standalone_question(question, history)
         note = ""
+        confidence: float | None = None
+        abstain_reason = "the model found no support in the passages"
         if generative is not None and history:
             try:
                 standalone = generative.rewrite_follow_up(question, history)
@@ -356,11 +358,13 @@ class Assistant:
                 generative, note = None, self._fall_back(exc)
         if generative is None:
             said = [text for role, text in history_turns(history) if role in ("assistant", "ai")]
-            text, citations = self.answerer.answer(
+            extracted = self.answerer.answer(
                 standalone, passages, articles, focus=question, already_said=said
             )
+            citations, confidence = extracted.citations, extracted.confidence
+            abstain_reason = extracted.abstain_reason
             claims = [Claim(c.quote, [c.key], True) for c in citations]
-            yield from re.findall(r"\S+\s*", text)
+            yield from re.findall(r"\S+\s*", extracted.text)
         yield Answer(
             question=question,
             text=claims_text(claims) if claims else CANNOT_ANSWER,
@@ -372,6 +376,8 @@ class Assistant:
             claims=claims,
             backend="extractive" if generative is None else self.settings.llm,
             note=note,
+            confidence=confidence,
+            abstain_reason=abstain_reason if not claims else "",
         )
 
     def _fall_back(self, error: LLMError) -> str:
@@ -410,6 +416,8 @@ class Assistant:
                 threshold=self.settings.abstain_threshold,
                 max_sentences=self.settings.answer_sentences,
                 sentence_vectors=self.sentence_vectors,
+                term_rarity=self.store.keywords.inverse_document_frequency,
+                require_answer_kind=self.settings.require_answer_kind,
             )
         return self._answerer
 

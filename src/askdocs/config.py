@@ -83,9 +83,14 @@ class Settings(BaseSettings):
     mmr: bool = Field(False, description="Re-rank candidates with maximal marginal relevance.")
     mmr_lambda: float = Field(0.6, ge=0, le=1, description="MMR trade-off: 1 = relevance only.")
     abstain_threshold: float = Field(
-        0.55,
+        0.45,
         description="Best sentence score below which the extractive answerer abstains "
         "(chosen on the dev set, see README).",
+    )
+    require_answer_kind: bool = Field(
+        True,
+        description="Abstain when a how-much/how-many/when question's answer holds no "
+        "quantity or date of the kind asked.",
     )
     answer_sentences: int = Field(2, gt=0, description="Most sentences in an extractive answer.")
     max_file_mb: float = Field(10.0, gt=0, description="Files larger than this are skipped.")

@@ -86,6 +86,9 @@ class Answer:
     claims: list[Claim] = field(default_factory=list)
     backend: str = "extractive"
     note: str = ""
+    # The best sentence's score (extractive answers), compared with the abstention threshold.
+    confidence: float | None = None
+    abstain_reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -95,6 +98,8 @@ class Answer:
             "abstained": self.abstained,
             "backend": self.backend,
             "note": self.note,
+            "confidence": self.confidence,
+            "abstain_reason": self.abstain_reason,
             "claims": [asdict(c) for c in self.claims],
             "citations": [c.to_json() for c in self.citations],
             "passages": [passage_to_json(p) for p in self.passages],
