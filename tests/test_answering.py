@@ -57,7 +57,8 @@ def test_filters_restrict_the_passages(ingested: Assistant) -> None:
         "Museum reopens after flood",
     }
     dated = ingested.ask(
-        "What was called off or reopened?", filters=Filters(date_from=date(2024, 5, 1), date_to=date(2024, 5, 31))
+        "What was called off or reopened?",
+        filters=Filters(date_from=date(2024, 5, 1), date_to=date(2024, 5, 31)),
     )
     assert {p.title for p in dated.passages} == {"Rail strike called off"}
 

@@ -10,6 +10,8 @@ from askdocs import cli as cli_module
 from askdocs.evaluation import (
     Question,
     QuestionFileError,
+    QuestionScore,
+    abstention_curve,
     aggregate,
     answer_contains,
     load_questions,
@@ -18,7 +20,7 @@ from askdocs.evaluation import (
     token_f1,
 )
 from askdocs.rgb import answer_groups, is_correct, pick_passages
-from askdocs.types import Answer, Chunk, Citation, Passage
+from askdocs.types import BELOW_THRESHOLD, Answer, Chunk, Citation, Passage
 from conftest import FakeEmbeddings
 
 ARTICLE = "Bridge approved\nThe bridge will cost £12 million. It opens in 2026. Critics object."
@@ -132,13 +134,20 @@ def test_eval_command_writes_all_outputs(
         cli_module.cli, ["eval", str(questions), "--corpus", str(articles_dir), "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
-    for name in ("results.json", "report.md", "metrics_by_type.png", "latency.png"):
+    for name in (
+        "results.json",
+        "report.md",
+        "metrics_by_type.png",
+        "latency.png",
+        "abstention.png",
+    ):
         assert (out / name).is_file(), name
     results = json.loads((out / "results.json").read_text())
     assert results["aggregate"]["answer_contains"] == 1.0
     assert results["aggregate"]["abstained_unanswerable"] == 1.0
     assert results["aggregate"]["quote_violations"] == 0
     assert "## By question type" in (out / "report.md").read_text()
+    assert "| 0.300 (current) |" in (out / "report.md").read_text()
 
     # the second run reuses the index and compares cleanly with the first
     again = CliRunner().invoke(
@@ -193,3 +202,37 @@ def test_eval_rgb_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         )
         assert result.exit_code == 0, result.output
         assert f"{key}: {expected}" in result.output
+
+
+def _scored(
+    answerable: bool, confidence: float | None, abstained: bool, reason: str = ""
+) -> QuestionScore:
+    return QuestionScore(
+        id="q", type="t", question="?", answerable=answerable, answer="", abstained=abstained,
+        doc_recall=0, evidence_recall=0, reciprocal_rank=0, answer_contains=False, token_f1=0,
+        citation_precision=None, citation_recall=None, quote_violations=0, latency=0,
+        confidence=confidence, abstain_reason=reason,
+    )  # fmt: skip
+
+
+def test_abstention_curve_by_hand() -> None:
+    scores = [
+        _scored(True, 0.70, False),
+        _scored(True, 0.50, False),
+        _scored(False, 0.60, False),
+        _scored(False, 0.40, True, BELOW_THRESHOLD),
+        # abstained because no sum was in the answer: abstains at every threshold
+        _scored(False, 0.80, True, "no sentence holds the number asked"),
+        # nothing retrieved: no confidence at all
+        _scored(False, None, True, "nothing relevant was retrieved"),
+    ]
+    curve = {p["threshold"]: p for p in abstention_curve(scores, [0.3, 0.55, 0.65, 0.75])}
+    assert curve[0.3] == {
+        "threshold": 0.3,
+        "abstained_unanswerable": 0.5,
+        "abstained_answerable": 0.0,
+    }
+    assert curve[0.55]["abstained_unanswerable"] == 0.75
+    assert curve[0.55]["abstained_answerable"] == 0.5
+    assert curve[0.65]["abstained_unanswerable"] == 1.0
+    assert curve[0.75]["abstained_answerable"] == 1.0

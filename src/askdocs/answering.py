@@ -27,7 +27,7 @@ from askdocs.embeddings import SentenceVectors
 from askdocs.keywords import NUMBER, TOKEN, content_terms, stem
 from askdocs.llms import LLMError
 from askdocs.prompts import render
-from askdocs.types import CANNOT_ANSWER, Article, Citation, Claim, Passage
+from askdocs.types import BELOW_THRESHOLD, CANNOT_ANSWER, Article, Citation, Claim, Passage
 
 HistoryTurn = tuple[str, str] | Mapping[str, str]
 
@@ -208,7 +208,7 @@ class ExtractiveAnswerer:
             return ExtractiveAnswer(CANNOT_ANSWER, [], None, "nothing relevant was retrieved")
         best = scored[0].score
         if best < self.threshold:
-            return ExtractiveAnswer(CANNOT_ANSWER, [], best, "no sentence matches well enough")
+            return ExtractiveAnswer(CANNOT_ANSWER, [], best, BELOW_THRESHOLD)
         chosen = [scored[0]]
         for candidate in scored[1:]:
             if len(chosen) >= self.max_sentences:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from askdocs.types import Answer
+from askdocs.types import BELOW_THRESHOLD, Answer
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _NUMBER_COMMAS = re.compile(r"(?<=\d),(?=\d{3}\b)")
@@ -120,6 +120,8 @@ class QuestionScore:
     citation_recall: float | None
     quote_violations: int
     latency: float
+    confidence: float | None = None
+    abstain_reason: str = ""
     gold: list[str] = field(default_factory=list)
     retrieved: list[dict[str, Any]] = field(default_factory=list)
     citations: list[dict[str, Any]] = field(default_factory=list)
@@ -185,6 +187,8 @@ def score_answer(
         citation_recall=recall,
         quote_violations=violations,
         latency=latency,
+        confidence=answer.confidence,
+        abstain_reason=answer.abstain_reason,
         gold=question.answers,
         retrieved=[
             {
@@ -255,6 +259,39 @@ def aggregate(scores: list[QuestionScore]) -> dict[str, Any]:
         "latency_p50": round(_percentile(latencies, 50), 4) if latencies else None,
         "latency_p95": round(_percentile(latencies, 95), 4) if latencies else None,
     }
+
+
+def abstention_curve(
+    scores: list[QuestionScore], thresholds: Iterable[float] | None = None
+) -> list[dict[str, float]]:
+    """Abstain rate on unanswerable vs false-abstain rate on answerable questions, per threshold.
+
+    Questions that abstain whatever the threshold (nothing retrieved, or no quantity/date of
+    the kind asked) count as abstaining at every point; the others abstain when their
+    confidence is below the threshold.
+    """
+    if thresholds is None:
+        thresholds = [round(0.30 + 0.025 * i, 3) for i in range(21)]
+    answerable = [s for s in scores if s.answerable]
+    unanswerable = [s for s in scores if not s.answerable]
+
+    def abstains(score: QuestionScore, threshold: float) -> bool:
+        typed = score.abstained and score.abstain_reason != BELOW_THRESHOLD
+        if score.confidence is None or typed:
+            return score.abstained
+        return score.confidence < threshold
+
+    def rate(group: list[QuestionScore], threshold: float) -> float:
+        return round(sum(abstains(s, threshold) for s in group) / len(group), 4) if group else 0.0
+
+    return [
+        {
+            "threshold": t,
+            "abstained_unanswerable": rate(unanswerable, t),
+            "abstained_answerable": rate(answerable, t),
+        }
+        for t in thresholds
+    ]
 
 
 def by_type(scores: list[QuestionScore]) -> dict[str, dict[str, Any]]:
@@ -366,6 +403,7 @@ def run_evaluation(
         },
         "aggregate": totals,
         "by_type": by_type(scores),
+        "abstention_curve": abstention_curve(scores),
         "rows": [asdict(s) for s in scores],
     }
     write_outputs(results, out)

@@ -64,6 +64,30 @@ def markdown_report(results: dict[str, Any]) -> str:
     for kind, row in results["by_type"].items():
         cells = " | ".join(_cell(row.get(m)) for m in METRICS[:8])
         lines.append(f"| {kind} | {row['questions']} | {cells} |")
+    curve = results.get("abstention_curve") or []
+    if curve:
+        current = results["settings"].get("abstain_threshold")
+        lines += [
+            "",
+            "## Abstention curve",
+            "",
+            "Share of questions abstained on at each threshold (chart: abstention.png). "
+            "Questions abstained on whatever the threshold (nothing retrieved, or no "
+            "quantity/date of the kind asked) count at every point.",
+            "",
+            "| threshold | unanswerable abstained (want high) | answerable abstained (want low) |",
+            "|---|---|---|",
+        ]
+        for point in curve:
+            mark = (
+                " (current)"
+                if current is not None and abs(point["threshold"] - current) < 1e-9
+                else ""
+            )
+            lines.append(
+                f"| {point['threshold']:.3f}{mark} | {point['abstained_unanswerable']:.2f} | "
+                f"{point['abstained_answerable']:.2f} |"
+            )
     lines += ["", "## Worst failures", ""]
     for row in worst_failures(results["rows"]):
         titles = "; ".join(dict.fromkeys(p["title"] for p in row["retrieved"]))
@@ -142,7 +166,48 @@ def write_charts(results: dict[str, Any], out: Path) -> list[Path]:
     latency_png = out / "latency.png"
     figure.savefig(latency_png, dpi=110)
     plt.close(figure)
-    return [by_type_png, latency_png]
+    charts = [by_type_png, latency_png]
+    if results.get("abstention_curve"):
+        charts.append(_abstention_chart(results, out / "abstention.png"))
+    return charts
+
+
+def _abstention_chart(results: dict[str, Any], path: Path) -> Path:
+    plt = _pyplot()
+    curve = results["abstention_curve"]
+    current = results["settings"].get("abstain_threshold")
+    figure, axes = plt.subplots(figsize=(6.5, 4.5))
+    xs = [p["abstained_answerable"] for p in curve]
+    ys = [p["abstained_unanswerable"] for p in curve]
+    axes.plot(xs, ys, marker="o", color="#4477aa")
+    labelled: set[tuple[float, float]] = set()
+    for point in curve:
+        where = (point["abstained_answerable"], point["abstained_unanswerable"])
+        if where in labelled:
+            continue  # several thresholds on one point: label the lowest
+        labelled.add(where)
+        axes.annotate(
+            f"{point['threshold']:.2f}",
+            (point["abstained_answerable"], point["abstained_unanswerable"]),
+            textcoords="offset points", xytext=(4, -10), fontsize=8,
+        )  # fmt: skip
+    chosen = [p for p in curve if current is not None and abs(p["threshold"] - current) < 1e-9]
+    for point in chosen:
+        axes.plot(
+            point["abstained_answerable"], point["abstained_unanswerable"], "o",
+            color="#cc3311", markersize=10, label=f"current threshold {current}",
+        )  # fmt: skip
+    axes.set_xlim(-0.02, 1.02)
+    axes.set_ylim(-0.02, 1.02)
+    axes.set_xlabel("answerable questions abstained on (false abstentions)")
+    axes.set_ylabel("unanswerable questions abstained on")
+    axes.set_title("Abstention by threshold")
+    if chosen:
+        axes.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
 
 
 def compare_runs(run_a: Path, run_b: Path, out: Path | None = None) -> dict[str, Any]:

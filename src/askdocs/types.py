@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+BELOW_THRESHOLD = "no sentence matches the question well enough"
 CANNOT_ANSWER = "I could not find this in the articles."
 """The one refusal sentence, shared by code, prompts and tests."""
 
