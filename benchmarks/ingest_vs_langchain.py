@@ -37,7 +37,7 @@ def run_askdocs(files: list[str], index: str) -> dict:
     return {
         "seconds": time.perf_counter() - started,
         "articles": report.added + report.updated + report.unchanged,
-        "chunks_embedded": report.chunks_embedded,
+        "texts_embedded": report.texts_embedded,
         "stage_seconds": report.seconds,
     }
 

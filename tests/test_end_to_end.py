@@ -34,11 +34,11 @@ def check_rubio_answer(assistant: Assistant) -> None:
 def test_real_model_and_persistent_chroma(tmp_path: Path) -> None:
     assistant = Assistant(index_dir=tmp_path / "index")
     report = assistant.ingest([EXAMPLES])
-    assert report.added == 1 and report.chunks_embedded > 1
+    assert report.added == 1 and report.texts_embedded > 1
     check_rubio_answer(assistant)
     # a second process-level object over the same folder sees the same index
     check_rubio_answer(Assistant(index_dir=tmp_path / "index"))
-    assert Assistant(index_dir=tmp_path / "index").ingest([EXAMPLES]).chunks_embedded == 0
+    assert Assistant(index_dir=tmp_path / "index").ingest([EXAMPLES]).texts_embedded == 0
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableLambda
 
-from askdocs.chunking import sentence_spans
+from askdocs.chunking import candidate_sentences, sentence_spans
 from askdocs.citations import (
     MARKER,
     CitationVerifier,
@@ -53,7 +53,6 @@ _KIND_CUES = [
     ("date", re.compile(r"\bwhen\b|\b(what|which|in what|in which) (year|date|day|month)\b")),
     ("name", re.compile(r"\b(who|whom|whose|where|which)\b|\bwhat is the name\b")),
 ]
-_LEADING_BULLET = re.compile(r"^[-*•·–—]\s+")
 _PRONOUNS = frozenset(
     "it its they them their he she his her him that this those these there".split()
 )
@@ -109,7 +108,9 @@ class ExtractiveAnswerer:
         sentence_vectors: SentenceVectors | None = None,
         term_rarity: Callable[[Iterable[str]], dict[str, float]] | None = None,
         require_answer_kind: bool = True,
+        sentence_candidates: int = 12,
     ) -> None:
+        self.sentence_candidates = sentence_candidates
         self.require_answer_kind = require_answer_kind
         self.embedder = embedder
         # Inverse document frequency from the keyword index: "Fenerbahce" pins a sentence down,
@@ -139,12 +140,12 @@ class ExtractiveAnswerer:
                 continue
             title_terms = set(content_terms(article.title))
             previous = _sentence_before(article.text, passage.chunk.start)
-            for start, end in sentence_spans(article.text, passage.chunk.start, passage.chunk.end):
-                start += _bullet_length(article.text[start:end])
+            spans = candidate_sentences(article.text, passage.chunk.start, passage.chunk.end)
+            for start, end in spans:
                 key = (article.id, start, end)
                 text = article.text[start:end]
                 context, previous = title_terms | set(content_terms(previous)), text
-                if key in candidates or not re.search(r"\w", text):
+                if key in candidates:
                     continue
                 if any(text in said for said in already_said):
                     continue  # a follow-up wants something new, not the previous answer again
@@ -152,14 +153,10 @@ class ExtractiveAnswerer:
                 context_terms[key] = context
         if not candidates:
             return []
-        texts = [text for _, text in candidates.values()]
-        vectors = self.sentence_vectors(texts)
-        dense = vectors @ np.asarray(self.embedder.embed_query(question))
         question_terms = content_terms(question)
         question_weights = _term_weights(question, question_terms)
         if focus and focus.strip() != question.strip():
             # In a follow-up the latest turn says what is asked; earlier turns only say about what.
-            dense = np.maximum(dense, vectors @ np.asarray(self.embedder.embed_query(focus)))
             for term in content_terms(focus):
                 question_weights[term] = question_weights.get(term, 1.0) * 2
         if self.term_rarity is not None:
@@ -167,11 +164,10 @@ class ExtractiveAnswerer:
             question_weights = {t: w * rarity.get(t, 1.0) for t, w in question_weights.items()}
         kind = expected_answer_kind(focus or question)
         head = answer_head_noun(focus or question)
-        nearby = _neighbour_similarity(list(candidates), dense)
-        scored = []
-        for (key, (rank, text)), similarity, near in zip(
-            candidates.items(), dense, nearby, strict=True
-        ):
+        keys = list(candidates)
+        features = []
+        for key in keys:
+            rank, text = candidates[key]
             sentence_terms = set(content_terms(text))
             in_context = sentence_terms | context_terms[key]
             lexical = (
@@ -182,15 +178,39 @@ class ExtractiveAnswerer:
             )
             if not sentence_terms - set(question_terms):
                 lexical = 0.0  # a sentence that only repeats the question answers nothing
-            features = {
-                "dense": float(similarity),
-                "nearby": float(near),
-                "lexical": lexical,
-                "passage": passages[rank].score,
-                "kind": _kind_match(kind, text, question, head),
-            }
-            score = sum(self.WEIGHTS[name] * value for name, value in features.items())
-            scored.append(ScoredSentence(rank, key[1], key[2], score, features))
+            features.append(
+                {
+                    "dense": 0.0,
+                    "nearby": 0.0,
+                    "lexical": lexical,
+                    "passage": passages[rank].score,
+                    "kind": _kind_match(kind, text, question, head),
+                }
+            )
+        # Embedding sentences is most of the time an answer takes: sentences whose vectors were
+        # stored at ingest are compared, and of the others only the best candidates by the cheap
+        # features (and the sentences next to them) are embedded.
+        cheap = [
+            sum(self.WEIGHTS[n] * f[n] for n in ("lexical", "passage", "kind")) for f in features
+        ]
+        shortlist = sorted(range(len(keys)), key=lambda i: -cheap[i])[: self.sentence_candidates]
+        known = [i for i, key in enumerate(keys) if self.sentence_vectors.known(candidates[key][1])]
+        shortlist = sorted(set(shortlist) | set(_adjacent(keys, shortlist)) | set(known))
+        vectors = self.sentence_vectors([candidates[keys[i]][1] for i in shortlist])
+        similarity = vectors @ np.asarray(self.embedder.embed_query(question))
+        if focus and focus.strip() != question.strip():
+            similarity = np.maximum(
+                similarity, vectors @ np.asarray(self.embedder.embed_query(focus))
+            )
+        dense = np.zeros(len(keys))
+        dense[shortlist] = similarity
+        nearby = _neighbour_similarity(keys, dense)
+        scored = []
+        for i, key in enumerate(keys):
+            features[i]["dense"] = float(dense[i])
+            features[i]["nearby"] = float(nearby[i])
+            score = sum(self.WEIGHTS[name] * value for name, value in features[i].items())
+            scored.append(ScoredSentence(candidates[key][0], key[1], key[2], score, features[i]))
         scored.sort(key=lambda s: -s.score)
         return scored
 
@@ -253,10 +273,27 @@ def _with_antecedent(text: str, start: int) -> int:
     merged with the sentence before it, which says who or what that is."""
     if not _ANAPHOR.match(text[start : start + 12]):
         return start
-    spans = sentence_spans(text, max(0, start - 600), start)
+    spans = candidate_sentences(text, max(0, start - 600), start)
     if spans and not text[spans[-1][1] : start].count("\n") > 1:
-        return spans[-1][0] + _bullet_length(text[spans[-1][0] : spans[-1][1]])
+        return spans[-1][0]
     return start
+
+
+def _adjacent(keys: list[tuple[str, int, int]], chosen: list[int]) -> list[int]:
+    """Indices of the sentences directly before and after the chosen ones."""
+    order = sorted(range(len(keys)), key=lambda i: keys[i])
+    position = {index: p for p, index in enumerate(order)}
+    found = []
+    for index in chosen:
+        p = position[index]
+        for q in (p - 1, p + 1):
+            if 0 <= q < len(order) and _touching(keys[order[min(p, q)]], keys[order[max(p, q)]]):
+                found.append(order[q])
+    return found
+
+
+def _touching(first: tuple[str, int, int], second: tuple[str, int, int]) -> bool:
+    return first[0] == second[0] and 0 <= second[1] - first[2] <= 3
 
 
 def _neighbour_similarity(keys: list[tuple[str, int, int]], dense: np.ndarray) -> np.ndarray:
@@ -268,8 +305,7 @@ def _neighbour_similarity(keys: list[tuple[str, int, int]], dense: np.ndarray) -
     nearby = np.zeros(len(keys))
     order = sorted(range(len(keys)), key=lambda i: keys[i])
     for a, b in itertools.pairwise(order):
-        (article_a, _, end_a), (article_b, start_b, _) = keys[a], keys[b]
-        if article_a == article_b and 0 <= start_b - end_a <= 3:
+        if _touching(keys[a], keys[b]):
             nearby[a] = max(nearby[a], dense[b])
             nearby[b] = max(nearby[b], dense[a])
     return nearby
@@ -278,11 +314,6 @@ def _neighbour_similarity(keys: list[tuple[str, int, int]], dense: np.ndarray) -
 def _sentence_before(text: str, position: int) -> str:
     spans = sentence_spans(text, max(0, position - 600), position)
     return text[spans[-1][0] : spans[-1][1]] if spans else ""
-
-
-def _bullet_length(sentence: str) -> int:
-    match = _LEADING_BULLET.match(sentence)
-    return match.end() if match else 0
 
 
 def _term_weights(question: str, terms: list[str]) -> dict[str, float]:
@@ -307,17 +338,30 @@ def _kind_match(kind: str, sentence: str, question: str, head: str | None = None
     if kind == "date":
         return 1.0 if _YEAR_OR_DATE.search(sentence) else 0.0
     if kind == "name":
-        asked = {w.lower() for w in TOKEN.findall(question)}
-        names = {n.lower() for n in _PROPER_NOUN.findall(sentence)} - asked
+        asked = {_bare(w) for w in TOKEN.findall(question)}
+        names = {_bare(n) for n in _PROPER_NOUN.findall(sentence)} - asked
         if not names:
             return 0.0
-        # "Which institute ..." is answered by a sentence naming an institute.
-        if head and head in content_terms(sentence):
+        # "Which institute ..." is answered by a sentence naming an institute: a new name next
+        # to the noun ("the Fraser of Allander Institute"), not any mention of an institute.
+        if head and _names_near(sentence, head, names):
             return 1.0
         if _WHERE.search(question) and _PLACE.search(sentence):
             return 1.0
         return 0.7
     return 0.5
+
+
+def _bare(word: str) -> str:
+    """A word without case or possessive: "United's" and "United" are the same name."""
+    return word.lower().removesuffix("'s").removesuffix("’s").strip(".,'’-")
+
+
+def _names_near(sentence: str, head: str, names: set[str], window: int = 3) -> bool:
+    words = TOKEN.findall(sentence)
+    heads = [i for i, w in enumerate(words) if stem(_bare(w)) == head]
+    named = [i for i, w in enumerate(words) if _bare(w) in names]
+    return any(abs(h - n) <= window for h in heads for n in named)
 
 
 _WHERE = re.compile(r"\bwhere\b", re.IGNORECASE)

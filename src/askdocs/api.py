@@ -22,7 +22,7 @@ from askdocs.answering import (
     history_turns,
     standalone_question,
 )
-from askdocs.chunking import Chunker
+from askdocs.chunking import Chunker, candidate_sentences
 from askdocs.citations import CitationVerifier, claims_text
 from askdocs.config import Settings, load_settings
 from askdocs.embeddings import SentenceVectors, TokenAwareEmbeddings, make_embedder
@@ -46,6 +46,7 @@ from askdocs.types import (
     FileResult,
     Filters,
     IngestReport,
+    Passage,
 )
 
 ProgressCallback = Callable[[int, int, FileResult | None], None]
@@ -207,6 +208,7 @@ class Assistant:
         recipe = [
             article.title, article.text, str(article.published), article.metadata,
             s.embedding_model, s.chunk_tokens, s.chunk_overlap_tokens, s.title_tokens,
+            s.chunk_vectors,
         ]  # fmt: skip
         return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -254,15 +256,19 @@ class Assistant:
                 (result, article, version, chunks, self._embedding_texts(article, chunks))
             )
         t1 = time.perf_counter()
-        # Identical chunk texts (syndicated or duplicated articles) are embedded once.
-        unique_texts = list(dict.fromkeys(t for *_, texts in planned for t in texts))
-        vectors = dict(zip(unique_texts, self.embedder.embed_documents(unique_texts), strict=True))
-        report.chunks_embedded += len(unique_texts)
+        if self.settings.chunk_vectors == "sentences":
+            items = self._embed_by_sentence(planned, report)
+        else:
+            # Identical chunk texts (syndicated or duplicated articles) are embedded once.
+            unique_texts = list(dict.fromkeys(t for *_, texts in planned for t in texts))
+            embedded = self.embedder.embed_documents(unique_texts)
+            vectors = dict(zip(unique_texts, embedded, strict=True))
+            report.texts_embedded += len(unique_texts)
+            items = [
+                ArticleVersion(article, version, chunks, np.asarray([vectors[t] for t in texts]))
+                for _, article, version, chunks, texts in planned
+            ]
         t2 = time.perf_counter()
-        items = [
-            ArticleVersion(article, version, chunks, np.asarray([vectors[t] for t in texts]))
-            for _, article, version, chunks, texts in planned
-        ]
         try:
             store.replace_articles(items)
             failures: dict[str, str] = {}
@@ -277,6 +283,54 @@ class Assistant:
         timings["chunk"] += t1 - t0
         timings["embed"] += t2 - t1
         timings["store"] += time.perf_counter() - t2
+
+    def _embed_by_sentence(self, planned: list[Any], report: IngestReport) -> list[ArticleVersion]:
+        """Embed each sentence once; a chunk's vector is the length-weighted mean of its
+        sentences' and its title's vectors.
+
+        The sentence vectors are what answering compares with the question, so storing them
+        makes answering need no model run beyond the question's; and since sentences are short
+        and repeated ones (chunk overlaps, syndicated copies) are embedded once, this costs no
+        more than embedding whole chunks.
+        """
+        layouts = []
+        for _, article, _, chunks, _ in planned:
+            title = self._truncate_title(article.title)
+            spans = [candidate_sentences(article.text, c.start, c.end) for c in chunks]
+            layouts.append((title, [[article.text[a:b] for a, b in s] for s in spans]))
+        unique = list(
+            dict.fromkeys(
+                t
+                for title, sentences in layouts
+                for t in [title, *(s for chunk in sentences for s in chunk)]
+                if t
+            )
+        )
+        vectors = dict(zip(unique, np.asarray(self.embedder.embed_documents(unique)), strict=True))
+        report.texts_embedded += len(unique)
+        items = []
+        for (_, article, version, chunks, texts), (title, sentences) in zip(
+            planned, layouts, strict=True
+        ):
+            chunk_vectors, sentence_vectors = [], []
+            for text, chunk_sentences in zip(texts, sentences, strict=True):
+                parts = [t for t in [title, *chunk_sentences] if t]
+                if not chunk_sentences:  # no sentence with a word in it: embed as it is
+                    if text not in vectors:
+                        vectors[text] = np.asarray(self.embedder.embed_documents([text])[0])
+                    parts = [text]
+                weights = np.asarray([len(p) for p in parts], dtype=np.float32)[:, None]
+                mean = (np.asarray([vectors[p] for p in parts]) * weights).sum(axis=0)
+                chunk_vectors.append(mean / (np.linalg.norm(mean) or 1.0))
+                sentence_vectors.append(
+                    np.asarray([vectors[s] for s in chunk_sentences], dtype=np.float32)
+                )
+            items.append(
+                ArticleVersion(
+                    article, version, chunks, np.asarray(chunk_vectors), sentence_vectors
+                )
+            )
+        return items
 
     @staticmethod
     def _write_one_by_one(store: ChromaStore, items: list[ArticleVersion]) -> dict[str, str]:
@@ -351,6 +405,7 @@ class Assistant:
         articles = store.get_articles(p.chunk.article_id for p in passages)
         # Chunks whose article record is missing come from an interrupted ingest: never cite them.
         passages = [p for p in passages if p.chunk.article_id in articles]
+        self._load_sentence_vectors(store, passages, articles)
         if generative is not None:
             try:
                 claims, citations = yield from generative.stream(standalone, passages, articles)
@@ -380,6 +435,19 @@ class Assistant:
             abstain_reason=abstain_reason if not claims else "",
         )
 
+    def _load_sentence_vectors(
+        self, store: ChromaStore, passages: Sequence[Passage], articles: dict[str, Article]
+    ) -> None:
+        stored = store.sentences.get([p.chunk.id for p in passages])
+        for passage in passages:
+            matrix = stored.get(passage.chunk.id)
+            if matrix is None:
+                continue
+            text = articles[passage.chunk.article_id].text
+            spans = candidate_sentences(text, passage.chunk.start, passage.chunk.end)
+            if len(spans) == len(matrix):  # else made by other chunking rules: embed afresh
+                self.sentence_vectors.add([text[a:b] for a, b in spans], matrix)
+
     def _fall_back(self, error: LLMError) -> str:
         """The note for an extractive answer given instead, or the error if that is not wanted."""
         if not self.settings.llm_fallback_extractive:
@@ -395,6 +463,7 @@ class Assistant:
             k=k or self.settings.k,
             fetch_k=self.settings.fetch_k,
             mode=self.settings.retrieval,
+            fusion=self.settings.fusion,
             rrf_k=self.settings.rrf_k,
             dense_weight=self.settings.dense_weight,
             keyword_weight=self.settings.keyword_weight,
@@ -418,6 +487,7 @@ class Assistant:
                 sentence_vectors=self.sentence_vectors,
                 term_rarity=self.store.keywords.inverse_document_frequency,
                 require_answer_kind=self.settings.require_answer_kind,
+                sentence_candidates=self.settings.sentence_candidates,
             )
         return self._answerer
 

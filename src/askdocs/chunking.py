@@ -35,6 +35,29 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     return spans
 
 
+# Used with match(text, pos), which anchors at pos: no "^".
+_LEADING_BULLET = re.compile(r"[-*•·–—]\s+")
+
+
+def candidate_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """The sentences of text[start:end] an answer may quote: trimmed, list bullets left out.
+
+    Ingest embeds exactly these, and the answerer scores exactly these, so their vectors can be
+    computed once when the article is indexed.
+
+    >>> text = "- First point here." + chr(10) + "Second one."
+    >>> [text[a:b] for a, b in candidate_sentences(text)]
+    ['First point here.', 'Second one.']
+    """
+    spans = []
+    for a, b in sentence_spans(text, start, end):
+        bullet = _LEADING_BULLET.match(text, a, b)
+        a = bullet.end() if bullet else a
+        if a < b and re.search(r"\w", text[a:b]):
+            spans.append((a, b))
+    return spans
+
+
 def _split_line(text: str, start: int, end: int) -> list[tuple[int, int]]:
     spans = []
     sentence_start = start

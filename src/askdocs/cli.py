@@ -126,7 +126,7 @@ def _print_report(console: Any, report: IngestReport) -> None:
     from rich.table import Table
 
     table = Table(title="ingest", show_edge=False)
-    for column in ("indexed", "updated", "unchanged", "removed", "skipped", "chunks embedded",
+    for column in ("indexed", "updated", "unchanged", "removed", "skipped", "texts embedded",
                    "seconds"):  # fmt: skip
         table.add_column(column, justify="right")
     table.add_row(
@@ -138,7 +138,7 @@ def _print_report(console: Any, report: IngestReport) -> None:
                 report.unchanged,
                 report.removed,
                 len(report.failed),
-                report.chunks_embedded,
+                report.texts_embedded,
             )
         ),
         f"{report.seconds.get('total', 0.0):.1f}",

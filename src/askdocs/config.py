@@ -69,10 +69,20 @@ class Settings(BaseSettings):
     title_tokens: int = Field(
         32, ge=0, description="Word pieces of the title prepended to each chunk for embedding."
     )
+    chunk_vectors: Literal["sentences", "text"] = Field(
+        "sentences",
+        description="How a chunk's vector is made: 'sentences' embeds each sentence once (kept "
+        "for answering) and averages them with the title; 'text' embeds title + chunk text.",
+    )
     k: int = Field(5, gt=0, description="Passages retrieved per question.")
     fetch_k: int = Field(20, gt=0, description="Candidates fetched before MMR re-ranking.")
     retrieval: Literal["hybrid", "dense", "keyword"] = Field(
         "hybrid", description="hybrid (dense + BM25 keywords, fused by rank), dense or keyword."
+    )
+    fusion: Literal["rrf", "scores"] = Field(
+        "scores",
+        description="How hybrid retrieval merges the two sides: reciprocal rank fusion, or "
+        "a weighted sum of min-max normalised scores.",
     )
     rrf_k: int = Field(60, gt=0, description="Reciprocal rank fusion constant.")
     dense_weight: float = Field(1.0, ge=0, description="Weight of dense ranks in the fusion.")
@@ -91,6 +101,12 @@ class Settings(BaseSettings):
         True,
         description="Abstain when a how-much/how-many/when question's answer holds no "
         "quantity or date of the kind asked.",
+    )
+    sentence_candidates: int = Field(
+        12,
+        gt=0,
+        description="Sentences per question compared by embedding (the best by word overlap, "
+        "answer type and passage score, plus their neighbours); the rest by those alone.",
     )
     answer_sentences: int = Field(2, gt=0, description="Most sentences in an extractive answer.")
     max_file_mb: float = Field(10.0, gt=0, description="Files larger than this are skipped.")

@@ -130,6 +130,43 @@ class LocalEmbeddings(TokenAwareEmbeddings):
         )
         return vectors.tolist()
 
+    def embed_documents_with_spans(
+        self, texts: list[str], spans: list[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Vectors of the texts, and of each span (a sentence) of each text, in one pass.
+
+        A span's vector is the mean of the model's token vectors inside it, so it is read in
+        the context of the whole text ("It was set up in 1337" knows what "It" is), and costs
+        nothing beyond embedding the text. A span with no tokens (cut off by the model's input
+        limit) gets the whole text's vector.
+        """
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32), []
+        outputs = self.model.encode(
+            texts, batch_size=self.batch_size, output_value=None, show_progress_bar=False
+        )
+        tokenizer = self.model.tokenizer
+        limit = self.model.max_seq_length
+        vectors, span_vectors = [], []
+        for text, text_spans, output in zip(texts, spans, outputs, strict=True):
+            # Outputs are padded to the longest text of their batch.
+            length = int(output["attention_mask"].sum())
+            tokens = output["token_embeddings"][:length].float().numpy()
+            whole = _unit(output["sentence_embedding"].float().numpy())
+            offsets = np.asarray(
+                tokenizer(text, return_offsets_mapping=True, truncation=True, max_length=limit)[
+                    "offset_mapping"
+                ]
+            )[: len(tokens)]
+            real = offsets[:, 1] > offsets[:, 0]  # special tokens have empty offsets
+            rows = []
+            for start, end in text_spans:
+                inside = real & (offsets[:, 0] >= start) & (offsets[:, 1] <= end)
+                rows.append(_unit(tokens[inside].mean(axis=0)) if inside.any() else whole)
+            vectors.append(whole)
+            span_vectors.append(np.asarray(rows, dtype=np.float32).reshape(len(rows), len(whole)))
+        return np.asarray(vectors, dtype=np.float32), span_vectors
+
     def embed_query(self, text: str) -> list[float]:
         with self._cache_lock:
             if text in self._query_cache:
@@ -141,6 +178,10 @@ class LocalEmbeddings(TokenAwareEmbeddings):
             if len(self._query_cache) > self._query_cache_size:
                 self._query_cache.popitem(last=False)
         return vector
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / (np.linalg.norm(vector) or 1.0)
 
 
 def resolve_model_path(name: str) -> Path:
@@ -181,6 +222,19 @@ class SentenceVectors:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+
+    def add(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Vectors computed elsewhere (at ingest) for these texts."""
+        with self._lock:
+            for text, vector in zip(texts, vectors, strict=True):
+                self._cache[text] = vector
+                self._cache.move_to_end(text)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+    def known(self, text: str) -> bool:
+        with self._lock:
+            return text in self._cache
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         with self._lock:

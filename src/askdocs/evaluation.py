@@ -397,7 +397,7 @@ def run_evaluation(
         "versions": versions(),
         "timings": {
             "index_seconds": round(index_seconds, 2),
-            "chunks_embedded": report.chunks_embedded,
+            "texts_embedded": report.texts_embedded,
             "ask_seconds": round(time.perf_counter() - started, 2),
             "peak_memory_mb": round(peak_memory_mb(), 1),
         },

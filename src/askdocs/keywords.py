@@ -164,18 +164,33 @@ class KeywordIndex:
         snapshot = self.snapshot()
         return {term: snapshot.idf(term) for term in terms}
 
-    def search(self, query: str, k: int, filters: Filters | None = None) -> list[KeywordHit]:
-        """The k chunks with the highest BM25 score for the query's terms (score > 0 only)."""
+    def search(
+        self,
+        query: str,
+        k: int,
+        filters: Filters | None = None,
+        also_score: Sequence[str] = (),
+    ) -> list[KeywordHit]:
+        """The k chunks with the highest BM25 score for the query's terms (score > 0 only),
+        followed by the scores of the `also_score` chunks not among them (0 if no term)."""
         snapshot = self.snapshot()
         ids = [snapshot.vocabulary[t] for t in content_terms(query) if t in snapshot.vocabulary]
         if not ids or k <= 0 or not snapshot.chunk_ids:
-            return []
+            return [KeywordHit(c, 0.0) for c in also_score]
         mask = self._mask(snapshot, filters) if filters else None
         scores = snapshot.bm25.get_scores_from_ids(ids, weight_mask=mask)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [KeywordHit(snapshot.chunk_ids[i], float(scores[i])) for i in top if scores[i] > 0]
+        hits = [KeywordHit(snapshot.chunk_ids[i], float(scores[i])) for i in top if scores[i] > 0]
+        seen = {hit.chunk_id for hit in hits}
+        for chunk_id in also_score:
+            if chunk_id not in seen:
+                position = snapshot.positions.get(chunk_id)
+                hits.append(
+                    KeywordHit(chunk_id, float(scores[position]) if position is not None else 0.0)
+                )
+        return hits
 
     def _mask(self, snapshot: _Snapshot, filters: Filters) -> np.ndarray:
         clauses, params = _sql_filters(filters)

@@ -46,7 +46,7 @@ def markdown_report(results: dict[str, Any]) -> str:
         f"- questions: {totals['questions']} ({totals['answerable']} answerable, "
         f"{totals['unanswerable']} unanswerable)",
         f"- index: {results['timings']['index_seconds']} s "
-        f"({results['timings']['chunks_embedded']} chunks embedded); asking: "
+        f"({results['timings'].get('texts_embedded', 0)} texts embedded); asking: "
         f"{results['timings']['ask_seconds']} s; peak memory "
         f"{results['timings']['peak_memory_mb']} MB",
         "",

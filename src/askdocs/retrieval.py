@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Literal
@@ -19,7 +21,7 @@ from askdocs.types import Filters, Passage
 
 
 class PassageRetriever(BaseRetriever):
-    """Hybrid retrieval: dense (Chroma) and keyword (BM25) results fused by reciprocal rank.
+    """Hybrid retrieval: dense (Chroma) and keyword (BM25) results fused by score (or rank).
 
     `mode` "dense" or "keyword" uses one side only (for comparisons). Every passage's score is
     its cosine similarity to the question, whichever side found it, so later stages (sentence
@@ -37,6 +39,7 @@ class PassageRetriever(BaseRetriever):
     k: int = 5
     fetch_k: int = 20
     mode: Literal["hybrid", "dense", "keyword"] = "hybrid"
+    fusion: Literal["rrf", "scores"] = "scores"
     rrf_k: int = 60
     dense_weight: float = 1.0
     keyword_weight: float = 1.0
@@ -55,33 +58,121 @@ class PassageRetriever(BaseRetriever):
         if self.mode != "dense" and not self.store.keywords.knows_any(content_terms(query)):
             # Only stop words, or words no article uses: nothing to find, and no model call.
             return []
-        query_vector = np.asarray(self.embedder.embed_query(query))
         fetch = max(k, self.fetch_k)
-        rankings: list[tuple[float, list[str]]] = []
-        found: dict[str, tuple[Passage, np.ndarray]] = {}
-        if self.mode != "keyword":
-            dense = self.store.search(query_vector, fetch, filters)
-            found.update((p.chunk.id, (p, v)) for p, v in dense)
-            rankings.append((self.dense_weight, [p.chunk.id for p, _ in dense]))
-        if self.mode != "dense":
-            keyword = [hit.chunk_id for hit in self.store.keywords.search(query, fetch, filters)]
-            missing = [chunk_id for chunk_id in keyword if chunk_id not in found]
-            for passage, vector in self.store.get_chunks(missing):
-                similarity = float(vector @ query_vector)
-                found[passage.chunk.id] = (replace(passage, score=similarity), vector)
-            rankings.append((self.keyword_weight, [c for c in keyword if c in found]))
-        ranked = [found[chunk_id] for chunk_id in reciprocal_rank_fusion(rankings, self.rrf_k)]
+        parts = comparison_parts(query)
+        if parts:
+            # "Which was bigger: A or B?" needs a passage about A and one about B; searching
+            # the whole question finds whichever side its words favour, twice.
+            ranked = interleave([self._ranked(part, fetch, filters)[1] for part in parts])
+        else:
+            query_vector, ranked = self._ranked(query, fetch, filters)
         if self.max_per_article:
             ranked = cap_per_article(ranked, self.max_per_article)
-        if not self.mmr:
+        if not self.mmr or parts:
             return [p for p, _ in ranked[:k]]
         chosen = mmr_select(query_vector, [v for _, v in ranked], k, self.mmr_lambda)
         return [ranked[i][0] for i in chosen]
+
+    def _ranked(
+        self, query: str, fetch: int, filters: Filters | None
+    ) -> tuple[np.ndarray, list[tuple[Passage, np.ndarray]]]:
+        """Candidates for one query, best first, with their vectors."""
+        query_vector = np.asarray(self.embedder.embed_query(query))
+        found: dict[str, tuple[Passage, np.ndarray]] = {}
+        dense_ids: list[str] = []
+        if self.mode != "keyword":
+            dense = self.store.search(query_vector, fetch, filters)
+            found.update((p.chunk.id, (p, v)) for p, v in dense)
+            dense_ids = [p.chunk.id for p, _ in dense]
+        keyword_scores: dict[str, float] = {}
+        if self.mode != "dense":
+            hits = self.store.keywords.search(query, fetch, filters, also_score=dense_ids)
+            keyword_scores = {hit.chunk_id: hit.score for hit in hits}
+            missing = [hit.chunk_id for hit in hits if hit.chunk_id not in found and hit.score > 0]
+            for passage, vector in self.store.get_chunks(missing):
+                similarity = float(vector @ query_vector)
+                found[passage.chunk.id] = (replace(passage, score=similarity), vector)
+        if self.mode == "dense":
+            order = dense_ids
+        elif self.mode == "keyword":
+            order = [
+                c
+                for c, s in sorted(keyword_scores.items(), key=lambda x: -x[1])
+                if c in found and s > 0
+            ]
+        elif self.fusion == "rrf":
+            keyword_ids = [
+                c
+                for c, s in sorted(keyword_scores.items(), key=lambda x: -x[1])
+                if c in found and s > 0
+            ]
+            order = reciprocal_rank_fusion(
+                [(self.dense_weight, dense_ids), (self.keyword_weight, keyword_ids)], self.rrf_k
+            )
+        else:
+            order = relative_score_fusion(
+                {c: p.score for c, (p, _) in found.items()},
+                {c: keyword_scores.get(c, 0.0) for c in found},
+                self.dense_weight,
+                self.keyword_weight,
+            )
+        return query_vector, [found[chunk_id] for chunk_id in order]
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
         return [passage_to_document(p) for p in self.search(query)]
+
+
+_COMPARISON = re.compile(r"^(?P<stem>[^:,]+?)\s*[:,]\s*(?P<a>[^:,]+?)\s+or\s+(?P<b>[^:,?]+)\?*\s*$")
+
+
+def comparison_parts(question: str) -> list[str] | None:
+    """The two searches a "stem: A or B?" question needs, or None for other questions.
+
+    >>> comparison_parts("Who was older when he died: actor Dan O'Herlihy or Cyril Fletcher?")
+    ["Who was older when he died actor Dan O'Herlihy", 'Who was older when he died Cyril Fletcher']
+    >>> comparison_parts("Who did Rubio accuse?") is None
+    True
+    """
+    match = _COMPARISON.match(question.strip())
+    if not match:
+        return None
+    return [f"{match['stem']} {match['a']}", f"{match['stem']} {match['b']}"]
+
+
+def interleave(
+    lists: Sequence[Sequence[tuple[Passage, np.ndarray]]],
+) -> list[tuple[Passage, np.ndarray]]:
+    """Take the best of each list in turn, skipping passages already taken."""
+    merged, seen = [], set()
+    for row in itertools.zip_longest(*lists):
+        for item in row:
+            if item is not None and item[0].chunk.id not in seen:
+                seen.add(item[0].chunk.id)
+                merged.append(item)
+    return merged
+
+
+def relative_score_fusion(
+    dense: dict[str, float], keyword: dict[str, float], dense_weight: float, keyword_weight: float
+) -> list[str]:
+    """Ids ordered by the weighted sum of their min-max normalised dense and keyword scores.
+
+    Every candidate has both scores (its cosine similarity, and its BM25 score, 0 without a
+    query word), so a chunk found by one side is not penalised for the other side's cut-off.
+
+    >>> relative_score_fusion({"a": 0.6, "b": 0.5, "c": 0.7}, {"a": 0, "b": 9, "c": 6}, 1, 1)
+    ['c', 'b', 'a']
+    """
+
+    def normalised(scores: dict[str, float]) -> dict[str, float]:
+        low, high = min(scores.values()), max(scores.values())
+        span = (high - low) or 1.0
+        return {c: (s - low) / span for c, s in scores.items()}
+
+    d, k = normalised(dense), normalised(keyword)
+    return sorted(dense, key=lambda c: -(dense_weight * d[c] + keyword_weight * k[c]))
 
 
 def reciprocal_rank_fusion(rankings: Sequence[tuple[float, Sequence[str]]], k: int) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,6 +44,66 @@ class ArticleVersion:
     version: str
     chunks: Sequence[Chunk]
     vectors: np.ndarray
+    # Per chunk, one vector per candidate sentence (chunking.candidate_sentences), if computed.
+    sentence_vectors: Sequence[np.ndarray] | None = None
+
+
+class SentenceVectorTable:
+    """Sentence vectors computed at ingest, one float16 matrix per chunk, in sqlite.
+
+    Answering reads them instead of running the model on every retrieved sentence. Missing
+    rows (an index built by another version, a server written by another machine) only cost
+    speed: those sentences are embedded when asked about.
+    """
+
+    def __init__(self, path: Path) -> None:
+        import sqlite3
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._db.executescript(
+            """
+            PRAGMA journal_mode = WAL;
+            PRAGMA synchronous = NORMAL;
+            CREATE TABLE IF NOT EXISTS sentences (
+                chunk_id TEXT PRIMARY KEY, article_id TEXT NOT NULL, dimensions INTEGER NOT NULL,
+                vectors BLOB NOT NULL);
+            CREATE INDEX IF NOT EXISTS sentences_by_article ON sentences(article_id);
+            """
+        )
+        self._lock = threading.Lock()
+
+    def replace(self, article_ids: Sequence[str], rows: Iterable[tuple[Chunk, np.ndarray]]) -> None:
+        records = [
+            (chunk.id, chunk.article_id, int(m.shape[1]), m.astype(np.float16).tobytes())
+            for chunk, m in rows
+            if m.ndim == 2 and m.shape[0]
+        ]
+        with self._lock, self._db:
+            self._db.executemany(
+                "DELETE FROM sentences WHERE article_id = ?", [(a,) for a in article_ids]
+            )
+            self._db.executemany("INSERT OR REPLACE INTO sentences VALUES (?,?,?,?)", records)
+
+    def delete(self, article_ids: Sequence[str]) -> None:
+        self.replace(article_ids, [])
+
+    def get(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT chunk_id, dimensions, vectors FROM sentences WHERE chunk_id IN ({marks})",
+                list(chunk_ids),
+            ).fetchall()
+        return {
+            chunk_id: np.frombuffer(blob, dtype=np.float16).reshape(-1, dims).astype(np.float32)
+            for chunk_id, dims, blob in rows
+        }
+
+    def close(self) -> None:
+        self._db.close()
 
 
 @contextmanager
@@ -100,7 +161,11 @@ def open_store(settings: Settings, create: bool = False) -> ChromaStore:
         # The keyword index stays on this machine, in the index folder; `askdocs ingest`
         # brings it back in line with the server's chunks when they differ.
         return ChromaStore(
-            client, settings.collection, _keywords(settings), where=settings.chroma_url
+            client,
+            settings.collection,
+            _keywords(settings),
+            _sentences(settings),
+            where=settings.chroma_url,
         )
     index_dir = Path(settings.index_dir)
     if not create and not (index_dir / "chroma.sqlite3").is_file():
@@ -110,12 +175,18 @@ def open_store(settings: Settings, create: bool = False) -> ChromaStore:
         chromadb.PersistentClient(path=str(index_dir), settings=chroma_settings),
         settings.collection,
         _keywords(settings),
+        _sentences(settings),
         where=str(index_dir),
     )
 
 
 def _keywords(settings: Settings) -> KeywordIndex:
     return KeywordIndex(Path(settings.index_dir) / "keywords" / settings.collection)
+
+
+def _sentences(settings: Settings) -> SentenceVectorTable:
+    folder = Path(settings.index_dir) / "keywords" / settings.collection
+    return SentenceVectorTable(folder / "sentences.sqlite3")
 
 
 class ChromaStore:
@@ -128,9 +199,17 @@ class ChromaStore:
     stray chunks and keyword rows are dropped first.
     """
 
-    def __init__(self, client: Any, prefix: str, keywords: KeywordIndex, where: str = "") -> None:
+    def __init__(
+        self,
+        client: Any,
+        prefix: str,
+        keywords: KeywordIndex,
+        sentences: SentenceVectorTable,
+        where: str = "",
+    ) -> None:
         self.client = client
         self.keywords = keywords
+        self.sentences = sentences
         self.where = where
         # embedding_function=None: we always pass our own vectors, and Chroma's default
         # embedding function would try to download a model.
@@ -177,6 +256,7 @@ class ChromaStore:
         self.articles.delete(ids=ids)
         self.chunks.delete(where={"article_id": {"$in": ids}})
         self.keywords.delete(ids)
+        self.sentences.delete(ids)
         rows = [
             (chunk, vector, _display_metadata(item.article))
             for item in items
@@ -202,6 +282,15 @@ class ChromaStore:
         self.keywords.replace(
             ids, [(chunk, item.article) for item in items for chunk in item.chunks]
         )
+        self.sentences.replace(
+            ids,
+            [
+                (chunk, matrix)
+                for item in items
+                if item.sentence_vectors is not None
+                for chunk, matrix in zip(item.chunks, item.sentence_vectors, strict=True)
+            ],
+        )
         for i in range(0, len(items), self._batch):
             batch_items = items[i : i + self._batch]
             self.articles.upsert(
@@ -223,6 +312,7 @@ class ChromaStore:
         self.articles.delete(ids=[article_id])
         self.chunks.delete(where={"article_id": article_id})
         self.keywords.delete([article_id])
+        self.sentences.delete([article_id])
 
     def drop_orphans(self, records: dict[str, IndexedArticle]) -> int:
         """Delete chunks left by an interrupted ingest (their article has no record)."""
@@ -234,6 +324,7 @@ class ChromaStore:
             batch = orphans[i : i + self._batch]
             self.chunks.delete(where={"article_id": {"$in": batch}})
             self.keywords.delete(batch)
+            self.sentences.delete(batch)
         return len(orphans)
 
     def sync_keywords(self) -> int:

@@ -142,7 +142,8 @@ class IngestReport:
     """Summary of one `Assistant.ingest` call; nothing in it is lost if one file fails."""
 
     files: list[FileResult] = field(default_factory=list)
-    chunks_embedded: int = 0
+    # Distinct texts the model ran on (sentences and titles, or whole chunks), each once.
+    texts_embedded: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     interrupted: bool = False
 
@@ -180,7 +181,7 @@ class IngestReport:
             "unchanged": self.unchanged,
             "removed": self.removed,
             "skipped": len(self.failed),
-            "chunks_embedded": self.chunks_embedded,
+            "texts_embedded": self.texts_embedded,
             "interrupted": self.interrupted,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "files": [asdict(f) for f in self.files],
