@@ -24,9 +24,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from askdocs.answering import content_terms
 from askdocs.api import Assistant
 from askdocs.embeddings import TokenAwareEmbeddings
+from askdocs.keywords import content_terms
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parent.parent

@@ -1,0 +1,156 @@
+"""Hybrid retrieval: the keyword index, fusion, filters on both sides, sentence-level evidence."""
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from askdocs.api import Assistant
+from askdocs.retrieval import (
+    cap_per_article,
+    comparison_parts,
+    interleave,
+    reciprocal_rank_fusion,
+    relative_score_fusion,
+)
+from askdocs.types import CANNOT_ANSWER, Chunk, Filters, Passage
+from conftest import FakeEmbeddings
+
+
+def _sources(passages: list[Passage]) -> set[str]:
+    return {Path(p.source.split("#")[0]).name for p in passages}
+
+
+def test_keyword_search_ignores_case_and_inflections(ingested: Assistant) -> None:
+    keywords = ingested.store.keywords
+    hits = keywords.search("BRIDGES approving", k=3)
+    chunks = ingested.store.get_chunks([h.chunk_id for h in hits])
+    assert chunks and "harbour-bridge.txt" in chunks[0][0].source
+    assert keywords.search("zebra quokka", k=3) == []
+
+
+def test_each_retrieval_mode_finds_the_article(ingested: Assistant) -> None:
+    for mode in ("hybrid", "dense", "keyword"):
+        answer = ingested.variant(retrieval=mode).ask("Who won the Northfield chess championship?")
+        assert "chess-title.md" in _sources(answer.passages), mode
+        assert "Priya Nair" in answer.text, mode
+
+
+def test_filters_apply_to_the_keyword_side(ingested: Assistant) -> None:
+    keyword_only = ingested.variant(retrieval="keyword")
+    question = "What was called off or reopened?"
+    may = keyword_only.ask(
+        question, filters=Filters(date_from=date(2024, 5, 1), date_to=date(2024, 5, 31))
+    )
+    assert {p.title for p in may.passages} == {"Rail strike called off"}
+    museum = next(a for a in ingested.store.indexed_articles().values() if "Museum" in a.title)
+    only_museum = keyword_only.ask(question, filters=Filters(articles=(museum.id,)))
+    assert {p.chunk.article_id for p in only_museum.passages} == {museum.id}
+
+
+def test_keyword_index_follows_updates_and_removals(
+    ingested: Assistant, articles_dir: Path
+) -> None:
+    bridge = articles_dir / "harbour-bridge.txt"
+    bridge.write_text(bridge.read_text() + "\nA ferryman named Zebedee objected loudly.\n")
+    ingested.ingest([articles_dir])
+    assert ingested.store.keywords.search("Zebedee", k=3)
+    ingested.remove(str(bridge))
+    assert ingested.store.keywords.search("Zebedee", k=3) == []
+    assert ingested.check() == []
+
+
+def test_an_index_without_keyword_index_is_backfilled(
+    tmp_path: Path, ingested: Assistant, fake_embedder: FakeEmbeddings
+) -> None:
+    shutil.rmtree(tmp_path / "index" / "keywords")
+    reopened = Assistant(index_dir=tmp_path / "index", embedder=fake_embedder)
+    assert reopened.check() == []
+    assert "Priya Nair" in reopened.ask("Who won the Northfield chess championship?").text
+
+
+def test_check_reports_keyword_index_disagreement(ingested: Assistant) -> None:
+    some_chunk = next(iter(ingested.store.keywords.chunk_ids()))
+    ingested.store.keywords.delete_chunks([some_chunk])
+    assert any("missing from the keyword index" in p for p in ingested.check())
+
+
+def test_questions_without_known_words_abstain_without_embedding(
+    ingested: Assistant, fake_embedder: FakeEmbeddings, monkeypatch
+) -> None:
+    calls = []
+    monkeypatch.setattr(fake_embedder, "embed_query", lambda text: calls.append(text))
+    for question in ("What is it?", "asdf qwerty zxcv", "the of and"):
+        answer = ingested.ask(question)
+        assert answer.abstained and answer.text == CANNOT_ANSWER and answer.passages == []
+    assert calls == []
+
+
+def test_answers_use_sentence_vectors_stored_at_ingest(
+    ingested: Assistant, fake_embedder: FakeEmbeddings
+) -> None:
+    fake_embedder.embedded.clear()
+    answer = ingested.ask("Who won the Northfield regional chess championship?")
+    assert "Priya Nair" in answer.text
+    assert fake_embedder.embedded == []  # only the question was embedded (embed_query)
+
+
+def test_text_chunk_vectors_still_answer(tmp_path: Path, articles_dir: Path) -> None:
+    assistant = Assistant(
+        index_dir=tmp_path / "text-index", embedder=FakeEmbeddings(), chunk_vectors="text",
+        abstain_threshold=0.3,
+    )  # fmt: skip
+    assistant.ingest([articles_dir])
+    assert "Priya Nair" in assistant.ask("Who won the Northfield chess championship?").text
+
+
+def test_a_pronoun_sentence_is_cited_with_the_sentence_before(
+    tmp_path: Path, fake_embedder: FakeEmbeddings
+) -> None:
+    folder = tmp_path / "duchy"
+    folder.mkdir()
+    (folder / "duchy.txt").write_text(
+        "Duchy estate in the news\n"
+        "The Duchy of Wessex is a 9,000-acre estate across four counties. "
+        "It was set up in 1337 by King Edward III to fund the heir. "
+        "Its farms grow barley and oats.\n"
+    )
+    assistant = Assistant(index_dir=tmp_path / "ix", embedder=fake_embedder, abstain_threshold=0.2)
+    assistant.ingest([folder])
+    answer = assistant.ask("In which year was the Duchy of Wessex set up?")
+    assert "1337" in answer.text
+    quote = next(c.quote for c in answer.citations if "1337" in c.quote)
+    assert quote.startswith("The Duchy of Wessex is a 9,000-acre estate")
+
+
+def test_how_much_questions_without_a_sum_abstain(ingested: Assistant) -> None:
+    answer = ingested.ask("How much did councillor Tom Reyes pay for the flood defences?")
+    assert answer.abstained
+    assert answer.abstain_reason.startswith("no sentence holds the number")
+    answered = ingested.ask("How much will the new Harbourton bridge cost?")
+    assert "£12 million" in answered.text and answered.confidence is not None
+
+
+def test_comparison_questions_search_each_side() -> None:
+    assert comparison_parts("Which is older: the bridge or the museum?") == [
+        "Which is older the bridge",
+        "Which is older the museum",
+    ]
+    assert comparison_parts("Which bridge did the council approve?") is None
+
+
+def _item(chunk_id: str, article_id: str) -> tuple[Passage, np.ndarray]:
+    chunk = Chunk(chunk_id, article_id, 0, "text", 0, 4)
+    return Passage(chunk=chunk, score=0.5, title="t", source="s"), np.zeros(2)
+
+
+def test_fusion_helpers() -> None:
+    assert reciprocal_rank_fusion([(1.0, ["a", "b"]), (2.0, ["c", "a"])], k=1) == ["a", "c", "b"]
+    # a chunk only one side found keeps its place when its score there is high
+    assert relative_score_fusion({"a": 0.9, "b": 0.2}, {"a": 0.0, "b": 0.0}, 1, 1) == ["a", "b"]
+    assert relative_score_fusion({"a": 0.5, "b": 0.5}, {"a": 0.0, "b": 7.0}, 1, 1) == ["b", "a"]
+    ranked = [_item("1", "x"), _item("2", "x"), _item("3", "x"), _item("4", "y")]
+    assert [p.chunk.id for p, _ in cap_per_article(ranked, 2)] == ["1", "2", "4", "3"]
+    merged = interleave([[_item("1", "x"), _item("2", "x")], [_item("1", "x"), _item("9", "z")]])
+    assert [p.chunk.id for p, _ in merged] == ["1", "2", "9"]
