@@ -57,7 +57,6 @@ def grow(source: dict, target_chunks: int, out: Path, seed: int = 0) -> dict:
     """Write an askdocs index of about target_chunks chunks and a recipe collection beside it."""
     import chromadb
 
-    from askdocs.chunking import candidate_sentences
     from askdocs.config import Settings
     from askdocs.store import ArticleVersion, open_store
     from askdocs.types import Article, Chunk
@@ -76,7 +75,7 @@ def grow(source: dict, target_chunks: int, out: Path, seed: int = 0) -> dict:
         positions.sort(key=lambda i: int(rows["metadatas"][i]["index"]))
     vectors = np.asarray(rows["embeddings"], dtype=np.float32)
     pool = [(i, s) for i, text in enumerate(rows["documents"]) for s in _sentences(text)]
-    copies = max(1, round(target_chunks / len(rows["ids"])))
+    copies = -(-target_chunks // len(rows["ids"]))  # the last copy stops at the target
     written = 0
     started = time.perf_counter()
     for copy in range(copies):
@@ -85,6 +84,8 @@ def grow(source: dict, target_chunks: int, out: Path, seed: int = 0) -> dict:
             real = source["articles"].get(article_id)
             if real is None:
                 continue
+            if written + sum(len(b.chunks) for b in batch) >= target_chunks:
+                break
             texts, chunk_vectors = [], []
             for i in positions:
                 parts = _sentences(rows["documents"][i])
@@ -110,16 +111,17 @@ def grow(source: dict, target_chunks: int, out: Path, seed: int = 0) -> dict:
                 id=new_id, title=real.title, text=text, source=f"{real.source}~{copy}",
                 published=real.published, metadata=real.metadata,
             )  # fmt: skip
+            vectors_of_chunks = np.asarray(chunk_vectors)
             batch.append(
-                ArticleVersion(article, "synthetic", chunks, np.asarray(chunk_vectors), sentence_vectors)
+                ArticleVersion(article, "synthetic", chunks, vectors_of_chunks, sentence_vectors)
             )
             if sum(len(b.chunks) for b in batch) >= 4000:
                 written += _flush(store, recipe, batch)
                 batch = []
         written += _flush(store, recipe, batch)
-        print(f"  copy {copy + 1}/{copies}: {written} chunks, {time.perf_counter() - started:.0f} s")
+        elapsed = time.perf_counter() - started
+        print(f"  copy {copy + 1}/{copies}: {written} chunks, {elapsed:.0f} s", flush=True)
     store.keywords.rebuild()
-    _ = candidate_sentences  # same sentence rules as ingest, via _sentence_rows
     return {"chunks": written, "build_seconds": round(time.perf_counter() - started, 1)}
 
 
@@ -170,7 +172,8 @@ def questions(files: list[Path]) -> list[str]:
     for path in files:
         for line in path.read_text().splitlines():
             if line.strip():
-                found.append(json.loads(line)["question"])
+                row = json.loads(line)
+                found.append(row.get("question") or row["query"])
     return found
 
 
@@ -270,7 +273,8 @@ def main() -> None:
             (folder / "built.json").write_text(json.dumps(built))
         row = {"target_chunks": size, **built}
         for side in ("langchain", "askdocs"):
-            row[side] = {**in_subprocess(side, folder, question_file), "disk_mb": disk_mb(folder / side)}
+            measured = in_subprocess(side, folder, question_file)
+            row[side] = {**measured, "disk_mb": disk_mb(folder / side)}
             print(f"  {side}: {row[side]}")
         row["p50_ratio_askdocs_over_recipe"] = round(
             row["askdocs"]["p50_ms"] / row["langchain"]["p50_ms"], 2
@@ -280,7 +284,8 @@ def main() -> None:
     args.out.write_text(
         json.dumps(
             {
-                "machine": f"{platform.machine()}, {os.cpu_count()} cpus, {platform.python_version()}",
+                "machine": f"{platform.machine()}, {os.cpu_count()} cpus, "
+                f"Python {platform.python_version()}",
                 "date": time.strftime("%Y-%m-%d"),
                 "questions": len(asked),
                 "sigma": SIGMA,
