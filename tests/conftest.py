@@ -27,6 +27,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from askdocs.api import Assistant
 from askdocs.embeddings import TokenAwareEmbeddings
 from askdocs.keywords import content_terms
+from faults import Recorder, recorder
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parent.parent
@@ -59,6 +60,19 @@ class FakeEmbeddings(TokenAwareEmbeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self._vector(text)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Everything under tests/reliability/ is the fault suite, run by `make reliability`.
+    for item in items:
+        if "reliability" in Path(str(item.fspath)).parts:
+            item.add_marker(pytest.mark.reliability)
+
+
+@pytest.fixture
+def record(request: pytest.FixtureRequest) -> Recorder:
+    """record(area, case, trials=, failures=, detail=): a row of the fault suite's summary."""
+    return recorder(request.node.nodeid)
 
 
 @pytest.fixture(autouse=True)

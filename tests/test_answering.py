@@ -78,9 +78,10 @@ def test_mmr_spreads_passages_over_articles(
     assert len({p.chunk.article_id for p in passages}) >= 2
 
 
-def test_empty_question_is_rejected(ingested: Assistant) -> None:
-    with pytest.raises(ValueError, match="empty"):
-        ingested.ask("   ")
+def test_empty_question_is_an_abstention_with_its_reason(ingested: Assistant) -> None:
+    answer = ingested.ask("   ")
+    assert answer.abstained and answer.text == CANNOT_ANSWER
+    assert answer.abstain_reason == "the question is empty"
 
 
 def test_stream_yields_text_then_the_answer(ingested: Assistant) -> None:

@@ -388,7 +388,12 @@ class Assistant:
         the verified text, which may differ (unsupported citations removed, markers renumbered).
         """
         if not question or not question.strip():
-            raise ValueError("the question is empty")
+            yield Answer(
+                question=question or "", text=CANNOT_ANSWER, abstained=True, citations=[],
+                passages=[], standalone_question="", settings_hash=self.settings.settings_hash(),
+                abstain_reason="the question is empty",
+            )  # fmt: skip
+            return
         question = question.strip()
         store = self.store
         generative = self.generative

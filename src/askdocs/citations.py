@@ -225,4 +225,9 @@ def verify_answer(
 
 
 def claims_text(claims: list[Claim]) -> str:
-    return " ".join(f"{c.text} {format_marker(c.citations)}".strip() for c in claims)
+    """The answer as text; a "[2]" inside quoted article text becomes "(2)", so the only
+    markers in an answer are its own citations."""
+    return " ".join(
+        f"{MARKER.sub(lambda m: f'({m[1]})', c.text)} {format_marker(c.citations)}".strip()
+        for c in claims
+    )

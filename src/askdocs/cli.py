@@ -183,6 +183,8 @@ def ask(
         date_from=since.date() if since else None,
         date_to=until.date() if until else None,
     )
+    if not question.strip():
+        _fail("the question is empty")
     assistant = _assistant(ctx, llm=llm, strict=strict)
     answer = _answer(assistant, question, [], k, filters or None, stream=not as_json)
     if as_json:

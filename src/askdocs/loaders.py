@@ -98,7 +98,7 @@ def load_file(path: Path, max_bytes: int) -> LoadedFile:
                 f"file is {size / 1e6:.1f} MB, above the {max_bytes / 1e6:.0f} MB limit "
                 "(setting max_file_mb)"
             )
-        text = _decode(path.read_bytes(), result.warnings)
+        text = _decode(path.read_bytes(), result.warnings, line_by_line=suffix == ".jsonl")
         if not text.strip():
             raise LoadError("empty file")
         if suffix in {".txt", ".md"}:
@@ -106,7 +106,7 @@ def load_file(path: Path, max_bytes: int) -> LoadedFile:
         elif suffix in {".html", ".htm"}:
             result.articles.append(_article_from_html(path, text))
         elif suffix == ".json":
-            result.articles.extend(_articles_from_json(path, text))
+            result.articles.extend(_articles_from_json(path, text, result.warnings))
         else:
             result.articles.extend(_articles_from_jsonl(path, text, result.warnings))
         if not result.articles:
@@ -129,9 +129,11 @@ def article_id_for(source: str) -> str:
     return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
-def _decode(data: bytes, warnings: list[str]) -> str:
+def _decode(data: bytes, warnings: list[str], line_by_line: bool = False) -> str:
+    """Text of a file; `line_by_line` (JSONL) leaves binary junk to be judged line by line."""
     head = data[:_SNIFF_BYTES]
-    if b"\x00" in head and not (head.startswith(b"\xff\xfe") or head.startswith(b"\xfe\xff")):
+    utf16 = head.startswith(b"\xff\xfe") or head.startswith(b"\xfe\xff")
+    if b"\x00" in head and not utf16 and not line_by_line:
         raise LoadError("binary file (contains NUL bytes)")
     for bom, codec in ((b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
         if data.startswith(bom):
@@ -146,7 +148,7 @@ def _decode(data: bytes, warnings: list[str]) -> str:
             text = data.decode("latin-1")
             codec = "latin-1"
         warnings.append(f"not valid UTF-8 (byte {exc.start}); decoded as {codec}")
-    if _looks_binary(text[:_SNIFF_BYTES]):
+    if not line_by_line and _looks_binary(text[:_SNIFF_BYTES]):
         raise LoadError("binary file (mostly control characters)")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
@@ -308,7 +310,7 @@ def _article_from_record(path: Path, record: Any, number: int | None, where: str
     return _make_article(source, title or _first_line(text), text, fields, key=url or source)
 
 
-def _articles_from_json(path: Path, text: str) -> list[Article]:
+def _articles_from_json(path: Path, text: str, warnings: list[str]) -> list[Article]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -320,7 +322,17 @@ def _articles_from_json(path: Path, text: str) -> list[Article]:
     if isinstance(data, dict):
         return [_article_from_record(path, data, None, "JSON object")]
     if isinstance(data, list):
-        return [_article_from_record(path, item, n, f"item {n}") for n, item in enumerate(data, 1)]
+        # Like JSONL lines: a bad item is skipped with a warning, the good ones are indexed.
+        articles, problems = [], []
+        for number, item in enumerate(data, 1):
+            try:
+                articles.append(_article_from_record(path, item, number, f"item {number}"))
+            except LoadError as exc:
+                problems.append(str(exc))
+        if problems and not articles:
+            raise LoadError(f"no item has article text ({problems[0]})")
+        warnings.extend(f"{problem} (skipped)" for problem in problems)
+        return articles
     raise LoadError("JSON must be an object or a list of objects")
 
 
@@ -328,6 +340,9 @@ def _articles_from_jsonl(path: Path, text: str, warnings: list[str]) -> list[Art
     articles = []
     for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
+            continue
+        if "\x00" in line or _looks_binary(line):
+            warnings.append(f"line {number} skipped: binary content")
             continue
         try:
             articles.append(_article_from_record(path, json.loads(line), number, f"line {number}"))

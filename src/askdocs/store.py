@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import numpy as np
@@ -18,6 +19,8 @@ import numpy as np
 from askdocs.config import Settings
 from askdocs.keywords import KeywordIndex, day_number
 from askdocs.types import Article, Chunk, Filters, Passage
+
+T = TypeVar("T")
 
 
 class StoreError(RuntimeError):
@@ -189,6 +192,26 @@ def _sentences(settings: Settings) -> SentenceVectorTable:
     return SentenceVectorTable(folder / "sentences.sqlite3")
 
 
+def _reachable(method: Callable[..., T]) -> Callable[..., T]:
+    """Turn any failure of Chroma underneath into a StoreError that says where and what."""
+
+    @functools.wraps(method)
+    def wrapper(self: ChromaStore, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except StoreError:
+            raise
+        except Exception as exc:
+            if self.remote:
+                raise StoreError(
+                    f"the Chroma server at {self.where} is not answering ({exc}); "
+                    "start it again and retry, nothing indexed is lost"
+                ) from exc
+            raise StoreError(f"the index at {self.where} cannot be used: {exc}") from exc
+
+    return wrapper
+
+
 class ChromaStore:
     """Two collections: chunks (searched) and articles (full text, version, the commit marker),
     plus the keyword index over the same chunks.
@@ -210,6 +233,7 @@ class ChromaStore:
         self.client = client
         self.keywords = keywords
         self.sentences = sentences
+        self.remote = where.startswith(("http://", "https://"))
         self.where = where
         # embedding_function=None: we always pass our own vectors, and Chroma's default
         # embedding function would try to download a model.
@@ -222,6 +246,7 @@ class ChromaStore:
         )
         self._batch = max(1, client.get_max_batch_size())
 
+    @_reachable
     def indexed_articles(self) -> dict[str, IndexedArticle]:
         records = self.articles.get(include=["metadatas"])
         return {
@@ -236,6 +261,7 @@ class ChromaStore:
             for article_id, meta in zip(records["ids"], records["metadatas"], strict=True)
         }
 
+    @_reachable
     def get_articles(self, ids: Iterable[str]) -> dict[str, Article]:
         ids = list(dict.fromkeys(ids))
         if not ids:
@@ -248,6 +274,7 @@ class ChromaStore:
             )
         }
 
+    @_reachable
     def replace_articles(self, items: Sequence[ArticleVersion]) -> None:
         """Swap in new versions of articles in a few batched writes; crash-safe as above."""
         if not items:
@@ -308,12 +335,14 @@ class ChromaStore:
                 ],
             )
 
+    @_reachable
     def delete_article(self, article_id: str) -> None:
         self.articles.delete(ids=[article_id])
         self.chunks.delete(where={"article_id": article_id})
         self.keywords.delete([article_id])
         self.sentences.delete([article_id])
 
+    @_reachable
     def drop_orphans(self, records: dict[str, IndexedArticle]) -> int:
         """Delete chunks left by an interrupted ingest (their article has no record)."""
         if sum(r.chunks for r in records.values()) == self.chunks.count():
@@ -327,6 +356,7 @@ class ChromaStore:
             self.sentences.delete(batch)
         return len(orphans)
 
+    @_reachable
     def sync_keywords(self) -> int:
         """Make the keyword index hold exactly the dense index's chunks; returns rows changed.
 
@@ -360,6 +390,7 @@ class ChromaStore:
             )
         return len(stale) + len(missing)
 
+    @_reachable
     def get_chunks(self, ids: Sequence[str]) -> list[tuple[Passage, np.ndarray]]:
         """Chunks by id (unknown ids left out), with their vectors, scored 0 until compared."""
         if not ids:
@@ -377,6 +408,7 @@ class ChromaStore:
         }
         return [by_id[i] for i in ids if i in by_id]
 
+    @_reachable
     def search(
         self, vector: Sequence[float], k: int, filters: Filters | None = None
     ) -> list[tuple[Passage, np.ndarray]]:
@@ -402,6 +434,7 @@ class ChromaStore:
             hits.append((_passage(chunk, 1.0 - float(distance), meta), np.asarray(embedding)))
         return hits
 
+    @_reachable
     def counts(self) -> dict[str, int]:
         return {"articles": self.articles.count(), "chunks": self.chunks.count()}
 

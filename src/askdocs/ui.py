@@ -369,6 +369,55 @@ def build_app(assistant: Assistant) -> Any:
     return demo
 
 
+# What a browser needs to show the login form: static files and the login routes themselves.
+_OPEN_WITHOUT_LOGIN = re.compile(
+    r"^/(|login/?|logout/?|favicon\.ico|manifest\.json|robots\.txt|theme\.css|"
+    r"gradio_api/theme\.css|gradio_api/startup-events|pwa_icon(/.*)?|assets/.*|static/.*|svelte/.*)$"
+)
+
+
+class LoginRequired:
+    """ASGI middleware: with a login configured, every other route answers 401 to a request
+    without a valid session cookie. Gradio guards its main routes itself but leaves some of
+    its API (user, token, runs, cancel, reset, ...) open."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        gradio_app = scope.get("app")
+        if (
+            scope["type"] in ("http", "websocket")
+            and getattr(gradio_app, "auth", None)
+            and not _OPEN_WITHOUT_LOGIN.match(scope.get("path", ""))
+            and not _logged_in(scope, gradio_app)
+        ):
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            from starlette.responses import JSONResponse
+
+            await JSONResponse({"detail": "Not authenticated"}, status_code=401)(
+                scope, receive, send
+            )
+            return
+        await self.app(scope, receive, send)
+
+
+def _logged_in(scope: dict[str, Any], gradio_app: Any) -> bool:
+    from http.cookies import SimpleCookie
+
+    cookies = SimpleCookie()
+    for name, value in scope.get("headers", []):
+        if name == b"cookie":
+            cookies.load(value.decode("latin-1"))
+    suffix = getattr(gradio_app, "cookie_id", "")
+    for name in (f"access-token-{suffix}", f"access-token-unsecure-{suffix}"):
+        if name in cookies and cookies[name].value in getattr(gradio_app, "tokens", {}):
+            return True
+    return False
+
+
 def launch(
     assistant: Assistant, host: str = "127.0.0.1", port: int = 7860, block: bool = True
 ) -> Any:
@@ -386,6 +435,8 @@ def launch(
         if not user or not password:
             raise ValueError("ASKDOCS_UI_AUTH must look like user:password")
         auth = (user, password)
+    from starlette.middleware import Middleware
+
     demo = build_app(assistant)
     demo.queue(default_concurrency_limit=8)
     # Load the model while the page starts, so the first question does not wait for it.
@@ -404,5 +455,12 @@ def launch(
         css=CSS,
         js=CLICK_JS,
         footer_links=[],  # no links to gradio.app or the API page
+        # FastAPI's schema and docs pages would answer without the login.
+        app_kwargs={
+            "openapi_url": None,
+            "docs_url": None,
+            "redoc_url": None,
+            "middleware": [Middleware(LoginRequired)],
+        },
     )
     return demo
