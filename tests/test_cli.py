@@ -107,3 +107,16 @@ def test_help_does_not_import_heavy_libraries() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "Usage: askdocs" in out.stdout
     assert "HEAVY []" in out.stdout
+
+
+def test_retrieval_mode_is_a_flag(tmp_path: Path, articles_dir: Path) -> None:
+    index = str(tmp_path / "index")
+    assert run("--index", index, "ingest", str(articles_dir))[0] == 0
+    for mode in ("hybrid", "dense", "keyword"):
+        code, out, _ = run(
+            "--index", index, "ask", "Who won the chess championship?", "--retrieval", mode,
+            "--json",
+        )  # fmt: skip
+        assert code == 0 and "Priya Nair" in json.loads(out)["text"], mode
+    code, _, err = run("--index", index, "ask", "Who?", "--retrieval", "psychic")
+    assert code == 2 and "psychic" in err

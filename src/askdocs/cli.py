@@ -161,6 +161,10 @@ def _print_report(console: Any, report: IngestReport) -> None:
 @click.option(
     "--until", type=click.DateTime(["%Y-%m-%d"]), help="Only articles published on/before."
 )
+@click.option(
+    "--retrieval", type=click.Choice(["hybrid", "dense", "keyword"]),
+    help="hybrid (default: dense + BM25), dense or keyword only.",
+)  # fmt: skip
 @click.option("--llm", help=LLM_HELP)
 @click.option("--strict", is_flag=True, default=None, help="Drop sentences no passage supports.")
 @click.pass_context
@@ -172,6 +176,7 @@ def ask(
     sources: tuple[str, ...],
     since: Any,
     until: Any,
+    retrieval: str | None,
     llm: str | None,
     strict: bool | None,
 ) -> None:
@@ -185,7 +190,7 @@ def ask(
     )
     if not question.strip():
         _fail("the question is empty")
-    assistant = _assistant(ctx, llm=llm, strict=strict)
+    assistant = _assistant(ctx, llm=llm, strict=strict, retrieval=retrieval)
     answer = _answer(assistant, question, [], k, filters or None, stream=not as_json)
     if as_json:
         click.echo(json.dumps(answer.to_json(), indent=2, ensure_ascii=False))
@@ -242,12 +247,18 @@ def _print_answer(answer: Answer) -> None:
 
 @cli.command()
 @click.option("-k", type=click.IntRange(min=1), help="Passages to retrieve.")
+@click.option(
+    "--retrieval", type=click.Choice(["hybrid", "dense", "keyword"]),
+    help="hybrid (default: dense + BM25), dense or keyword only.",
+)  # fmt: skip
 @click.option("--llm", help=LLM_HELP)
 @click.option("--strict", is_flag=True, default=None, help="Drop sentences no passage supports.")
 @click.pass_context
-def chat(ctx: click.Context, k: int | None, llm: str | None, strict: bool | None) -> None:
+def chat(
+    ctx: click.Context, k: int | None, retrieval: str | None, llm: str | None, strict: bool | None
+) -> None:
     """Chat in the terminal; follow-up questions use the conversation. Ctrl-D to quit."""
-    assistant = _assistant(ctx, llm=llm, strict=strict)
+    assistant = _assistant(ctx, llm=llm, strict=strict, retrieval=retrieval)
     history: list[tuple[str, str]] = []
     while True:
         try:
@@ -347,6 +358,10 @@ def _eval_errors() -> tuple[type[Exception], ...]:
 @click.option("-k", "--k", "k", type=click.IntRange(min=1), help="Passages per question.")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N questions.")
 @click.option("--types", help="Only these question types, comma-separated (e.g. who,when).")
+@click.option(
+    "--retrieval", type=click.Choice(["hybrid", "dense", "keyword"]),
+    help="hybrid (default: dense + BM25), dense or keyword only.",
+)  # fmt: skip
 @click.option("--llm", help="Answer backend (default: the settings' llm).")
 @click.pass_context
 def eval_command(
@@ -357,6 +372,7 @@ def eval_command(
     k: int | None,
     limit: int | None,
     types: str | None,
+    retrieval: str | None,
     llm: str | None,
 ) -> None:
     """Score retrieval, answers, citations and abstention on a question set."""
@@ -367,6 +383,8 @@ def eval_command(
     settings = {key: v for key, v in ctx.obj.items() if key not in ("index_dir", "config_file")}
     if llm:
         settings["llm"] = llm
+    if retrieval:
+        settings["retrieval"] = retrieval
     with _progress_bar("eval") as bar:
         tasks: dict[str, Any] = {}
 
