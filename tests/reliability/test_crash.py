@@ -102,3 +102,23 @@ def test_ctrl_c_stops_cleanly_and_says_how_far(tmp_path: Path, record: Recorder)
     assert process.returncode != 0
     resumed = Assistant(index_dir=tmp_path / "ix")
     assert resumed.check() == []
+
+
+def test_a_second_ingest_on_the_same_index_is_refused(tmp_path: Path, record: Recorder) -> None:
+    corpus = synthetic_corpus(tmp_path / "corpus", articles=400)
+    index = tmp_path / "ix"
+    first = _ingest(index, corpus)
+    time.sleep(1.5)  # the first one holds the lock by now
+    second = _ingest(index, corpus)
+    _, second_err = second.communicate(timeout=120)
+    assert first.wait(timeout=300) == 0
+    refused = second.returncode != 0 and "another ingest is running" in second_err
+    state = _state(index)
+    clean = state["problems"] == [] and state["duplicate_chunks"] == 0
+    record(
+        "crash safety", "two ingests on one index at once", trials=1,
+        failures=0 if refused and clean else 1,
+        detail="the second is refused at once with a message; the index checks clean",
+    )  # fmt: skip
+    assert refused, second_err
+    assert clean
