@@ -143,7 +143,8 @@ class KeywordIndex:
     # ------------------------------------------------------------------- reads
 
     def generation(self) -> int:
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return int(row[0]) if row else 0
 
     def chunk_ids(self) -> dict[str, str]:
@@ -152,7 +153,8 @@ class KeywordIndex:
             return dict(self._db.execute("SELECT chunk_id, article_id FROM chunks"))
 
     def count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
 
     def knows_any(self, terms: Iterable[str]) -> bool:
         """Whether any of these terms occurs in any chunk (false for nonsense questions)."""
@@ -194,7 +196,10 @@ class KeywordIndex:
 
     def _mask(self, snapshot: _Snapshot, filters: Filters) -> np.ndarray:
         clauses, params = _sql_filters(filters)
-        allowed = self._db.execute(f"SELECT chunk_id FROM chunks WHERE {clauses}", params)
+        with self._lock:  # one sqlite connection serves every thread
+            allowed = self._db.execute(
+                f"SELECT chunk_id FROM chunks WHERE {clauses}", params
+            ).fetchall()
         mask = np.zeros(len(snapshot.chunk_ids), dtype=np.float32)
         for (chunk_id,) in allowed:
             position = snapshot.positions.get(chunk_id)
