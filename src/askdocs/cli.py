@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from askdocs.types import Answer, IngestReport
 
 EXIT_USER_ERROR = 2
+RETRIEVAL_OPTION = click.option(
+    "--retrieval", type=click.Choice(["hybrid", "dense", "keyword"]),
+    help="hybrid (default: dense + BM25), dense or keyword only.",
+)  # fmt: skip
 LLM_HELP = (
     "Answer backend: extractive, llamacpp:/path/model.gguf, ollama:MODEL or openai:MODEL "
     "(default: settings)."
@@ -161,10 +165,7 @@ def _print_report(console: Any, report: IngestReport) -> None:
 @click.option(
     "--until", type=click.DateTime(["%Y-%m-%d"]), help="Only articles published on/before."
 )
-@click.option(
-    "--retrieval", type=click.Choice(["hybrid", "dense", "keyword"]),
-    help="hybrid (default: dense + BM25), dense or keyword only.",
-)  # fmt: skip
+@RETRIEVAL_OPTION
 @click.option("--llm", help=LLM_HELP)
 @click.option("--strict", is_flag=True, default=None, help="Drop sentences no passage supports.")
 @click.pass_context
@@ -247,10 +248,7 @@ def _print_answer(answer: Answer) -> None:
 
 @cli.command()
 @click.option("-k", type=click.IntRange(min=1), help="Passages to retrieve.")
-@click.option(
-    "--retrieval", type=click.Choice(["hybrid", "dense", "keyword"]),
-    help="hybrid (default: dense + BM25), dense or keyword only.",
-)  # fmt: skip
+@RETRIEVAL_OPTION
 @click.option("--llm", help=LLM_HELP)
 @click.option("--strict", is_flag=True, default=None, help="Drop sentences no passage supports.")
 @click.pass_context
@@ -358,10 +356,7 @@ def _eval_errors() -> tuple[type[Exception], ...]:
 @click.option("-k", "--k", "k", type=click.IntRange(min=1), help="Passages per question.")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N questions.")
 @click.option("--types", help="Only these question types, comma-separated (e.g. who,when).")
-@click.option(
-    "--retrieval", type=click.Choice(["hybrid", "dense", "keyword"]),
-    help="hybrid (default: dense + BM25), dense or keyword only.",
-)  # fmt: skip
+@RETRIEVAL_OPTION
 @click.option("--llm", help="Answer backend (default: the settings' llm).")
 @click.pass_context
 def eval_command(

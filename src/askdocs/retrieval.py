@@ -92,20 +92,15 @@ class PassageRetriever(BaseRetriever):
             for passage, vector in self.store.get_chunks(missing):
                 similarity = float(vector @ query_vector)
                 found[passage.chunk.id] = (replace(passage, score=similarity), vector)
+        keyword_ids = [
+            c for c, score in sorted(keyword_scores.items(), key=lambda x: -x[1])
+            if c in found and score > 0
+        ]  # fmt: skip
         if self.mode == "dense":
             order = dense_ids
         elif self.mode == "keyword":
-            order = [
-                c
-                for c, s in sorted(keyword_scores.items(), key=lambda x: -x[1])
-                if c in found and s > 0
-            ]
+            order = keyword_ids
         elif self.fusion == "rrf":
-            keyword_ids = [
-                c
-                for c, s in sorted(keyword_scores.items(), key=lambda x: -x[1])
-                if c in found and s > 0
-            ]
             order = reciprocal_rank_fusion(
                 [(self.dense_weight, dense_ids), (self.keyword_weight, keyword_ids)], self.rrf_k
             )

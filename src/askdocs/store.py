@@ -183,13 +183,17 @@ def open_store(settings: Settings, create: bool = False) -> ChromaStore:
     )
 
 
+def _side_folder(settings: Settings) -> Path:
+    """Where the keyword index and the sentence vectors of a collection live."""
+    return Path(settings.index_dir) / "keywords" / settings.collection
+
+
 def _keywords(settings: Settings) -> KeywordIndex:
-    return KeywordIndex(Path(settings.index_dir) / "keywords" / settings.collection)
+    return KeywordIndex(_side_folder(settings))
 
 
 def _sentences(settings: Settings) -> SentenceVectorTable:
-    folder = Path(settings.index_dir) / "keywords" / settings.collection
-    return SentenceVectorTable(folder / "sentences.sqlite3")
+    return SentenceVectorTable(_side_folder(settings) / "sentences.sqlite3")
 
 
 def _reachable(method: Callable[..., T]) -> Callable[..., T]:
