@@ -5,8 +5,10 @@ Two layers, so that writes stay incremental and reads stay fast:
 * ``terms.sqlite3`` holds every chunk's analysed terms and filter fields. It changes in one
   transaction per batch of articles, together with the Chroma writes, and is the truth.
 * ``bm25/`` is a bm25s snapshot of those rows, stamped with the write generation it was built
-  from. It is rebuilt after an ingest (or on first search when stale) from the stored terms,
-  without re-reading or re-tokenising any article, and memory-mapped on load.
+  from, and memory-mapped on load. Chunks written or removed since are scored beside it from
+  their stored terms, with the term statistics of the whole current collection; once they pass
+  REBUILD_FRACTION of the snapshot, the end of an ingest builds a new snapshot from the stored
+  terms (no article is re-read or re-tokenised).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 import shutil
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -36,6 +39,10 @@ STOPWORDS = frozenset(
     until up very was we were what when where which while who whom why will with would you your
     according said say says told also it's whose much many""".split()
 )
+
+
+REBUILD_FRACTION = 0.1
+"""Share of the snapshot's chunks that may change before an ingest rebuilds it."""
 
 
 def content_terms(text: str) -> list[str]:
@@ -92,7 +99,8 @@ class KeywordIndex:
             """
         )
         self._lock = threading.RLock()
-        self._snapshot: _Snapshot | None = None
+        self._base: _Snapshot | None = None
+        self._view: _View | None = None
 
     # ------------------------------------------------------------------ writes
 
@@ -158,13 +166,13 @@ class KeywordIndex:
 
     def knows_any(self, terms: Iterable[str]) -> bool:
         """Whether any of these terms occurs in any chunk (false for nonsense questions)."""
-        vocabulary = self.snapshot().vocabulary
-        return any(term in vocabulary for term in terms)
+        view = self.snapshot()
+        return any(view.document_frequency(term) for term in terms)
 
     def inverse_document_frequency(self, terms: Iterable[str]) -> dict[str, float]:
         """Inverse document frequency of each term (rare words weigh more)."""
-        snapshot = self.snapshot()
-        return {term: snapshot.idf(term) for term in terms}
+        view = self.snapshot()
+        return {term: view.idf(term) for term in terms}
 
     def search(
         self,
@@ -175,53 +183,89 @@ class KeywordIndex:
     ) -> list[KeywordHit]:
         """The k chunks with the highest BM25 score for the query's terms (score > 0 only),
         followed by the scores of the `also_score` chunks not among them (0 if no term)."""
-        snapshot = self.snapshot()
-        ids = [snapshot.vocabulary[t] for t in content_terms(query) if t in snapshot.vocabulary]
-        if not ids or k <= 0 or not snapshot.chunk_ids:
+        view = self.snapshot()
+        terms = [t for t in content_terms(query) if view.document_frequency(t)]
+        if not terms or k <= 0 or not view.size:
             return [KeywordHit(c, 0.0) for c in also_score]
-        mask = self._mask(snapshot, filters) if filters else None
-        scores = snapshot.bm25.get_scores_from_ids(ids, weight_mask=mask)
+        scores = view.scores(terms)
+        if filters:
+            scores *= self._mask(view, filters)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
-        hits = [KeywordHit(snapshot.chunk_ids[i], float(scores[i])) for i in top if scores[i] > 0]
+        hits = [KeywordHit(view.chunk_id(i), float(scores[i])) for i in top if scores[i] > 0]
         seen = {hit.chunk_id for hit in hits}
         for chunk_id in also_score:
             if chunk_id not in seen:
-                position = snapshot.positions.get(chunk_id)
+                position = view.position(chunk_id)
                 hits.append(
                     KeywordHit(chunk_id, float(scores[position]) if position is not None else 0.0)
                 )
         return hits
 
-    def _mask(self, snapshot: _Snapshot, filters: Filters) -> np.ndarray:
+    def _mask(self, view: _View, filters: Filters) -> np.ndarray:
         clauses, params = _sql_filters(filters)
         with self._lock:  # one sqlite connection serves every thread
             allowed = self._db.execute(
                 f"SELECT chunk_id FROM chunks WHERE {clauses}", params
             ).fetchall()
-        mask = np.zeros(len(snapshot.chunk_ids), dtype=np.float32)
+        mask = np.zeros(view.size, dtype=np.float32)
         for (chunk_id,) in allowed:
-            position = snapshot.positions.get(chunk_id)
+            position = view.position(chunk_id)
             if position is not None:
                 mask[position] = 1.0
         return mask
 
     # ---------------------------------------------------------------- snapshot
 
-    def snapshot(self) -> _Snapshot:
-        """The BM25 matrix for the current rows: cached, loaded from disk, or rebuilt."""
+    def snapshot(self) -> _View:
+        """BM25 over the current rows: the last full snapshot (from memory or disk, memory-
+        mapped) plus the chunks written or removed since, scored as one collection."""
         with self._lock:
             generation = self.generation()
-            if self._snapshot is None or self._snapshot.generation != generation:
-                self._snapshot = _Snapshot.load(self.folder / "bm25", generation)
-            if self._snapshot is None:
-                self._snapshot = self._build(generation)
-            return self._snapshot
+            if self._view is not None and self._view.generation == generation:
+                return self._view
+            folder = self.folder / "bm25"
+            saved = _Snapshot.saved_generation(folder)
+            if self._base is None or self._base.generation != saved:
+                self._base = _Snapshot.load(folder) if saved is not None else None
+            if self._base is None:
+                self._base = self._build(generation)
+            self._view = self._changes_since(self._base, generation)
+            return self._view
 
-    def rebuild(self) -> None:
-        """Bring the on-disk snapshot up to date now (called at the end of an ingest)."""
-        self.snapshot()
+    def rebuild(self, force: bool = False) -> None:
+        """Called at the end of an ingest: keep the snapshot and score what changed since it
+        beside it, until the changes pass REBUILD_FRACTION of it; then build a new one."""
+        with self._lock:
+            view = self.snapshot()
+            if force or view.changed > REBUILD_FRACTION * len(view.base.chunk_ids):
+                self._base = self._build(view.generation)
+                self._view = _View(self._base, view.generation)
+
+    def _changes_since(self, base: _Snapshot, generation: int) -> _View:
+        if base.generation == generation:
+            return _View(base, generation)
+        alive = np.zeros(len(base.chunk_ids), dtype=bool)
+        added: list[str] = []
+        for (chunk_id,) in self._db.execute("SELECT chunk_id FROM chunks ORDER BY rowid"):
+            # A chunk id hashes the chunk's text, so a kept id means kept terms.
+            position = base.positions.get(chunk_id)
+            if position is None:
+                added.append(chunk_id)
+            else:
+                alive[position] = True
+        terms: dict[str, str] = {}
+        for start in range(0, len(added), 500):
+            batch = added[start : start + 500]
+            terms.update(
+                self._db.execute(
+                    f"SELECT chunk_id, terms FROM chunks WHERE chunk_id IN "
+                    f"({','.join('?' * len(batch))})",
+                    batch,
+                )
+            )
+        return _View(base, generation, alive, [(c, terms[c].split()) for c in added])
 
     def _build(self, generation: int) -> _Snapshot:
         import bm25s
@@ -238,7 +282,8 @@ class KeywordIndex:
         bm25 = bm25s.BM25()
         if chunk_ids:
             bm25.index((documents, vocabulary), show_progress=False)
-        snapshot = _Snapshot(generation, bm25, chunk_ids, vocabulary)
+        average_length = sum(map(len, documents)) / len(documents) if documents else 1.0
+        snapshot = _Snapshot(generation, bm25, chunk_ids, vocabulary, average_length)
         snapshot.save(self.folder / "bm25")
         return snapshot
 
@@ -247,28 +292,38 @@ class KeywordIndex:
 
 
 class _Snapshot:
+    """A bm25s index of every chunk at one write generation (BM25 "Lucene" variant)."""
+
+    FORMAT = "2"
+
     def __init__(
         self,
         generation: int,
         bm25: object,
         chunk_ids: list[str],
         vocabulary: dict[str, int],
+        average_length: float,
     ) -> None:
         self.generation = generation
         self.bm25 = bm25
         self.chunk_ids = chunk_ids
         self.positions = {chunk_id: i for i, chunk_id in enumerate(chunk_ids)}
         self.vocabulary = vocabulary
+        self.average_length = average_length
+        self.k1: float = bm25.k1  # type: ignore[attr-defined]
+        self.b: float = bm25.b  # type: ignore[attr-defined]
         # The score matrix is stored column by column, one column per term, holding an entry
-        # for each chunk that has the term: column lengths are the document frequencies.
-        indptr = bm25.scores["indptr"] if chunk_ids else np.zeros(1)  # type: ignore[attr-defined]
-        self.document_frequency = np.diff(np.asarray(indptr))
+        # (idf x term-frequency part) for each chunk that has the term.
+        matrix = bm25.scores if chunk_ids else {}  # type: ignore[attr-defined]
+        self.data = np.asarray(matrix.get("data", np.zeros(0, np.float32)))
+        self.indices = np.asarray(matrix.get("indices", np.zeros(0, np.int32)))
+        self.indptr = np.asarray(matrix.get("indptr", np.zeros(1, np.int64)))
 
-    def idf(self, term: str) -> float:
-        n = len(self.chunk_ids)
+    def column(self, term: str) -> tuple[int, int] | None:
         position = self.vocabulary.get(term)
-        df = int(self.document_frequency[position]) if position is not None else 0
-        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+        if position is None or position + 1 >= len(self.indptr):
+            return None
+        return int(self.indptr[position]), int(self.indptr[position + 1])
 
     def save(self, folder: Path) -> None:
         # Written to a fresh folder and swapped in, so a crash never leaves half a snapshot.
@@ -279,6 +334,9 @@ class _Snapshot:
             self.bm25.save(str(staging), show_progress=False)  # type: ignore[attr-defined]
         (staging / "chunk_ids.json").write_text(json.dumps(self.chunk_ids))
         (staging / "vocabulary.json").write_text(json.dumps(self.vocabulary))
+        (staging / "stats.json").write_text(
+            json.dumps({"format": self.FORMAT, "average_length": self.average_length})
+        )
         (staging / "generation").write_text(str(self.generation))
         old = folder.with_name(folder.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -287,13 +345,22 @@ class _Snapshot:
         staging.rename(folder)
         shutil.rmtree(old, ignore_errors=True)
 
+    @staticmethod
+    def saved_generation(folder: Path) -> int | None:
+        try:
+            return int((folder / "generation").read_text())
+        except (OSError, ValueError):
+            return None
+
     @classmethod
-    def load(cls, folder: Path, generation: int) -> _Snapshot | None:
+    def load(cls, folder: Path) -> _Snapshot | None:
         import bm25s
 
         try:
-            if int((folder / "generation").read_text()) != generation:
-                return None
+            stats = json.loads((folder / "stats.json").read_text())
+            if stats.get("format") != cls.FORMAT:
+                return None  # written by an older askdocs: rebuilt from the rows
+            generation = int((folder / "generation").read_text())
             chunk_ids = json.loads((folder / "chunk_ids.json").read_text())
             vocabulary = json.loads((folder / "vocabulary.json").read_text())
             bm25 = (
@@ -301,9 +368,99 @@ class _Snapshot:
                 if chunk_ids
                 else bm25s.BM25()
             )
-        except (OSError, ValueError):
+        except (OSError, ValueError, KeyError):
             return None  # missing or damaged: rebuilt from the rows
-        return cls(generation, bm25, chunk_ids, vocabulary)
+        return cls(generation, bm25, chunk_ids, vocabulary, float(stats["average_length"]))
+
+
+class _View:
+    """A snapshot plus the chunks added and removed since, scored as one collection.
+
+    Each snapshot entry is idf x tf-part; a query rescales it by the term's idf over the
+    current chunks, and scores added chunks with the same formula. So scores equal a fresh
+    build's except for length normalisation, which keeps the snapshot's average chunk length
+    until the next full build.
+    """
+
+    def __init__(
+        self,
+        base: _Snapshot,
+        generation: int,
+        alive: np.ndarray | None = None,
+        added: Sequence[tuple[str, list[str]]] = (),
+    ) -> None:
+        self.base = base
+        self.generation = generation
+        self.alive = alive if alive is not None and not alive.all() else None
+        removed = 0 if self.alive is None else int((~self.alive).sum())
+        self.added_ids = [chunk_id for chunk_id, _ in added]
+        self.added_positions = {c: len(base.chunk_ids) + i for i, c in enumerate(self.added_ids)}
+        self.size = len(base.chunk_ids) + len(added)
+        self.documents = len(base.chunk_ids) - removed + len(added)
+        self.changed = removed + len(added)
+        postings: dict[str, tuple[list[int], list[float]]] = {}
+        k1, b, average = base.k1, base.b, base.average_length
+        for i, (_, terms) in enumerate(added):
+            length_part = k1 * (1 - b + b * len(terms) / average)
+            for term, frequency in Counter(terms).items():
+                positions, parts = postings.setdefault(term, ([], []))
+                positions.append(len(base.chunk_ids) + i)
+                parts.append(frequency / (length_part + frequency))
+        self.postings = {
+            term: (np.asarray(positions), np.asarray(parts, dtype=np.float32))
+            for term, (positions, parts) in postings.items()
+        }
+
+    def chunk_id(self, position: int) -> str:
+        count = len(self.base.chunk_ids)
+        if position < count:
+            return self.base.chunk_ids[position]
+        return self.added_ids[position - count]
+
+    def position(self, chunk_id: str) -> int | None:
+        position = self.base.positions.get(chunk_id)
+        if position is not None and (self.alive is None or self.alive[position]):
+            return position
+        return self.added_positions.get(chunk_id)
+
+    def document_frequency(self, term: str) -> int:
+        return self._base_frequency(term) + len(self.postings.get(term, ((),))[0])
+
+    def _base_frequency(self, term: str) -> int:
+        column = self.base.column(term)
+        if column is None:
+            return 0
+        start, end = column
+        if self.alive is None:
+            return end - start
+        return int(self.alive[self.base.indices[start:end]].sum())
+
+    def idf(self, term: str) -> float:
+        return _idf(self.document_frequency(term), self.documents)
+
+    def scores(self, terms: Sequence[str]) -> np.ndarray:
+        """Each chunk's BM25 score for the terms (a repeated term counts again, as in bm25s)."""
+        scores = np.zeros(self.size, dtype=np.float32)
+        base = self.base
+        for term in terms:
+            idf = self.idf(term)
+            column = base.column(term)
+            if column is not None:
+                start, end = column
+                built_with = _idf(end - start, len(base.chunk_ids))
+                scale = 1.0 if self.changed == 0 else idf / built_with
+                scores[base.indices[start:end]] += base.data[start:end] * np.float32(scale)
+            if term in self.postings:
+                positions, parts = self.postings[term]
+                scores[positions] += parts * np.float32(idf)
+        if self.alive is not None:
+            scores[: len(base.chunk_ids)] *= self.alive
+        return scores
+
+
+def _idf(document_frequency: int, documents: int) -> float:
+    """BM25's inverse document frequency, Lucene variant (the one bm25s uses)."""
+    return float(np.log(1 + (documents - document_frequency + 0.5) / (document_frequency + 0.5)))
 
 
 def day_number(day: date) -> int:

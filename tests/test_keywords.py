@@ -1,0 +1,144 @@
+"""The keyword index stays incremental: writes since the last BM25 snapshot are scored beside it
+as if the snapshot had been rebuilt, and a rebuild happens only once the changes are large."""
+
+import random
+import shutil
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from askdocs.keywords import REBUILD_FRACTION, KeywordIndex
+from askdocs.types import Article, Chunk, Filters
+
+WORDS = [f"x{v}{c}" for v in "aeio" for c in "bcfhjklmnprtvwz"]
+RARE = [f"rare{c}" for c in "bcfhjkl"]
+QUERIES = ["xab xac", "xaf", "xek xek xol", "xiz xah xet", "rareb"]
+
+
+def _article(number: int, outlet: str = "Daily") -> tuple[Article, Chunk]:
+    rng = random.Random(number)
+    # Every chunk has the same number of terms, so the average chunk length never moves and an
+    # incremental score must equal a fresh build's to float precision.
+    terms = [rng.choice(WORDS) for _ in range(11)] + [RARE[number % 7]]
+    text = " ".join(terms)
+    article = Article(
+        id=f"a{number}",
+        title=f"Article {number}",
+        text=text,
+        source=f"/news/{number}.txt",
+        published=date(2024, 1, 1 + number % 28),
+        metadata={"outlet": outlet},
+    )
+    return article, Chunk(f"a{number}-0000", article.id, 0, text, 0, len(text))
+
+
+def _write(index: KeywordIndex, numbers: range | list[int], **kw: str) -> None:
+    rows = [_article(n, **kw) for n in numbers]
+    index.replace([a.id for a, _ in rows], [(c, a) for a, c in rows])
+
+
+def _ranking(index: KeywordIndex, query: str) -> list[tuple[str, float]]:
+    return [(h.chunk_id, h.score) for h in index.search(query, k=1000)]  # every match
+
+
+def _same_ranking(got: list[tuple[str, float]], want: list[tuple[str, float]]) -> None:
+    assert [round(s, 4) for _, s in got] == pytest.approx([round(s, 4) for _, s in want], abs=2e-4)
+    # Ties may come in either order; each score level must hold the same chunks.
+    levels = sorted({round(s, 3) for _, s in want})
+    for level in levels:
+        assert {c for c, s in got if round(s, 3) == level} == {
+            c for c, s in want if round(s, 3) == level
+        }
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> KeywordIndex:
+    index = KeywordIndex(tmp_path / "incremental")
+    _write(index, range(200))
+    index.rebuild()
+    assert index.snapshot().changed == 0
+    return index
+
+
+def test_changes_since_the_snapshot_score_as_a_fresh_build_would(
+    built: KeywordIndex, tmp_path: Path
+) -> None:
+    built.delete([f"a{n}" for n in range(0, 10)])
+    _write(built, range(200, 208))
+    built.rebuild()
+    view = built.snapshot()
+    assert view.changed == 18 and view.changed <= REBUILD_FRACTION * 200  # not rebuilt
+
+    fresh = KeywordIndex(tmp_path / "fresh")
+    _write(fresh, range(10, 200))
+    _write(fresh, range(200, 208))
+    fresh.rebuild()
+    for query in QUERIES:
+        _same_ranking(_ranking(built, query), _ranking(fresh, query))
+        for term in query.split():
+            assert built.inverse_document_frequency([term]) == pytest.approx(
+                fresh.inverse_document_frequency([term])
+            )
+
+
+def test_removed_chunks_are_never_found(built: KeywordIndex) -> None:
+    _write(built, [500])
+    built.replace(["a500"], [])
+    built.delete(["a3"])
+    found = {h.chunk_id for q in QUERIES for h in built.search(q, k=300)}
+    assert "a3-0000" not in found and "a500-0000" not in found
+    assert not built.knows_any(["zephyr"])
+    assert built.search("xab", k=5, also_score=["a3-0000"])[-1].score == 0.0
+
+
+def test_filters_reach_chunks_added_since_the_snapshot(built: KeywordIndex) -> None:
+    _write(built, [300, 301], outlet="Weekly")
+    hits = built.search("xab xac xaf rarel rareb", k=10, filters=Filters(sources=("Weekly",)))
+    assert {h.chunk_id for h in hits} <= {"a300-0000", "a301-0000"} and hits
+
+
+def test_large_changes_rebuild_the_snapshot(built: KeywordIndex) -> None:
+    _write(built, range(1000, 1000 + int(REBUILD_FRACTION * 200) + 1))
+    assert built.snapshot().changed > REBUILD_FRACTION * 200
+    built.rebuild()
+    assert built.snapshot().changed == 0
+    assert int((built.folder / "bm25" / "generation").read_text()) == built.generation()
+
+
+def test_another_process_sees_writes_and_rebuilds(built: KeywordIndex) -> None:
+    reader = KeywordIndex(built.folder)  # a second process: its own connection and cache
+    assert reader.search("rareb", k=1)
+    _write(built, [400])
+    built.replace(
+        ["a400"],
+        [(Chunk("a400-0000", "a400", 0, "zephyr", 0, 6), _article(400)[0])],
+    )
+    assert [h.chunk_id for h in reader.search("zephyr", k=3)] == ["a400-0000"]
+    _write(built, range(2000, 2100))
+    built.rebuild()  # a new snapshot on disk: the reader must drop the one it has mapped
+    assert reader.snapshot().base.generation == built.generation()
+    assert reader.snapshot().changed == 0
+
+
+def test_a_snapshot_from_an_older_askdocs_is_rebuilt(built: KeywordIndex) -> None:
+    (built.folder / "bm25" / "stats.json").unlink()
+    reopened = KeywordIndex(built.folder)
+    assert reopened.search("rareb", k=1)
+    assert (built.folder / "bm25" / "stats.json").is_file()
+
+
+def test_a_lost_snapshot_is_rebuilt_from_the_rows(built: KeywordIndex) -> None:
+    expected = _ranking(built, "xab xac")
+    shutil.rmtree(built.folder / "bm25")
+    _same_ranking(_ranking(KeywordIndex(built.folder), "xab xac"), expected)
+
+
+def test_an_unchanged_view_returns_the_snapshot_scores_unscaled(built: KeywordIndex) -> None:
+    view = built.snapshot()
+    column = view.base.column("xaf")
+    assert column is not None
+    scores = view.scores(["xaf"])
+    start, end = column
+    assert np.array_equal(scores[view.base.indices[start:end]], view.base.data[start:end])
