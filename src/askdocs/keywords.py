@@ -326,24 +326,30 @@ class _Snapshot:
         return int(self.indptr[position]), int(self.indptr[position + 1])
 
     def save(self, folder: Path) -> None:
-        # Written to a fresh folder and swapped in, so a crash never leaves half a snapshot.
-        staging = folder.with_name(folder.name + ".new")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        if self.chunk_ids:
-            self.bm25.save(str(staging), show_progress=False)  # type: ignore[attr-defined]
-        (staging / "chunk_ids.json").write_text(json.dumps(self.chunk_ids))
-        (staging / "vocabulary.json").write_text(json.dumps(self.vocabulary))
-        (staging / "stats.json").write_text(
-            json.dumps({"format": self.FORMAT, "average_length": self.average_length})
-        )
-        (staging / "generation").write_text(str(self.generation))
-        old = folder.with_name(folder.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if folder.exists():
-            folder.rename(old)
-        staging.rename(folder)
-        shutil.rmtree(old, ignore_errors=True)
+        # Written to a fresh folder and swapped in, so a crash never leaves half a snapshot;
+        # the file lock keeps two processes (an ingest, a chat page's first search) from
+        # writing the same staging folder.
+        import fcntl
+
+        with open(folder.with_name(folder.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            staging = folder.with_name(folder.name + ".new")
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            if self.chunk_ids:
+                self.bm25.save(str(staging), show_progress=False)  # type: ignore[attr-defined]
+            (staging / "chunk_ids.json").write_text(json.dumps(self.chunk_ids))
+            (staging / "vocabulary.json").write_text(json.dumps(self.vocabulary))
+            (staging / "stats.json").write_text(
+                json.dumps({"format": self.FORMAT, "average_length": self.average_length})
+            )
+            (staging / "generation").write_text(str(self.generation))
+            old = folder.with_name(folder.name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            if folder.exists():
+                folder.rename(old)
+            staging.rename(folder)
+            shutil.rmtree(old, ignore_errors=True)
 
     @staticmethod
     def saved_generation(folder: Path) -> int | None:
