@@ -154,3 +154,11 @@ def test_fusion_helpers() -> None:
     assert [p.chunk.id for p, _ in cap_per_article(ranked, 2)] == ["1", "2", "4", "3"]
     merged = interleave([[_item("1", "x"), _item("2", "x")], [_item("1", "x"), _item("9", "z")]])
     assert [p.chunk.id for p, _ in merged] == ["1", "2", "9"]
+
+
+def test_an_emptied_index_abstains_in_every_mode(ingested: Assistant, articles_dir: Path) -> None:
+    ingested.remove(str(articles_dir))
+    assert ingested.store.counts()["chunks"] == 0
+    for mode in ("hybrid", "dense", "keyword"):
+        answer = ingested.variant(retrieval=mode).ask("Who won the Northfield chess championship?")
+        assert answer.text == CANNOT_ANSWER and answer.passages == [], mode

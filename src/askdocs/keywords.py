@@ -453,9 +453,10 @@ class _View:
             column = base.column(term)
             if column is not None:
                 start, end = column
-                built_with = _idf(end - start, len(base.chunk_ids))
-                scale = 1.0 if self.changed == 0 else idf / built_with
-                scores[base.indices[start:end]] += base.data[start:end] * np.float32(scale)
+                entries = base.data[start:end]
+                if self.changed:
+                    entries = entries * np.float32(idf / _idf(end - start, len(base.chunk_ids)))
+                scores[base.indices[start:end]] += entries
             if term in self.postings:
                 positions, parts = self.postings[term]
                 scores[positions] += parts * np.float32(idf)

