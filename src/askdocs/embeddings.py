@@ -14,9 +14,13 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from askdocs.config import DEFAULT_EMBEDDING_MODEL, Settings
+from askdocs.numpy_bert import NumpyBert
 
 _MODELS: dict[tuple[str, str], Any] = {}
+_NUMPY_ENCODERS: dict[str, NumpyBert | None] = {}
 _MODELS_LOCK = threading.Lock()
+NUMPY_BATCH_LIMIT = 64
+"""Up to this many texts are embedded in numpy while torch is not loaded; more load torch."""
 
 
 class EmbedderError(RuntimeError):
@@ -38,7 +42,9 @@ class LocalEmbeddings(TokenAwareEmbeddings):
     """LangChain `Embeddings` over a local sentence-transformers model, loaded once per process.
 
     The model itself is loaded on first use, so commands that embed nothing (an unchanged
-    re-ingest, `--help`) never pay for importing torch.
+    re-ingest, `--help`) never pay for importing torch; and questions and other small batches
+    run through the same weights in numpy (`NumpyBert`) until something large (an ingest) has
+    loaded torch, so `askdocs ask` and the chat page never import it at all.
 
     >>> embedder = LocalEmbeddings(resolve_model_path("all-MiniLM-L6-v2"))
     >>> len(embedder.embed_query("Who did Rubio accuse?"))  # doctest: +SKIP
@@ -83,6 +89,24 @@ class LocalEmbeddings(TokenAwareEmbeddings):
                     ) from exc
             return _MODELS[key]
 
+    def _small_batch_encoder(self) -> NumpyBert | None:
+        """The numpy encoder, unless torch already holds the model (then torch is faster) or
+        the model runs on a GPU or has a layout NumpyBert does not cover."""
+        key = str(self.model_path)
+        with _MODELS_LOCK:
+            if self.device != "cpu" or (key, self.device) in _MODELS:
+                return None
+            if key not in _NUMPY_ENCODERS:
+                try:
+                    encoder = NumpyBert.from_folder(self.model_path)
+                    if encoder is not None:
+                        encoder.encode(["a"])  # every weight it needs is there
+                    _NUMPY_ENCODERS[key] = encoder
+                # Damaged or unusual files: sentence-transformers loads them or says why.
+                except Exception:  # noqa: BLE001
+                    _NUMPY_ENCODERS[key] = None
+            return _NUMPY_ENCODERS[key]
+
     @cached_property
     def max_tokens(self) -> int:
         """Word pieces the model reads, special tokens included; the rest would be cut off."""
@@ -121,6 +145,13 @@ class LocalEmbeddings(TokenAwareEmbeddings):
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
+        encoder = self._small_batch_encoder() if len(texts) <= NUMPY_BATCH_LIMIT else None
+        if encoder is not None:
+            return [
+                row.tolist()
+                for start in range(0, len(texts), self.batch_size)
+                for row in encoder.encode(texts[start : start + self.batch_size])
+            ]
         vectors = self.model.encode(
             texts,
             batch_size=self.batch_size,

@@ -1,0 +1,91 @@
+"""Questions are embedded in numpy with the same weights sentence-transformers uses, and give
+the same vectors; torch is only loaded when something large needs it."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from askdocs.embeddings import LocalEmbeddings, resolve_model_path
+from askdocs.numpy_bert import NumpyBert, _gelu
+from conftest import REPO
+
+TEXTS = [
+    "Who did Rubio accuse?",
+    "",
+    "How much did the company pay, in £ or $, for 3.5% of the shares?",
+    "Ünïcödé — naïve café, 東京 and 🚀 in one sentence.",
+    "word " * 400 + "end",  # past the model's 256-token limit: cut off the same way
+    "Short.",
+]
+
+
+def test_gelu_matches_the_error_function() -> None:
+    x = np.linspace(-8, 8, 2001, dtype=np.float32)
+    exact = np.array([0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x.astype(float)])
+    assert np.abs(_gelu(x) - exact).max() < 1e-6
+
+
+def test_other_model_layouts_are_left_to_sentence_transformers(tmp_path: Path) -> None:
+    model = resolve_model_path("all-MiniLM-L6-v2")
+    copy = tmp_path / "model"
+    shutil.copytree(model, copy, ignore=shutil.ignore_patterns("model.safetensors"))
+    (copy / "model.safetensors").symlink_to(model / "model.safetensors")
+    assert NumpyBert.from_folder(copy) is not None
+    config = json.loads((copy / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps({**config, "model_type": "roberta"}))
+    assert NumpyBert.from_folder(copy) is None
+    (copy / "config.json").write_text(json.dumps(config))
+    pooling = copy / "1_Pooling" / "config.json"
+    pooling.write_text(json.dumps({"pooling_mode_cls_token": True}))
+    assert NumpyBert.from_folder(copy) is None
+    assert NumpyBert.from_folder(tmp_path / "missing") is None
+
+
+@pytest.mark.slow
+def test_numpy_vectors_equal_sentence_transformers() -> None:
+    from sentence_transformers import SentenceTransformer
+
+    model = resolve_model_path("all-MiniLM-L6-v2")
+    numpy_vectors = NumpyBert.from_folder(model).encode(TEXTS)  # type: ignore[union-attr]
+    torch_vectors = SentenceTransformer(str(model), device="cpu").encode(
+        TEXTS, normalize_embeddings=True
+    )
+    assert np.abs(numpy_vectors - torch_vectors).max() < 1e-5
+    one_by_one = np.vstack([NumpyBert.from_folder(model).encode([t]) for t in TEXTS])  # type: ignore[union-attr]
+    assert np.abs(one_by_one - numpy_vectors).max() < 1e-5  # padding changes nothing
+
+
+@pytest.mark.slow
+def test_a_question_never_imports_torch(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from askdocs.embeddings import LocalEmbeddings, resolve_model_path\n"
+        "e = LocalEmbeddings(resolve_model_path('all-MiniLM-L6-v2'))\n"
+        "assert len(e.embed_query('Who did Rubio accuse?')) == 384\n"
+        "assert len(e.embed_documents(['a claim', 'another'])) == 2\n"
+        "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO / "src")}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.slow
+def test_once_torch_holds_the_model_it_embeds_questions() -> None:
+    embedder = LocalEmbeddings(resolve_model_path("all-MiniLM-L6-v2"))
+    before = np.asarray(embedder.embed_query("What did the council approve?"))
+    embedder.embed_documents(["x"] * 100)  # a large batch loads torch
+    assert embedder._small_batch_encoder() is None
+    after = np.asarray(embedder.embed_documents(["What did the council approve?"])[0])
+    assert np.abs(before - after).max() < 1e-5
