@@ -213,7 +213,7 @@ def measure(side: str, folder: Path, question_file: Path) -> dict:
         "p50_ms": round(1000 * statistics.median(times), 1),
         "p95_ms": round(1000 * times[int(0.95 * (len(times) - 1))], 1),
         "warm_up_seconds": round(first_ready, 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
@@ -286,6 +286,19 @@ def update_article(source: dict, work: Path) -> Path:
         "Tuesday after thirty years of guiding ships into port.\n"
     )
     return path
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. Linux keeps ru_maxrss across fork and exec, so a
+    measuring child would report the parent's peak (the index grower's) if that were higher;
+    VmHWM belongs to the process's own memory map."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def in_subprocess(side: str, folder: Path, file: Path) -> dict:
