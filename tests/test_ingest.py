@@ -176,3 +176,16 @@ def test_check_reports_a_chunk_that_no_longer_matches(ingested: Assistant) -> No
         ids=chunk["ids"], embeddings=chunk["embeddings"], documents=["tampered text"]
     )
     assert any("does not match its article" in p for p in ingested.check())
+
+
+def test_listings_read_a_large_index_page_by_page(
+    ingested: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One get of ~300,000 records fails inside Chroma ("too many SQL variables").
+    whole = ingested.store.indexed_articles()
+    chunk_count = ingested.store.counts()["chunks"]
+    monkeypatch.setattr("askdocs.store.GET_PAGE", 2)
+    assert ingested.store.indexed_articles() == whole
+    assert ingested.check() == []
+    assert ingested.store.drop_orphans({}) == len(whole)  # every chunk's article found
+    assert ingested.store.counts()["chunks"] == 0 < chunk_count

@@ -252,7 +252,7 @@ class ChromaStore:
 
     @_reachable
     def indexed_articles(self) -> dict[str, IndexedArticle]:
-        records = self.articles.get(include=["metadatas"])
+        records = _get_all(self.articles, ["metadatas"])
         return {
             article_id: IndexedArticle(
                 id=article_id,
@@ -351,7 +351,7 @@ class ChromaStore:
         """Delete chunks left by an interrupted ingest (their article has no record)."""
         if sum(r.chunks for r in records.values()) == self.chunks.count():
             return 0
-        metas = self.chunks.get(include=["metadatas"])["metadatas"]
+        metas = _get_all(self.chunks, ["metadatas"])["metadatas"]
         orphans = sorted({str(m["article_id"]) for m in metas} - set(records))
         for i in range(0, len(orphans), self._batch):
             batch = orphans[i : i + self._batch]
@@ -369,7 +369,7 @@ class ChromaStore:
         """
         if self.keywords.count() == self.chunks.count():
             return 0
-        dense_ids = set(self.chunks.get(include=[])["ids"])
+        dense_ids = set(_get_all(self.chunks, [])["ids"])
         keyword_ids = set(self.keywords.chunk_ids())
         stale = sorted(keyword_ids - dense_ids)
         missing = sorted(dense_ids - keyword_ids)
@@ -445,6 +445,24 @@ class ChromaStore:
         return {"articles": self.articles.count(), "chunks": self.chunks.count()}
 
 
+GET_PAGE = 20_000
+"""Records per Chroma get: one get of a whole large collection fails ("too many SQL
+variables" at about 300,000 articles), so listings are read page by page."""
+
+
+def _get_all(collection: Any, include: list[str]) -> dict[str, list[Any]]:
+    """Every record of a collection: ids and the included fields, in pages of GET_PAGE."""
+    merged: dict[str, list[Any]] = {"ids": [], **{field: [] for field in include}}
+    offset = 0
+    while True:
+        page = collection.get(include=include, limit=GET_PAGE, offset=offset)
+        for field in merged:
+            merged[field].extend(page[field] if page[field] is not None else [])
+        if len(page["ids"]) < GET_PAGE:
+            return merged
+        offset += len(page["ids"])
+
+
 def _centroid(vectors: np.ndarray) -> np.ndarray:
     centroid = np.asarray(vectors).mean(axis=0)
     return centroid / (np.linalg.norm(centroid) or 1.0)
@@ -517,7 +535,7 @@ def check_index(store: ChromaStore) -> list[str]:
     """Every way the index disagrees with itself, as sentences; empty when it is consistent."""
     problems = []
     records = store.indexed_articles()
-    chunks = store.chunks.get(include=["metadatas", "documents"])
+    chunks = _get_all(store.chunks, ["metadatas", "documents"])
     ids = chunks["ids"]
     if len(ids) != len(set(ids)):
         problems.append(f"{len(ids) - len(set(ids))} duplicate chunk id(s)")
