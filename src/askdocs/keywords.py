@@ -416,6 +416,7 @@ class _View:
             term: (np.asarray(positions), np.asarray(parts, dtype=np.float32))
             for term, (positions, parts) in postings.items()
         }
+        self._frequencies: dict[str, int] = {}
 
     def chunk_id(self, position: int) -> str:
         count = len(self.base.chunk_ids)
@@ -430,7 +431,12 @@ class _View:
         return self.added_positions.get(chunk_id)
 
     def document_frequency(self, term: str) -> int:
-        return self._base_frequency(term) + len(self.postings.get(term, ((),))[0])
+        # A view never changes, and a question asks for each of its terms several times
+        # (known word? which terms? their idf), which costs a pass over the term's column.
+        if term not in self._frequencies:
+            added = self.postings.get(term)
+            self._frequencies[term] = self._base_frequency(term) + (len(added[0]) if added else 0)
+        return self._frequencies[term]
 
     def _base_frequency(self, term: str) -> int:
         column = self.base.column(term)

@@ -112,13 +112,12 @@ class NumpyBert:
         width = x.shape[-1] // self.heads
         for n in range(self.layers):
             p = f"encoder.layer.{n}."
-
-            def split(t: np.ndarray) -> np.ndarray:
-                return t.reshape(batch, length, self.heads, width).transpose(0, 2, 1, 3)
-
-            q = split(self._dense(x, p + "attention.self.query"))
-            k = split(self._dense(x, p + "attention.self.key"))
-            v = split(self._dense(x, p + "attention.self.value"))
+            q, k, v = (
+                self._dense(x, p + f"attention.self.{name}")
+                .reshape(batch, length, self.heads, width)
+                .transpose(0, 2, 1, 3)
+                for name in ("query", "key", "value")
+            )
             scores = q @ k.transpose(0, 1, 3, 2) / np.float32(np.sqrt(width)) + blocked
             scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
             attention = scores / scores.sum(axis=-1, keepdims=True)
