@@ -106,7 +106,7 @@ def articles_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def assistant(tmp_path: Path, fake_embedder: FakeEmbeddings) -> Iterator[Assistant]:
-    yield Assistant(index_dir=tmp_path / "index", embedder=fake_embedder, abstain_threshold=0.3)
+    yield Assistant(index_dir=tmp_path / "index", embedder=fake_embedder, abstain_threshold=0)
 
 
 @pytest.fixture

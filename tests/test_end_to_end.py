@@ -125,3 +125,49 @@ def test_missing_local_model_folder_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(EmbedderError, match="never downloads"):
         make_embedder(load_settings(embedding_model=str(tmp_path / "nope")))
+
+
+@pytest.fixture(scope="module")
+def real_small(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    """The real model and the shipped answer weights over the tiny test articles."""
+    folder = tmp_path_factory.mktemp("small")
+    shutil.copytree(REPO / "tests" / "data", folder / "articles")
+    shutil.copy(EXAMPLES / "rubio-accuses-venezuela.txt", folder / "articles")
+    assistant = Assistant(index_dir=folder / "index")
+    assistant.ingest([folder / "articles"])
+    return assistant
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "short"),
+    [
+        ("Who won the Northfield regional chess championship?", "Priya Nair"),
+        ("How much will the new Harbourton bridge cost?", "£12 million"),
+    ],
+)
+def test_answers_open_with_the_short_answer_from_the_cited_sentence(
+    real_small: Assistant, question: str, short: str
+) -> None:
+    answer = real_small.ask(question)
+    assert not answer.abstained and answer.short_answer == short
+    assert answer.text.startswith(f"**{short}** — ")
+    assert short in answer.citations[0].quote  # cut from the first cited sentence
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "reason"),
+    [
+        # Words the articles use, about nothing they say: refused as off-topic.
+        ("What is the boiling point of tungsten on the harbour?", "nothing in the articles"),
+        ("How do I bake sourdough bread for the council?", "nothing in the articles"),
+        # The right story, the wrong year: another season's result must not win.
+        ("Who won the Northfield regional chess championship in 1998?", "do not mention 1998"),
+    ],
+)
+def test_off_topic_and_wrong_year_questions_are_refused(
+    real_small: Assistant, question: str, reason: str
+) -> None:
+    answer = real_small.ask(question)
+    assert answer.abstained and reason in answer.abstain_reason

@@ -143,7 +143,7 @@ def test_failing_backend_is_a_clear_error_or_falls_back(
     chat_model.fail_with = ConnectionError("connection refused")
     assistant = Assistant(
         index_dir=tmp_path / "i", embedder=FakeEmbeddings(), chat_model=chat_model,
-        llm="openai:fake", abstain_threshold=0.3,
+        llm="openai:fake", abstain_threshold=0,
     )  # fmt: skip
     assistant.ingest([articles_dir])
     with pytest.raises(LLMError, match="connection refused"):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -15,18 +15,17 @@ from typing import Any
 import numpy as np
 from langchain_core.language_models import BaseChatModel
 
-from askdocs.answering import (
-    ExtractiveAnswerer,
-    GenerativeAnswerer,
-    HistoryTurn,
-    history_turns,
-    standalone_question,
-)
+from askdocs.answer.combiner import Combiner
+from askdocs.answer.encoder import load_encoder
+from askdocs.answer.extractive import ExtractiveAnswerer
+from askdocs.answer.follow_ups import HistoryTurn
+from askdocs.answer.generative import GenerativeAnswerer
+from askdocs.answer.pipeline import QuestionPipeline
 from askdocs.chunking import Chunker, candidate_sentences
-from askdocs.citations import CitationVerifier, claims_text
+from askdocs.citations import CitationVerifier
 from askdocs.config import Settings, load_settings
 from askdocs.embeddings import SentenceVectors, TokenAwareEmbeddings, make_embedder
-from askdocs.llms import LLMError, make_chat_model
+from askdocs.llms import make_chat_model
 from askdocs.loaders import discover, load_file
 from askdocs.retrieval import PassageRetriever
 from askdocs.store import (
@@ -38,15 +37,12 @@ from askdocs.store import (
     open_store,
 )
 from askdocs.types import (
-    CANNOT_ANSWER,
     Answer,
     Article,
     Chunk,
-    Claim,
     FileResult,
     Filters,
     IngestReport,
-    Passage,
 )
 
 ProgressCallback = Callable[[int, int, FileResult | None], None]
@@ -387,77 +383,22 @@ class Assistant:
         With a generative backend the pieces are the model's raw words; the final Answer holds
         the verified text, which may differ (unsupported citations removed, markers renumbered).
         """
-        if not question or not question.strip():
-            yield Answer(
-                question=question or "", text=CANNOT_ANSWER, abstained=True, citations=[],
-                passages=[], standalone_question="", settings_hash=self.settings.settings_hash(),
-                abstain_reason="the question is empty",
-            )  # fmt: skip
-            return
-        question = question.strip()
+        yield from self.pipeline.stream(question, history=history, k=k, filters=filters)
+
+    @property
+    def pipeline(self) -> QuestionPipeline:
+        """The question path (answer/pipeline.py), wired from this Assistant's parts."""
         store = self.store
-        generative = self.generative
-        standalone = standalone_question(question, history)
-        note = ""
-        confidence: float | None = None
-        abstain_reason = "the model found no support in the passages"
-        if generative is not None and history:
-            try:
-                standalone = generative.rewrite_follow_up(question, history)
-            except LLMError as exc:
-                generative, note = None, self._fall_back(exc)
-        passages = self._retriever(store, k, filters).search(standalone)
-        articles = store.get_articles(p.chunk.article_id for p in passages)
-        # Chunks whose article record is missing come from an interrupted ingest: never cite them.
-        passages = [p for p in passages if p.chunk.article_id in articles]
-        self._load_sentence_vectors(store, passages, articles)
-        if generative is not None:
-            try:
-                claims, citations = yield from generative.stream(standalone, passages, articles)
-            except LLMError as exc:
-                generative, note = None, self._fall_back(exc)
-        if generative is None:
-            said = [text for role, text in history_turns(history) if role in ("assistant", "ai")]
-            extracted = self.answerer.answer(
-                standalone, passages, articles, focus=question, already_said=said
-            )
-            citations, confidence = extracted.citations, extracted.confidence
-            abstain_reason = extracted.abstain_reason
-            claims = [Claim(c.quote, [c.key], True) for c in citations]
-            yield from re.findall(r"\S+\s*", extracted.text)
-        yield Answer(
-            question=question,
-            text=claims_text(claims) if claims else CANNOT_ANSWER,
-            abstained=not claims,
-            citations=citations,
-            passages=passages,
-            standalone_question=standalone,
+        return QuestionPipeline(
+            store=store,
+            retriever=lambda k, filters: self._retriever(store, k, filters),
+            sentence_vectors=self.sentence_vectors,
+            extractive=self.answerer,
+            generative=self.generative,
             settings_hash=self.settings.settings_hash(),
-            claims=claims,
-            backend="extractive" if generative is None else self.settings.llm,
-            note=note,
-            confidence=confidence,
-            abstain_reason=abstain_reason if not claims else "",
+            fallback_extractive=self.settings.llm_fallback_extractive,
+            backend=self.settings.llm,
         )
-
-    def _load_sentence_vectors(
-        self, store: ChromaStore, passages: Sequence[Passage], articles: dict[str, Article]
-    ) -> None:
-        stored = store.sentences.get([p.chunk.id for p in passages])
-        for passage in passages:
-            matrix = stored.get(passage.chunk.id)
-            if matrix is None:
-                continue
-            text = articles[passage.chunk.article_id].text
-            spans = candidate_sentences(text, passage.chunk.start, passage.chunk.end)
-            if len(spans) == len(matrix):  # else made by other chunking rules: embed afresh
-                self.sentence_vectors.add([text[a:b] for a, b in spans], matrix)
-
-    def _fall_back(self, error: LLMError) -> str:
-        """The note for an extractive answer given instead, or the error if that is not wanted."""
-        if not self.settings.llm_fallback_extractive:
-            raise error
-        return f"{error}; answered extractively instead"
 
     def _retriever(
         self, store: ChromaStore, k: int | None, filters: Filters | None
@@ -485,16 +426,45 @@ class Assistant:
     @property
     def answerer(self) -> ExtractiveAnswerer:
         if self._answerer is None:
+            combiner = Combiner.load(self.settings.answer_weights)
+            if self.settings.abstain_threshold is not None:
+                combiner = replace(combiner, abstain_threshold=self.settings.abstain_threshold)
             self._answerer = ExtractiveAnswerer(
                 self.embedder,
-                threshold=self.settings.abstain_threshold,
-                max_sentences=self.settings.answer_sentences,
+                combiner,
                 sentence_vectors=self.sentence_vectors,
                 term_rarity=self.store.keywords.inverse_document_frequency,
-                require_answer_kind=self.settings.require_answer_kind,
-                sentence_candidates=self.settings.sentence_candidates,
+                max_articles=self.settings.candidate_articles,
+                max_sentences=self.settings.answer_sentences,
+                # 0 answers whatever it finds: no off-topic, year or probability refusal.
+                abstain=self.settings.abstain_threshold != 0,
+                question_encoder=self._question_encoder(combiner),
             )
         return self._answerer
+
+    def _question_encoder(self, combiner: Combiner) -> Callable[[str], np.ndarray] | None:
+        """The ranker's tuned question encoder, when the index's sentence vectors come from the
+        model it was tuned against; loaded on first use."""
+        if combiner.encoder_layers is None:
+            return None
+        folder = getattr(self.embedder, "model_path", None)  # None: a stand-in embedder
+        if folder is None or self.settings.embedding_model != combiner.encoder_base_model:
+            return None
+        layers, sha = combiner.encoder_layers, combiner.encoder_sha256
+        first = combiner.encoder_first_layer
+        embedder = self.embedder
+        # The tuned model shares the layers below `first` with the retrieval model: the
+        # question's pass for retrieval keeps its states there, and the tuned layers go on.
+        embedder.keep_question_layer = first
+
+        def encode(text: str) -> np.ndarray:
+            encoder = load_encoder(layers, sha, folder, first)
+            hidden = embedder.question_hidden(text, first)
+            if hidden is None:
+                return encoder.encode([text])[0]
+            return encoder.encode_from(hidden, first)
+
+        return encode
 
     @property
     def generative(self) -> GenerativeAnswerer | None:

@@ -92,21 +92,24 @@ class Settings(BaseSettings):
     )
     mmr: bool = Field(False, description="Re-rank candidates with maximal marginal relevance.")
     mmr_lambda: float = Field(0.6, ge=0, le=1, description="MMR trade-off: 1 = relevance only.")
-    abstain_threshold: float = Field(
-        0.45,
-        description="Best sentence score below which the extractive answerer abstains "
-        "(chosen on the dev set, see README).",
+    answer_weights: str = Field(
+        "default",
+        description="Fitted answer-selection weights: a name packaged with askdocs ('default', "
+        "made by scripts/fit_answerer.py) or a path to such a JSON file.",
     )
-    require_answer_kind: bool = Field(
-        True,
-        description="Abstain when a how-much/how-many/when question's answer holds no "
-        "quantity or date of the kind asked.",
+    abstain_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Answer only when the fitted probability that the best sentence answers is "
+        "at least this; None uses the threshold fitted with the weights; 0 never abstains (no "
+        "off-topic or year check either: for embedders the weights were not fitted with).",
     )
-    sentence_candidates: int = Field(
-        12,
+    candidate_articles: int = Field(
+        3,
         gt=0,
-        description="Sentences per question compared by embedding (the best by word overlap, "
-        "answer type and passage score, plus their neighbours); the rest by those alone.",
+        description="Articles (the best of the retrieved passages') whose every sentence is a "
+        "candidate answer.",
     )
     answer_sentences: int = Field(2, gt=0, description="Most sentences in an extractive answer.")
     max_file_mb: float = Field(10.0, gt=0, description="Files larger than this are skipped.")
@@ -171,9 +174,21 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
         return tuple(sources)
 
+    @field_validator("answer_weights")
+    @classmethod
+    def _weights_exist(cls, value: str) -> str:
+        from askdocs.answer.combiner import Combiner
+
+        Combiner.load(value)  # a missing or malformed file fails here, naming it
+        return value
+
     def settings_hash(self) -> str:
-        """Short hash of everything that shapes answers, stamped on every Answer."""
+        """Short hash of everything that shapes answers, stamped on every Answer: the fitted
+        answer weights count by their content, not their name."""
+        from askdocs.answer.combiner import digest
+
         relevant = {k: v for k, v in self.model_dump(mode="json").items() if k not in _NOT_HASHED}
+        relevant["answer_weights"] = digest(self.answer_weights)
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from askdocs.config import DEFAULT_EMBEDDING_MODEL, Settings
-from askdocs.numpy_bert import NumpyBert
+from askdocs.numpy_bert import NumpyBert, pool_spans
 
 _MODELS: dict[tuple[str, str], Any] = {}
 _NUMPY_ENCODERS: dict[str, NumpyBert | None] = {}
@@ -65,6 +65,9 @@ class LocalEmbeddings(TokenAwareEmbeddings):
         self.name = name or str(model_path)
         self._query_cache: OrderedDict[str, list[float]] = OrderedDict()
         self._query_cache_size = query_cache_size
+        self._token_cache: OrderedDict[str, Any] = OrderedDict()
+        # Set by whoever will continue from a question's hidden states (see question_hidden).
+        self.keep_question_layer: int | None = None
         self._cache_lock = threading.Lock()
 
     @property
@@ -198,12 +201,56 @@ class LocalEmbeddings(TokenAwareEmbeddings):
             span_vectors.append(np.asarray(rows, dtype=np.float32).reshape(len(rows), len(whole)))
         return np.asarray(vectors, dtype=np.float32), span_vectors
 
+    def embed_query_parts(
+        self, text: str, parts: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The question's vector and one per part of it (its focus, its context: each some
+        character spans), each the mean of the question's own token vectors inside the part.
+        In numpy this reuses the pass `embed_query` made, so the parts cost no model run of
+        their own; elsewhere each part is embedded alone."""
+        encoder = self._small_batch_encoder()
+        if encoder is None:
+            texts = [" ".join(text[a:b] for a, b in spans) or text for spans in parts]
+            vectors = np.asarray(self.embed_documents([text, *texts]), dtype=np.float32)
+            return vectors[0], vectors[1:]
+        tokens, offsets, _ = self._token_vectors(encoder, text)
+        return pool_spans(tokens, offsets, parts)
+
+    def question_hidden(self, text: str, layer: int) -> np.ndarray | None:
+        """The hidden states of a question entering `layer`, kept from the numpy pass that
+        embedded it when `keep_question_layer` is that layer (else None): a model that shares
+        the layers below it (the answer ranker's question encoder) continues from there."""
+        encoder = self._small_batch_encoder()
+        if encoder is None or self.keep_question_layer != layer:
+            return None
+        return self._token_vectors(encoder, text)[2]
+
+    def _token_vectors(
+        self, encoder: NumpyBert, text: str
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        with self._cache_lock:
+            if text in self._token_cache:
+                self._token_cache.move_to_end(text)
+                return self._token_cache[text]
+        found = encoder.token_vectors(text, self.keep_question_layer)
+        with self._cache_lock:
+            self._token_cache[text] = found
+            while len(self._token_cache) > self._query_cache_size:
+                self._token_cache.popitem(last=False)
+        return found
+
     def embed_query(self, text: str) -> list[float]:
         with self._cache_lock:
             if text in self._query_cache:
                 self._query_cache.move_to_end(text)
                 return self._query_cache[text]
-        vector = self.embed_documents([text])[0]
+        encoder = self._small_batch_encoder()
+        if encoder is not None:
+            # The same vector `encode` gives, kept with its token vectors for embed_query_spans.
+            tokens, offsets, _ = self._token_vectors(encoder, text)
+            vector = pool_spans(tokens, offsets, [])[0].tolist()
+        else:
+            vector = self.embed_documents([text])[0]
         with self._cache_lock:
             self._query_cache[text] = vector
             if len(self._query_cache) > self._query_cache_size:

@@ -13,7 +13,7 @@ normalisation); any other model folder returns None and is run by sentence-trans
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +46,11 @@ class NumpyBert:
         }
 
     @classmethod
-    def from_folder(cls, folder: Path) -> NumpyBert | None:
-        """The encoder for this model folder, or None if its layout is not the plain one."""
+    def from_folder(
+        cls, folder: Path, replace: Mapping[str, np.ndarray] | None = None
+    ) -> NumpyBert | None:
+        """The encoder for this model folder, or None if its layout is not the plain one;
+        `replace` swaps in some weights by name (fine-tuned layers over the folder's)."""
         try:
             config = json.loads((folder / "config.json").read_text())
             modules = json.loads((folder / "modules.json").read_text())
@@ -79,6 +82,10 @@ class NumpyBert:
 
         weights = load_file(str(folder / "model.safetensors"))
         weights = {name.removeprefix("bert."): value for name, value in weights.items()}
+        for name, value in (replace or {}).items():
+            if name not in weights or weights[name].shape != value.shape:
+                raise ValueError(f"{folder}: no weight {name} of shape {value.shape} to replace")
+            weights[name] = value.astype(weights[name].dtype)
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         tokenizer.enable_truncation(int(limit))
         tokenizer.no_padding()
@@ -98,19 +105,57 @@ class NumpyBert:
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
 
-    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def token_vectors(
+        self, text: str, keep_layer: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The final token vectors of one text, each token's character offsets, and (with
+        `keep_layer`) the hidden states that enter that layer, for `encode_from`."""
+        encoding = self.tokenizer.encode(text)
+        ids = np.asarray([encoding.ids], dtype=np.int64)
+        kept: list[np.ndarray] = []
+        tokens = self._forward(ids, np.ones(ids.shape, dtype=np.float32), keep_layer, kept)[0]
+        return tokens, np.asarray(encoding.offsets).reshape(-1, 2), kept[0] if kept else None
+
+    def encode_from(self, hidden: np.ndarray, first_layer: int) -> np.ndarray:
+        """The unit vector of one text whose hidden states entering `first_layer` are given
+        (computed by a model whose layers below it are this one's)."""
+        mask = np.ones(hidden.shape[:2], dtype=np.float32)
+        tokens = self._layers(hidden, mask, first_layer)[0]
+        pooled = tokens.mean(axis=0)
+        return (pooled / max(float(np.linalg.norm(pooled)), 1e-12)).astype(np.float32)
+
+    def _forward(
+        self,
+        ids: np.ndarray,
+        mask: np.ndarray,
+        keep_layer: int | None = None,
+        kept: list[np.ndarray] | None = None,
+    ) -> np.ndarray:
         w = self.w
-        batch, length = ids.shape
+        length = ids.shape[1]
         x = (
             w["embeddings.word_embeddings.weight"][ids]
             + w["embeddings.position_embeddings.weight"][:length][None]
             + w["embeddings.token_type_embeddings.weight"][0]
         )
         x = self._norm(x, "embeddings.LayerNorm")
+        return self._layers(x, mask, 0, keep_layer, kept)
+
+    def _layers(
+        self,
+        x: np.ndarray,
+        mask: np.ndarray,
+        first: int,
+        keep_layer: int | None = None,
+        kept: list[np.ndarray] | None = None,
+    ) -> np.ndarray:
+        batch, length = x.shape[:2]
         # Padding gets a large negative score so no real token attends to it.
         blocked = (1.0 - mask)[:, None, None, :] * np.float32(-1e9)
         width = x.shape[-1] // self.heads
-        for n in range(self.layers):
+        for n in range(first, self.layers):
+            if n == keep_layer and kept is not None:
+                kept.append(x)
             p = f"encoder.layer.{n}."
             q, k, v = (
                 self._dense(x, p + f"attention.self.{name}")
@@ -149,3 +194,23 @@ def _gelu(x: np.ndarray) -> np.ndarray:
         poly = (poly + np.float32(coefficient)) * t
     erf = np.sign(x) * (1.0 - poly * np.exp(-z * z))
     return (0.5 * x * (1.0 + erf)).astype(np.float32)
+
+
+def pool_spans(
+    tokens: np.ndarray, offsets: np.ndarray, parts: Sequence[Sequence[tuple[int, int]]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The text's unit vector (mean of all its tokens, as `encode`) and one per part, a part
+    being some character spans of the text: the mean of the token vectors inside them, read in
+    the context of the whole text. A part holding no token gets the whole text's vector."""
+    whole = tokens.mean(axis=0)
+    real = offsets[:, 1] > offsets[:, 0]  # special tokens have empty offsets
+    rows = []
+    for spans in parts:
+        inside = np.zeros(len(tokens), dtype=bool)
+        for start, end in spans:
+            inside |= real & (offsets[:, 0] >= start) & (offsets[:, 1] <= end)
+        rows.append(tokens[inside].mean(axis=0) if inside.any() else whole)
+    unit = [v / max(float(np.linalg.norm(v)), 1e-12) for v in (whole, *rows)]
+    return unit[0].astype(np.float32), np.asarray(unit[1:], dtype=np.float32).reshape(
+        len(rows), tokens.shape[1]
+    )

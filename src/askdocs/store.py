@@ -413,6 +413,22 @@ class ChromaStore:
         return [by_id[i] for i in ids if i in by_id]
 
     @_reachable
+    def article_chunks(self, article_ids: Sequence[str]) -> list[Chunk]:
+        """Every stored chunk of these articles, in article and text order."""
+        if not article_ids:
+            return []
+        found = self.chunks.get(
+            where={"article_id": {"$in": list(article_ids)}}, include=["documents", "metadatas"]
+        )
+        chunks = [
+            _chunk(chunk_id, text, meta)
+            for chunk_id, text, meta in zip(
+                found["ids"], found["documents"], found["metadatas"], strict=True
+            )
+        ]
+        return sorted(chunks, key=lambda c: (c.article_id, c.start, c.end))
+
+    @_reachable
     def search(
         self, vector: Sequence[float], k: int, filters: Filters | None = None
     ) -> list[tuple[Passage, np.ndarray]]:

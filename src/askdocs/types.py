@@ -87,15 +87,19 @@ class Answer:
     claims: list[Claim] = field(default_factory=list)
     backend: str = "extractive"
     note: str = ""
-    # The best sentence's score (extractive answers), compared with the abstention threshold.
+    # Extractive answers: the fitted probability that the best sentence answers the question,
+    # compared with the abstention threshold.
     confidence: float | None = None
     abstain_reason: str = ""
+    # The asked-for name, number, date or place, cut from the first cited sentence.
+    short_answer: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "standalone_question": self.standalone_question,
             "text": self.text,
+            "short_answer": self.short_answer,
             "abstained": self.abstained,
             "backend": self.backend,
             "note": self.note,

@@ -56,9 +56,7 @@ def hostile_dir(tmp_path: Path) -> Path:
 def test_extractive_answers_are_unaffected(
     tmp_path: Path, hostile_dir: Path, record: Recorder
 ) -> None:
-    assistant = Assistant(
-        index_dir=tmp_path / "ix", embedder=FakeEmbeddings(), abstain_threshold=0.2
-    )
+    assistant = Assistant(index_dir=tmp_path / "ix", embedder=FakeEmbeddings(), abstain_threshold=0)
     assistant.ingest([hostile_dir])
     failures = []
     for name, (question, expected) in QUESTIONS.items():
@@ -105,7 +103,7 @@ def test_the_model_sees_fenced_data_and_its_obedience_is_not_cited(
     )
     assistant = Assistant(
         index_dir=tmp_path / "ix", embedder=FakeEmbeddings(), chat_model=chat_model,
-        llm="openai:fake", verify_threshold=0.3, strict=True, abstain_threshold=0.2,
+        llm="openai:fake", verify_threshold=0.3, strict=True, abstain_threshold=0,
     )  # fmt: skip
     assistant.ingest([hostile_dir])
     failures = []

@@ -1,0 +1,157 @@
+"""The fitted combiner: feature weights that turn a candidate's signals into its score, and
+the question-level model that decides whether to answer at all.
+
+The weights are data, produced by `scripts/fit_answerer.py` from named question files with
+cross-validation, saved as a small versioned JSON file inside the package and loaded by name;
+their digest is part of the settings hash, so every Answer says which weights produced it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from askdocs.answer.features import FEATURES
+
+FORMAT = 1
+"""Version of the weights file layout; a file of another version is refused, not misread."""
+
+QUESTION_FEATURES: tuple[str, ...] = (
+    "top_probability",  # the best candidate's share of the softmax over candidates
+    "top_score",  # its raw combined score
+    "margin",  # its score minus the second best's
+    "top_kind",  # whether it holds a new phrase of the asked kind
+    "kind_missing",  # the question asks for a phrase (number, date, name...) the best lacks
+    "kind_missing_top3",  # ... and none of the three best holds one
+    "top_focus_overlap",  # how much of the question's focus it holds
+    "top_constraints",  # share of the question's years and numbers its article holds
+    "top_sim_question",  # its cosine to the question
+    "best_article_score",  # retrieval's score of the best article
+)
+
+
+class CombinerError(ValueError):
+    """A weights file that is missing, of another format, or for other features."""
+
+
+@dataclass(frozen=True)
+class Combiner:
+    """Scores candidates with a linear model over standardised features (softmax-ranked).
+
+    >>> combiner = Combiner.load("default")  # doctest: +SKIP
+    >>> combiner.probabilities(features)  # doctest: +SKIP
+    """
+
+    name: str
+    digest: str
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    abstain_features: tuple[str, ...]
+    abstain_mean: np.ndarray
+    abstain_scale: np.ndarray
+    abstain_weights: np.ndarray
+    abstain_bias: float
+    abstain_threshold: float
+    second_sentence_ratio: float
+    # Best cosine between the question and any candidate below which nothing in the articles
+    # is about the question (fitted: refuses at most 1% of the answerable fitting questions).
+    relevance_floor: float = 0.0
+    # The fine-tuned question encoder the ranker was fitted with: the file of its tuned
+    # layers, its sha256, and the embedding model whose stored sentence vectors it matches.
+    encoder_layers: Path | None = None
+    encoder_sha256: str = ""
+    encoder_base_model: str = ""
+    encoder_first_layer: int = 0
+
+    def scores(self, matrix: np.ndarray) -> np.ndarray:
+        """The combined score of each row of a feature matrix (columns in `features` order)."""
+        return ((matrix - self.mean) / self.scale) @ self.weights
+
+    def answerable(self, question_features: np.ndarray) -> float:
+        """Probability that the question is answered by the best candidate's article."""
+        z = (question_features - self.abstain_mean) / self.abstain_scale
+        return float(1.0 / (1.0 + np.exp(-(z @ self.abstain_weights + self.abstain_bias))))
+
+    @classmethod
+    def load(cls, name: str) -> Combiner:
+        """A packaged weights file by name ("default"), or a path to one."""
+        return _load(name)
+
+    @classmethod
+    def from_json(cls, name: str, text: str) -> Combiner:
+        data = json.loads(text)
+        if data.get("format") != FORMAT:
+            raise CombinerError(
+                f"answer weights {name!r}: format {data.get('format')}, "
+                f"this askdocs reads format {FORMAT}"
+            )
+        ranker, abstain = data["ranker"], data["abstain"]
+        encoder = data.get("question_encoder")
+        if tuple(ranker["features"]) != FEATURES or tuple(abstain["features"]) != QUESTION_FEATURES:
+            raise CombinerError(
+                f"answer weights {name!r} were fitted for other features than this askdocs "
+                "computes; refit them with scripts/fit_answerer.py"
+            )
+        return cls(
+            name=name,
+            digest=hashlib.sha256(text.encode()).hexdigest()[:12],
+            features=tuple(ranker["features"]),
+            mean=np.asarray(ranker["mean"]),
+            scale=np.asarray(ranker["scale"]),
+            weights=np.asarray(ranker["weights"]),
+            abstain_features=tuple(abstain["features"]),
+            abstain_mean=np.asarray(abstain["mean"]),
+            abstain_scale=np.asarray(abstain["scale"]),
+            abstain_weights=np.asarray(abstain["weights"]),
+            abstain_bias=float(abstain["bias"]),
+            abstain_threshold=float(abstain["threshold"]),
+            second_sentence_ratio=float(data["second_sentence_ratio"]),
+            relevance_floor=float(abstain.get("relevance_floor", 0.0)),
+            encoder_layers=_beside(name, encoder["file"]) if encoder else None,
+            encoder_sha256=encoder["sha256"] if encoder else "",
+            encoder_base_model=encoder["base_model"] if encoder else "",
+            encoder_first_layer=min(encoder["layers"]) if encoder else 0,
+        )
+
+
+def _packaged(file: str) -> Path:
+    return Path(str(resources.files("askdocs.answer").joinpath("weights").joinpath(file)))
+
+
+def _is_path(name: str) -> bool:
+    return Path(name).suffix == ".json" or Path(name).is_file()
+
+
+def _beside(name: str, file: str) -> Path:
+    """A file that belongs to a weights file: next to it, packaged or not."""
+    return Path(name).parent / file if _is_path(name) else _packaged(file)
+
+
+def weights_text(name: str) -> str:
+    """The text of a weights file: a path, or a file packaged under askdocs/answer/weights."""
+    path = Path(name) if _is_path(name) else _packaged(f"{name}.json")
+    if not path.is_file():
+        raise CombinerError(
+            f"answer weights file not found: {path}"
+            if _is_path(name)
+            else f"no packaged answer weights named {name!r}"
+        )
+    return path.read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=8)
+def _load(name: str) -> Combiner:
+    return Combiner.from_json(name, weights_text(name))
+
+
+def digest(name: str) -> str:
+    """Short hash of a weights file, for the settings hash."""
+    return _load(name).digest

@@ -1,0 +1,176 @@
+"""Spans of a sentence that can answer a question of one kind: names, quantities, dates, places.
+
+Plain patterns over capitalisation, digits and a few closed classes of English words (months,
+weekdays, units, causal connectives); no word here comes from a particular question or article.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from askdocs.answer.question import DATE, NAME, NUMBER, PERSON, PLACE, REASON
+from askdocs.keywords import STOPWORDS
+
+_MONTH = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+    r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+)
+_WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+DATE_SPAN = re.compile(
+    rf"\b(?:{_WEEKDAY},?\s+)?\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\b(?:,?\s+\d{{4}})?"
+    rf"|\b{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?:,?\s+\d{{4}})?"
+    rf"|\b(?:(?:early|late|mid)[- ])?{_MONTH}\s+(?:of\s+)?\d{{4}}\b"
+    rf"|\b(?:1[89]\d\d|20\d\d)s?\b|\b{_WEEKDAY}\b"
+    r"|\b(?:yesterday|today|tomorrow|last (?:week|month|year)|next (?:week|month|year))\b"
+)
+_NUMBER_WORDS = (
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+    r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|"
+    r"eighty|ninety|hundred|hundreds|thousand|thousands|dozen|dozens|half|quarter|third"
+)
+QUANTITY_SPAN = re.compile(
+    r"(?:[£$€¥]\s?)?\d[\d,.]*(?:\s?-\s?\d[\d,.]*)?"
+    r"(?:\s?%|\s?(?:per ?cent|percent|bn|m|k|million|billion|trillion|thousand|pence|p)\b)?"
+    rf"|\b(?:{_NUMBER_WORDS})(?:[- ](?:{_NUMBER_WORDS}))*\b",
+    re.IGNORECASE,
+)
+_NAME_WORD = r"(?:[A-Z][\w'’.&-]*|[A-Z]{2,}\d*)"
+_NAME_SPAN = re.compile(
+    rf"{_NAME_WORD}(?:\s+(?:(?:of|de|del|da|di|la|le|van|von|bin|al|and|&|the)\s+)?{_NAME_WORD})*"
+)
+_PLACE_PREPOSITION = re.compile(r"\b(?:in|at|near|from|to|outside|inside|across)\s+(?:the\s+)?$")
+_CAUSE = re.compile(
+    r"\b(?:because|due to|owing to|as a result|result of|thanks to|caused by|blamed|reason|"
+    r"after|since|so that|in order to|amid|following|led to|meant|aimed at)\b",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[\w'’-]+")
+_CACHED_SENTENCES = 50_000
+"""Sentences whose phrases are kept: every feature reads them, and questions about one story
+read the same sentences again."""
+
+
+@dataclass(frozen=True)
+class Span:
+    """A candidate answer phrase: sentence[start:end] == text."""
+
+    start: int
+    end: int
+    text: str
+
+
+@lru_cache(maxsize=_CACHED_SENTENCES)
+def words(text: str) -> frozenset[str]:
+    """Lower-cased words without possessives, for comparing a phrase with the question."""
+    return frozenset(w.lower().removesuffix("'s").removesuffix("’s") for w in _WORD.findall(text))
+
+
+@lru_cache(maxsize=_CACHED_SENTENCES)
+def names(sentence: str) -> tuple[Span, ...]:
+    """Runs of capitalised words, a leading stop word ("The", "But") left off.
+
+    >>> [s.text for s in names("But SMFG President Yoshifumi Nishikawa said so.")]
+    ['SMFG President Yoshifumi Nishikawa']
+    """
+    spans = []
+    for match in _NAME_SPAN.finditer(sentence):
+        start, text = match.start(), match.group().rstrip(".'’")
+        first = text.split(" ", 1)
+        while first and first[0].lower() in STOPWORDS:
+            if len(first) == 1:
+                text = ""
+                break
+            start += len(first[0]) + 1
+            text = first[1]
+            first = text.split(" ", 1)
+        if text:
+            spans.append(Span(start, start + len(text), text))
+    return tuple(spans)
+
+
+@lru_cache(maxsize=_CACHED_SENTENCES)
+def quantities(sentence: str) -> tuple[Span, ...]:
+    """Numbers with their currency or unit; years and dates are left to `dates`.
+
+    >>> [s.text for s in quantities("It cost £5.5bn in 2004, up 12%.")]
+    ['£5.5bn', '12%']
+    """
+    dated = [(m.start(), m.end()) for m in DATE_SPAN.finditer(sentence)]
+    spans = []
+    for m in QUANTITY_SPAN.finditer(sentence):
+        text = m.group().strip().rstrip(".,")
+        if not text or any(a <= m.start() < b for a, b in dated):
+            continue
+        spans.append(Span(m.start(), m.start() + len(text), text))
+    return tuple(spans)
+
+
+@lru_cache(maxsize=_CACHED_SENTENCES)
+def dates(sentence: str) -> tuple[Span, ...]:
+    """Years, days of the month, weekdays and relative days."""
+    return tuple(Span(m.start(), m.end(), m.group()) for m in DATE_SPAN.finditer(sentence))
+
+
+@lru_cache(maxsize=_CACHED_SENTENCES)
+def places(sentence: str) -> tuple[Span, ...]:
+    """Names that follow a preposition of place: "in Rome", "at the Tor Di Valle arena"."""
+    return tuple(s for s in names(sentence) if _PLACE_PREPOSITION.search(sentence[: s.start]))
+
+
+_MONEY = re.compile(r"[£$€¥]\s?\d|\d\s?(?:pounds|dollars|euros|bn|m)\b|\b(?:million|billion)\b")
+_TIME = re.compile(
+    r"\d+\s*(?:-\s*)?(?:second|minute|min|hour|day|week|month|year|season|lap|round)s?\b|"
+    r"\d+(?:st|nd|rd|th) minute|\b(?:minutes?|hours?|days?|weeks?|months?|years?)\b",
+    re.IGNORECASE,
+)
+_PERCENT = re.compile(r"%|\bper ?cent\b|\bpercent", re.IGNORECASE)
+
+
+def holds_unit(sentence: str, unit: str) -> bool:
+    """Whether a sentence measures what the question asks: money, time, percent, or
+    "count:<noun>" (the noun within a few words after a number: "40,000 fans", "3 new jobs").
+
+    >>> holds_unit("It cost £5m.", "money"), holds_unit("Some 40,000 loyal fans came.", "count:fan")
+    (True, True)
+    """
+    undated = DATE_SPAN.sub(" ", sentence)
+    if unit == "money":
+        return bool(_MONEY.search(undated))
+    if unit == "time":
+        return bool(_TIME.search(undated))
+    if unit == "percent":
+        return bool(_PERCENT.search(undated))
+    noun = unit.removeprefix("count:")
+    number = rf"(?:\d[\d,.]*|{_NUMBER_WORDS})"
+    return (
+        re.search(rf"\b{number}\s+(?:\S+\s+){{0,2}}{re.escape(noun)}", undated, re.IGNORECASE)
+        is not None
+    )
+
+
+def has_cause(sentence: str) -> bool:
+    """Whether the sentence gives a reason ("because", "due to", "after", "blamed")."""
+    return bool(_CAUSE.search(sentence))
+
+
+def spans_of_kind(kind: str, sentence: str) -> tuple[Span, ...]:
+    """The phrases of a sentence that could answer a question of this kind."""
+    if kind == NUMBER:
+        return quantities(sentence)
+    if kind == DATE:
+        return dates(sentence)
+    if kind == PLACE:
+        return places(sentence) or names(sentence)
+    if kind in (PERSON, NAME):
+        return names(sentence)
+    if kind == REASON:
+        return ()
+    return ()
+
+
+def new_spans(spans: Sequence[Span], question_words: set[str]) -> list[Span]:
+    """Spans holding a word the question does not: what the sentence adds."""
+    return [s for s in spans if words(s.text) - question_words]

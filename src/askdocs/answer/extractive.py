@@ -1,0 +1,361 @@
+"""The extractive answerer: the sentence of the retrieved articles that answers the question,
+chosen by the fitted combiner, quoted exactly and cited, with a short answer cut from it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from askdocs.answer.candidates import Candidate, CandidatePool, ChunksOf, gather
+from askdocs.answer.combiner import QUESTION_FEATURES, Combiner
+from askdocs.answer.entities import new_spans, spans_of_kind, words
+from askdocs.answer.features import FEATURES, feature_matrix
+from askdocs.answer.question import (
+    DATE,
+    NAME,
+    NUMBER,
+    PERSON,
+    PLACE,
+    QuestionAnalysis,
+    analyse,
+)
+from askdocs.chunking import candidate_sentences
+from askdocs.citations import format_marker, make_citation
+from askdocs.embeddings import SentenceVectors
+from askdocs.keywords import TOKEN, stem
+from askdocs.types import BELOW_THRESHOLD, CANNOT_ANSWER, Article, Citation, Passage
+
+Rarity = Callable[[Iterable[str]], dict[str, float]]
+
+
+@dataclass(frozen=True)
+class ScoredPool:
+    """A question's candidates with their features, scores and softmax probabilities."""
+
+    analysis: QuestionAnalysis
+    pool: CandidatePool
+    features: np.ndarray
+    scores: np.ndarray
+    probabilities: np.ndarray
+
+    def order(self) -> list[int]:
+        return [int(i) for i in np.argsort(-self.scores, kind="stable")]
+
+    def question_features(self) -> np.ndarray:
+        """The QUESTION_FEATURES of the best candidate, for the abstention model."""
+        return question_features(
+            self.features,
+            self.scores,
+            self.probabilities,
+            self.pool.article_scores,
+            self.analysis.kind,
+        )
+
+
+def question_features(
+    features: np.ndarray,
+    scores: np.ndarray,
+    probabilities: np.ndarray,
+    article_scores: Sequence[float],
+    kind_asked: str,
+) -> np.ndarray:
+    """QUESTION_FEATURES from one question's candidate features and scores."""
+    order = np.argsort(-scores, kind="stable")
+    top = order[0]
+    second = scores[order[1]] if len(order) > 1 else scores[top] - 1.0
+    column = {name: features[top, i] for i, name in enumerate(FEATURES)}
+    kind_columns = [i for i, name in enumerate(FEATURES) if name.startswith("kind_")]
+    kind = max(column[FEATURES[i]] for i in kind_columns)
+    asked = FEATURES.index(f"kind_{kind_asked}")
+    missing = kind_asked in _PHRASE_KINDS and features[top, asked] < 1.0
+    missing3 = missing and all(features[j, asked] < 1.0 for j in order[:3])
+    values = {
+        "top_probability": probabilities[top],
+        "top_score": scores[top],
+        "margin": scores[top] - second,
+        "top_kind": kind,
+        "kind_missing": float(missing),
+        "kind_missing_top3": float(missing3),
+        "top_focus_overlap": column["focus_overlap"],
+        "top_constraints": column["constraints_article"],
+        "top_sim_question": column["sim_question"],
+        "best_article_score": article_scores[0] if len(article_scores) else 0.0,
+    }
+    return np.asarray([values[name] for name in QUESTION_FEATURES], dtype=float)
+
+
+# Kinds answered by a phrase; a reason or "anything" is not.
+_PHRASE_KINDS = {NUMBER, DATE, PERSON, PLACE, NAME}
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Probabilities over candidates.
+
+    >>> softmax(np.array([0.0, 0.0])).tolist()
+    [0.5, 0.5]
+    """
+    if not len(scores):
+        return scores
+    shifted = np.exp(scores - scores.max())
+    return shifted / shifted.sum()
+
+
+@dataclass(frozen=True)
+class ExtractiveAnswer:
+    text: str
+    citations: list[Citation]
+    confidence: float | None
+    abstain_reason: str = ""
+    short_answer: str | None = None
+
+
+class ExtractiveAnswerer:
+    """Scores every sentence of the top retrieved articles and answers with the best one.
+
+    Each sentence's signals (features.py) are combined by fitted weights (combiner.py); a
+    question-level model on the best candidate decides whether to answer or abstain.
+
+    >>> answerer = ExtractiveAnswerer(embedder, Combiner.load("default"))  # doctest: +SKIP
+    >>> answerer.answer(question, passages, articles, store.article_chunks)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        embedder: Embeddings,
+        combiner: Combiner,
+        sentence_vectors: SentenceVectors | None = None,
+        term_rarity: Rarity | None = None,
+        max_articles: int = 3,
+        max_sentences: int = 2,
+        abstain: bool = True,
+        question_encoder: Callable[[str], np.ndarray] | None = None,
+    ) -> None:
+        if max_articles <= 0:
+            raise ValueError(f"max_articles must be > 0, got {max_articles}")
+        if max_sentences <= 0:
+            raise ValueError(f"max_sentences must be > 0, got {max_sentences}")
+        self.embedder = embedder
+        self.combiner = combiner
+        self.sentence_vectors = sentence_vectors or SentenceVectors(embedder)
+        # Inverse document frequency from the keyword index: "Fenerbahce" pins a sentence down,
+        # "club" does not. Without it every word weighs the same.
+        self.term_rarity = term_rarity
+        self.max_articles = max_articles
+        self.max_sentences = max_sentences
+        self.abstain = abstain
+        # The ranker's own question encoder (encoder.py); without it (another embedding model,
+        # whose sentence vectors it was not tuned against) the plain question vector stands in.
+        self.question_encoder = question_encoder
+
+    def analyse(self, question: str, latest_turn: str | None = None) -> QuestionAnalysis:
+        """The question's analysis; in a follow-up the latest turn says what is asked."""
+        analysis = analyse(question)
+        if latest_turn and latest_turn.strip() != question.strip():
+            turn = analyse(latest_turn)
+            return QuestionAnalysis(
+                text=question,
+                focus=latest_turn.strip(),
+                context=question,
+                kind=turn.kind,
+                head=turn.head or analysis.head,
+                years=analysis.years,
+                numbers=analysis.numbers,
+                names=analysis.names,
+                focus_terms=turn.terms,
+                context_terms=tuple(t for t in analysis.terms if t not in turn.terms),
+                name_terms=analysis.name_terms,
+            )
+        return analysis
+
+    def features(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        articles: Mapping[str, Article],
+        chunks_of: ChunksOf,
+        latest_turn: str | None = None,
+        already_said: Sequence[str] = (),
+    ) -> tuple[QuestionAnalysis, CandidatePool, np.ndarray]:
+        """The question's analysis, its candidates and their FEATURES (one row each)."""
+        analysis = self.analyse(question, latest_turn)
+        pool = gather(
+            passages, articles, chunks_of, self.sentence_vectors, self.max_articles, already_said
+        )
+        if not len(pool):
+            return analysis, pool, np.zeros((0, len(FEATURES)))
+        vectors = self._part_vectors(analysis)
+        sim_question = pool.vectors @ vectors[0]
+        sim_focus = pool.vectors @ vectors[1]
+        sim_context = pool.vectors @ vectors[2] if vectors[2] is not None else np.zeros(len(pool))
+        sim_tuned = (
+            pool.vectors @ self.question_encoder(analysis.text)
+            if self.question_encoder
+            else sim_question
+        )
+        rarity = self.term_rarity(analysis.terms) if self.term_rarity else {}
+        matrix = feature_matrix(
+            analysis, pool, sim_question, sim_focus, sim_context, sim_tuned, rarity
+        )
+        return analysis, pool, matrix
+
+    def _part_vectors(self, analysis: QuestionAnalysis) -> list[np.ndarray | None]:
+        """Vectors of the whole question, its focus and its context (None without one)."""
+        parts = getattr(self.embedder, "embed_query_parts", None)
+        if parts is not None and analysis.focus_at:
+            whole, pooled = parts(analysis.text, [analysis.focus_at, analysis.context_at])
+            return [whole, pooled[0], pooled[1] if analysis.context_at else None]
+        texts = (analysis.text, analysis.focus or analysis.text, analysis.context)
+        return [np.asarray(self.embedder.embed_query(t)) if t else None for t in texts]
+
+    def score(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        articles: Mapping[str, Article],
+        chunks_of: ChunksOf,
+        latest_turn: str | None = None,
+        already_said: Sequence[str] = (),
+    ) -> ScoredPool:
+        """Every candidate of the question with its features and combined score."""
+        analysis, pool, matrix = self.features(
+            question, passages, articles, chunks_of, latest_turn, already_said
+        )
+        scores = self.combiner.scores(matrix) if len(pool) else np.zeros(0)
+        return ScoredPool(analysis, pool, matrix, scores, softmax(scores))
+
+    def answer(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        articles: Mapping[str, Article],
+        chunks_of: ChunksOf,
+        latest_turn: str | None = None,
+        already_said: Sequence[str] = (),
+    ) -> ExtractiveAnswer:
+        """The answer text with [n] markers and its citations, or CANNOT_ANSWER and why."""
+        scored = self.score(question, passages, articles, chunks_of, latest_turn, already_said)
+        if not len(scored.pool):
+            return ExtractiveAnswer(CANNOT_ANSWER, [], None, "nothing relevant was retrieved")
+        confidence = self.combiner.answerable(scored.question_features())
+        chosen = choose(scored, self.max_sentences, self.combiner.second_sentence_ratio)
+        c = self.combiner
+        refusal = self.abstain and refusal_reason(
+            scored.features,
+            chosen[0],
+            scored.analysis.years,
+            confidence,
+            c.relevance_floor,
+            c.abstain_threshold,
+        )
+        if refusal:
+            return ExtractiveAnswer(CANNOT_ANSWER, [], confidence, refusal)
+        citations, parts = [], []
+        for key, index in enumerate(chosen, 1):
+            candidate = scored.pool.candidates[index]
+            article = scored.pool.articles[candidate.article_id]
+            start = with_antecedent(article.text, candidate)
+            passage = Passage(
+                candidate.chunk,
+                float(scored.probabilities[index]),
+                article.title,
+                article.source,
+                article.published,
+                dict(article.metadata),
+            )
+            citation = make_citation(key, passage, article, start, candidate.end)
+            citations.append(citation)
+            parts.append(f"{citation.quote} {format_marker([key])}")
+        best = scored.pool.candidates[chosen[0]]
+        short = short_answer(scored.analysis, best.text)
+        return ExtractiveAnswer(" ".join(parts), citations, confidence, short_answer=short)
+
+
+NOT_ABOUT_IT = "nothing in the articles is about this question"
+
+
+def refusal_reason(
+    features: np.ndarray,
+    best: int,
+    years: Sequence[str],
+    confidence: float,
+    relevance_floor: float,
+    threshold: float,
+) -> str | None:
+    """Why the answerer should refuse, or None: no candidate is near the question (off-topic);
+    the best one's article lacks a year the question names (another season, another event);
+    or the fitted probability that it answers is below the threshold.
+
+    >>> rows = np.zeros((1, len(FEATURES)))
+    >>> refusal_reason(rows, 0, (), 0.9, 0.5, 0.2)
+    'nothing in the articles is about this question'
+    """
+    if features[:, FEATURES.index("sim_question")].max() < relevance_floor:
+        return NOT_ABOUT_IT
+    if years and features[best, FEATURES.index("years_article")] < 1.0:
+        return f"the articles found do not mention {' or '.join(years)}"
+    if confidence < threshold:
+        return BELOW_THRESHOLD
+    return None
+
+
+def choose(scored: ScoredPool, max_sentences: int, ratio: float) -> list[int]:
+    """The best candidate, and the next ones whose probability is at least `ratio` of its
+    (a second sentence when the model cannot tell two apart), never overlapping."""
+    order = scored.order()
+    chosen = [order[0]]
+    top = scored.probabilities[order[0]]
+    for index in order[1:]:
+        if len(chosen) >= max_sentences or scored.probabilities[index] < ratio * top:
+            break
+        candidate = scored.pool.candidates[index]
+        if not any(_same_place(candidate, scored.pool.candidates[c]) for c in chosen):
+            chosen.append(index)
+    return chosen  # best first: the short answer is cut from the first
+
+
+def _same_place(a: Candidate, b: Candidate) -> bool:
+    return a.article_id == b.article_id and a.start < b.end and b.start < a.end
+
+
+_ANAPHOR = re.compile(r"^(?:It|He|She|They|Its|His|Her|Their|This|These|Those)\b")
+
+
+def with_antecedent(text: str, candidate: Candidate) -> int:
+    """Where a cited sentence should start: a sentence opening with "It"/"He"/"They" is
+    merged with the sentence before it, which says who or what that is, when that sentence
+    is in the same paragraph and the same chunk (a citation points into one chunk)."""
+    start = candidate.start
+    if not _ANAPHOR.match(text[start : start + 12]):
+        return start
+    spans = candidate_sentences(text, max(candidate.chunk.start, start - 600), start)
+    if spans and text[spans[-1][1] : start].count("\n") <= 1:
+        return spans[-1][0]
+    return start
+
+
+def short_answer(analysis: QuestionAnalysis, sentence: str) -> str | None:
+    """The phrase of the asked kind in the sentence that the question does not already hold,
+    nearest the question's focus words; None when the question asks for no such phrase.
+
+    >>> q = analyse("Who leads Sumitomo Mitsui Financial Group?")
+    >>> short_answer(q, "SMFG President Yoshifumi Nishikawa said the banks must grow.")
+    'SMFG President Yoshifumi Nishikawa'
+    """
+    if analysis.kind not in _PHRASE_KINDS:
+        return None
+    found = new_spans(spans_of_kind(analysis.kind, sentence), words(analysis.text))
+    if not found:
+        return None
+    focus = set(analysis.focus_terms)
+    anchors = [
+        m.start()
+        for m in TOKEN.finditer(sentence)
+        if stem(m.group().lower().strip(".,'’-")) in focus
+    ]
+    if not anchors:
+        return found[0].text
+    return min(found, key=lambda s: min(abs(s.start - a) for a in anchors)).text

@@ -1,0 +1,289 @@
+"""Signals that a candidate sentence answers the question, each a small pure function.
+
+`feature_matrix` lays them out in FEATURES order for the fitted combiner. Similarities come
+from the stored sentence vectors; everything else from the text. Which signals matter, and how
+much, is not decided here: the combiner's weights are fitted on question sets
+(scripts/fit_answerer.py).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from bisect import bisect_left
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+
+import numpy as np
+
+from askdocs.answer.candidates import CandidatePool
+from askdocs.answer.entities import (
+    Span,
+    has_cause,
+    holds_unit,
+    names,
+    new_spans,
+    places,
+    spans_of_kind,
+    words,
+)
+from askdocs.answer.question import (
+    KINDS,
+    NAME,
+    NUMBER,
+    PERSON,
+    PLACE,
+    REASON,
+    QuestionAnalysis,
+)
+from askdocs.keywords import TOKEN, content_terms, stem
+
+FEATURES: tuple[str, ...] = (
+    "sim_question",  # cosine of the sentence to the whole question
+    "sim_focus",  # ... to the focus (the question without its context clauses)
+    "sim_context",  # ... to the context clauses: they find the story, they are not the answer
+    "sim_tuned",  # cosine to the question as the fine-tuned question encoder embeds it
+    "rank_tuned",  # 1 / (1 + rank) of sim_tuned among the candidates
+    "rank_question",  # 1 / (1 + rank) of sim_question among the candidates
+    "rank_focus",  # the same for sim_focus
+    "gap_question",  # sim_question minus the best candidate's
+    "neighbour_sim",  # best sim_question of the sentence just before or after
+    "focus_overlap",  # rarity-weighted share of the focus words the sentence holds
+    "focus_name_overlap",  # ... of the focus's names ("Larne", "Virgin Radio")
+    "focus_word_overlap",  # ... of its other words, what is said of them ("manages", "heads")
+    "context_overlap",  # the same for the context words
+    "neighbour_focus_overlap",  # best focus_overlap of the sentence before or after
+    "novelty",  # share of the sentence's words the question does not hold
+    "restates",  # the sentence adds no word to the question
+    *(f"kind_{kind}" for kind in KINDS),  # a new phrase of the asked kind (one column a kind)
+    "answer_near_focus",  # that phrase within a few words of a focus word
+    "new_names",  # the sentence names something the question does not (any kind)
+    "article_rank_0",  # the sentence's article is retrieval's first ...
+    "article_rank_1",  # ... or second
+    "article_gap",  # its article's best passage score minus the best article's
+    "in_passage",  # the sentence lies inside a retrieved passage
+    "lead",  # 1 / (1 + its position in the article)
+    "length",  # log of its word count
+    "quotes",  # it quotes someone
+    "constraints_article",  # share of the question's years and numbers its article holds
+    "years_article",  # share of the question's years its article holds (1 with none asked)
+    "constraints_sentence",  # ... that the sentence itself holds
+    "title_overlap",  # rarity-weighted share of the question's words in the article's title
+)
+
+_NEAR_WORDS = 6
+"""Words between an answer phrase and a focus word for them to count as one statement."""
+_LONG_SENTENCE_WORDS = 60
+_QUOTE = re.compile(r"[\"“”]|\b(?:said|says|told|added)\b")
+
+
+def weighted_overlap(weights: Mapping[str, float], terms: set[str]) -> float:
+    """Share of the weighted question terms found among the sentence's terms.
+
+    >>> weighted_overlap({"bank": 1.0, "nishikawa": 3.0}, {"nishikawa", "said"})
+    0.75
+    """
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in terms) / total if total else 0.0
+
+
+def novelty(question_terms: set[str], sentence_terms: Sequence[str]) -> float:
+    """Share of the sentence's content terms that the question does not contain.
+
+    >>> novelty({"share", "rose"}, ["share", "rose", "nishikawa", "said"])
+    0.5
+    """
+    if not sentence_terms:
+        return 0.0
+    return sum(t not in question_terms for t in sentence_terms) / len(sentence_terms)
+
+
+def rank_scores(values: np.ndarray) -> np.ndarray:
+    """1 / (1 + rank) of each value among all, best (largest) first.
+
+    >>> rank_scores(np.array([0.2, 0.9, 0.5])).round(2).tolist()
+    [0.33, 1.0, 0.5]
+    """
+    order = np.argsort(-values, kind="stable")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(len(values))
+    return 1.0 / (1.0 + ranks)
+
+
+def neighbour_max(article_ids: Sequence[str], indices: Sequence[int], values: np.ndarray):
+    """For each sentence, the larger value of the sentences just before and after it."""
+    position = {(a, i): n for n, (a, i) in enumerate(zip(article_ids, indices, strict=True))}
+    out = np.zeros(len(values))
+    for n, (a, i) in enumerate(zip(article_ids, indices, strict=True)):
+        around = [position.get((a, i - 1)), position.get((a, i + 1))]
+        found = [values[m] for m in around if m is not None]
+        out[n] = max(found) if found else 0.0
+    return out
+
+
+def kind_match(analysis: QuestionAnalysis, sentence: str, question_words: set[str]) -> float:
+    """How well the sentence holds a new phrase of the asked kind, from 0 to 1.
+
+    >>> from askdocs.answer.question import analyse
+    >>> q = analyse("Who leads the bank?")
+    >>> kind_match(q, "President Yoshifumi Nishikawa said it would grow.", {"who", "leads", "bank"})
+    1.0
+    """
+    if analysis.kind == REASON:
+        return 1.0 if has_cause(sentence) else 0.0
+    found = new_spans(spans_of_kind(analysis.kind, sentence), question_words)
+    if not found:
+        return 0.0
+    if analysis.kind == NUMBER and analysis.unit and not holds_unit(sentence, analysis.unit):
+        return 0.5  # a number, but not of what is asked (a sum for "how much did X pay")
+    if analysis.kind == PERSON and not any(_person_like(sentence, s) for s in found):
+        return 0.5  # a new name, but nothing marks it as a person's
+    if analysis.kind == PLACE and not new_spans(places(sentence), question_words):
+        return 0.5  # a new name, but nothing says it is where something happened
+    if analysis.kind == NAME and analysis.head:
+        # "Which institute ..." is answered by a new name next to the noun it asks for.
+        return 1.0 if _near_head(sentence, analysis.head, found) else 0.5
+    return 1.0
+
+
+_HONORIFIC = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Dr|Sir|Dame|Lord|Lady|Prof)\.?\s+$")
+_SPEECH_AFTER = re.compile(r"^,?\s+(?:said|says|told|added|admitted|believes|thinks|insisted)\b")
+
+
+def _person_like(sentence: str, span: Span) -> bool:
+    """A name of two or more words, or one after a title or before a verb of saying."""
+    return (
+        len(span.text.split()) >= 2
+        or bool(_HONORIFIC.search(sentence[: span.start]))
+        or bool(_SPEECH_AFTER.match(sentence[span.end :]))
+    )
+
+
+def _near_head(sentence: str, head: str, spans: list[Span]) -> bool:
+    starts, stems = _words_at(sentence)
+    heads = [at for at, word in zip(starts, stems, strict=True) if word == head]
+    return any(_word_distance(starts, h, s) <= 3 for h in heads for s in spans)
+
+
+@lru_cache(maxsize=50_000)
+def _words_at(sentence: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """Where each word of the sentence starts, and its stem (cached: several features and
+    several questions read the same sentence)."""
+    found = [(m.start(), stem(m.group().lower().strip(".,'’-"))) for m in TOKEN.finditer(sentence)]
+    return tuple(a for a, _ in found), tuple(w for _, w in found)
+
+
+@lru_cache(maxsize=50_000)
+def _terms(text: str) -> tuple[str, ...]:
+    return tuple(content_terms(text))
+
+
+def _word_distance(starts: Sequence[int], at: int, span: Span) -> int:
+    """Words between the word starting at `at` and the span (0 when inside it)."""
+    index = bisect_left(starts, at)
+    first = bisect_left(starts, span.start)
+    last = max(first, bisect_left(starts, span.end) - 1)
+    if first <= index <= last:
+        return 0
+    return min(abs(index - first), abs(index - last))
+
+
+def answer_near_focus(analysis: QuestionAnalysis, sentence: str, question_words: set[str]) -> float:
+    """1 / (1 + words between a new phrase of the asked kind and the nearest focus word)."""
+    found = new_spans(spans_of_kind(analysis.kind, sentence), question_words)
+    if not found or not analysis.focus_terms:
+        return 0.0
+    focus = set(analysis.focus_terms)
+    starts, stems = _words_at(sentence)
+    anchors = [at for at, word in zip(starts, stems, strict=True) if word in focus]
+    if not anchors:
+        return 0.0
+    distance = min(_word_distance(starts, a, s) for a in anchors for s in found)
+    return 1.0 / (1.0 + distance) if distance <= _NEAR_WORDS else 0.0
+
+
+def constraints_met(analysis: QuestionAnalysis, text: str, years_only: bool = False) -> float:
+    """Share of the question's years and numbers (or only its years) that the text holds (1
+    when it has none)."""
+    wanted = set(analysis.years) | (set() if years_only else set(analysis.numbers))
+    if not wanted:
+        return 1.0
+    plain = text.replace(",", "")
+    return sum(
+        re.search(rf"(?<![\d.]){re.escape(w.replace(',', ''))}(?![\d])", plain) is not None
+        for w in wanted
+    ) / len(wanted)
+
+
+def feature_matrix(
+    analysis: QuestionAnalysis,
+    pool: CandidatePool,
+    sim_question: np.ndarray,
+    sim_focus: np.ndarray,
+    sim_context: np.ndarray,
+    sim_tuned: np.ndarray,
+    rarity: Mapping[str, float],
+) -> np.ndarray:
+    """One row per candidate, one column per name in FEATURES."""
+    n = len(pool)
+    question_words = words(analysis.text)
+    question_terms = set(analysis.terms)
+    focus_weights = {t: rarity.get(t, 1.0) for t in analysis.focus_terms}
+    context_weights = {t: rarity.get(t, 1.0) for t in analysis.context_terms}
+    names_asked = set(analysis.name_terms)
+    focus_names = {t: w for t, w in focus_weights.items() if t in names_asked}
+    focus_words = {t: w for t, w in focus_weights.items() if t not in names_asked}
+    all_weights = {t: rarity.get(t, 1.0) for t in analysis.terms}
+    article_ids = [c.article_id for c in pool.candidates]
+    indices = [c.index for c in pool.candidates]
+    best_article = pool.article_scores[0] if pool.article_scores else 0.0
+    article_facts = {
+        a: (
+            constraints_met(analysis, art.text),
+            weighted_overlap(all_weights, set(content_terms(art.title))),
+            constraints_met(analysis, art.text, years_only=True),
+        )
+        for a, art in pool.articles.items()
+        if a in set(article_ids)
+    }
+    columns: dict[str, np.ndarray] = {name: np.zeros(n) for name in FEATURES}
+    columns["sim_question"] = sim_question
+    columns["sim_focus"] = sim_focus
+    columns["sim_context"] = sim_context
+    columns["sim_tuned"] = sim_tuned
+    columns["rank_tuned"] = rank_scores(sim_tuned)
+    columns["rank_question"] = rank_scores(sim_question)
+    columns["rank_focus"] = rank_scores(sim_focus)
+    columns["gap_question"] = sim_question - (sim_question.max() if n else 0.0)
+    columns["neighbour_sim"] = neighbour_max(article_ids, indices, sim_question)
+    for row, candidate in enumerate(pool.candidates):
+        text = candidate.text
+        terms = _terms(text)
+        term_set = set(terms)
+        columns["focus_overlap"][row] = weighted_overlap(focus_weights, term_set)
+        columns["focus_name_overlap"][row] = weighted_overlap(focus_names, term_set)
+        columns["focus_word_overlap"][row] = weighted_overlap(focus_words, term_set)
+        columns["context_overlap"][row] = weighted_overlap(context_weights, term_set)
+        columns["novelty"][row] = novelty(question_terms, terms)
+        columns["restates"][row] = float(not term_set - question_terms)
+        columns[f"kind_{analysis.kind}"][row] = kind_match(analysis, text, question_words)
+        columns["answer_near_focus"][row] = answer_near_focus(analysis, text, question_words)
+        columns["new_names"][row] = float(bool(new_spans(names(text), question_words)))
+        columns["article_rank_0"][row] = float(candidate.article_rank == 0)
+        columns["article_rank_1"][row] = float(candidate.article_rank == 1)
+        columns["article_gap"][row] = pool.article_scores[candidate.article_rank] - best_article
+        columns["in_passage"][row] = float(candidate.in_passage)
+        columns["lead"][row] = 1.0 / (1.0 + candidate.index)
+        columns["length"][row] = math.log1p(len(text.split())) / math.log(_LONG_SENTENCE_WORDS)
+        columns["quotes"][row] = float(bool(_QUOTE.search(text)))
+        met, title, years = article_facts[candidate.article_id]
+        columns["constraints_article"][row] = met
+        columns["years_article"][row] = years
+        columns["constraints_sentence"][row] = constraints_met(analysis, text)
+        columns["title_overlap"][row] = title
+    columns["neighbour_focus_overlap"] = neighbour_max(
+        article_ids, indices, columns["focus_overlap"]
+    )
+    return (
+        np.column_stack([columns[name] for name in FEATURES]) if n else np.zeros((0, len(FEATURES)))
+    )

@@ -1,0 +1,164 @@
+"""The question pipeline: follow-up rewriting, retrieval, candidate sentences, then the
+extractive or generative answer, streamed; `Assistant.ask` and `Assistant.stream` run this."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from askdocs.answer.extractive import ExtractiveAnswerer
+from askdocs.answer.follow_ups import HistoryTurn, history_turns, standalone_question
+from askdocs.answer.generative import GenerativeAnswerer
+from askdocs.chunking import candidate_sentences
+from askdocs.citations import claims_text
+from askdocs.embeddings import SentenceVectors
+from askdocs.llms import LLMError
+from askdocs.retrieval import PassageRetriever
+from askdocs.store import ChromaStore
+from askdocs.types import CANNOT_ANSWER, Answer, Article, Chunk, Claim, Filters, Passage
+
+EMPTY_QUESTION = "the question is empty"
+
+
+@dataclass
+class QuestionPipeline:
+    """Everything one question needs, wired once by the `Assistant`.
+
+    >>> pipeline = assistant.pipeline  # doctest: +SKIP
+    >>> *_, answer = pipeline.stream("Who did Rubio accuse?")  # doctest: +SKIP
+    """
+
+    store: ChromaStore
+    retriever: Callable[[int | None, Filters | None], PassageRetriever]
+    sentence_vectors: SentenceVectors
+    extractive: ExtractiveAnswerer
+    generative: GenerativeAnswerer | None
+    settings_hash: str
+    fallback_extractive: bool
+    backend: str = "extractive"
+
+    def retrieve(
+        self, question: str, k: int | None = None, filters: Filters | None = None
+    ) -> tuple[list[Passage], dict[str, Article]]:
+        """The passages for a (standalone) question and their articles."""
+        passages = self.retriever(k, filters).search(question)
+        articles = self.store.get_articles(p.chunk.article_id for p in passages)
+        # Chunks whose article record is missing come from an interrupted ingest: never cite them.
+        passages = [p for p in passages if p.chunk.article_id in articles]
+        self.load_sentence_vectors([p.chunk for p in passages], articles)
+        return passages, articles
+
+    def chunks_of(self, articles: dict[str, Article]) -> Callable[[Sequence[str]], list[Chunk]]:
+        """The stored chunks of some of these articles, their sentence vectors loaded."""
+
+        def chunks(article_ids: Sequence[str]) -> list[Chunk]:
+            found = self.store.article_chunks(article_ids)
+            self.load_sentence_vectors(found, articles)
+            return found
+
+        return chunks
+
+    def load_sentence_vectors(self, chunks: Sequence[Chunk], articles: dict[str, Article]) -> None:
+        """Put the sentence vectors stored at ingest for these chunks into the cache."""
+        stored = self.store.sentences.get([c.id for c in chunks])
+        for chunk in chunks:
+            matrix = stored.get(chunk.id)
+            article = articles.get(chunk.article_id)
+            if matrix is None or article is None:
+                continue
+            spans = candidate_sentences(article.text, chunk.start, chunk.end)
+            if len(spans) == len(matrix):  # else made by other chunking rules: embed afresh
+                self.sentence_vectors.add([article.text[a:b] for a, b in spans], matrix)
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[HistoryTurn] | None = None,
+        k: int | None = None,
+        filters: Filters | None = None,
+    ) -> Iterator[str | Answer]:
+        """Yield the answer text in pieces as it is produced, then the final, verified `Answer`."""
+        if not question or not question.strip():
+            yield self._abstention(question or "", "", [], EMPTY_QUESTION)
+            return
+        question = question.strip()
+        generative = self.generative
+        standalone = standalone_question(question, history)
+        note = ""
+        if generative is not None and history:
+            try:
+                standalone = generative.rewrite_follow_up(question, history)
+            except LLMError as exc:
+                generative, note = None, self._fall_back(exc)
+        passages, articles = self.retrieve(standalone, k, filters)
+        if generative is not None:
+            try:
+                claims, citations = yield from generative.stream(standalone, passages, articles)
+            except LLMError as exc:
+                generative, note = None, self._fall_back(exc)
+            else:
+                yield Answer(
+                    question=question,
+                    text=claims_text(claims) if claims else CANNOT_ANSWER,
+                    abstained=not claims,
+                    citations=citations,
+                    passages=passages,
+                    standalone_question=standalone,
+                    settings_hash=self.settings_hash,
+                    claims=claims,
+                    backend=self.backend,
+                    note=note,
+                    abstain_reason="" if claims else "the model found no support in the passages",
+                )
+                return
+        said = [text for role, text in history_turns(history) if role in ("assistant", "ai")]
+        extracted = self.extractive.answer(
+            standalone,
+            passages,
+            articles,
+            self.chunks_of(articles),
+            latest_turn=question,
+            already_said=said,
+        )
+        claims = [Claim(c.quote, [c.key], True) for c in extracted.citations]
+        short = extracted.short_answer if claims else None
+        text = claims_text(claims) if claims else CANNOT_ANSWER
+        if short:
+            text = f"**{short}** — {text}"
+        yield from re.findall(r"\S+\s*", text)
+        yield Answer(
+            question=question,
+            text=text,
+            abstained=not claims,
+            citations=extracted.citations,
+            passages=passages,
+            standalone_question=standalone,
+            settings_hash=self.settings_hash,
+            claims=claims,
+            backend="extractive",
+            note=note,
+            confidence=extracted.confidence,
+            abstain_reason=extracted.abstain_reason if not claims else "",
+            short_answer=short,
+        )
+
+    def _abstention(
+        self, question: str, standalone: str, passages: list[Passage], reason: str
+    ) -> Answer:
+        return Answer(
+            question=question,
+            text=CANNOT_ANSWER,
+            abstained=True,
+            citations=[],
+            passages=passages,
+            standalone_question=standalone,
+            settings_hash=self.settings_hash,
+            abstain_reason=reason,
+        )
+
+    def _fall_back(self, error: LLMError) -> str:
+        """The note for an extractive answer given instead, or the error if that is not wanted."""
+        if not self.fallback_extractive:
+            raise error
+        return f"{error}; answered extractively instead"

@@ -1,0 +1,294 @@
+"""Question analysis: what is asked (the focus), what only pins the story down (the context),
+what kind of thing answers it, and the hard constraints its answer must meet.
+
+Readers pin a story down with a clause taken from elsewhere in the article ("Who leads
+Sumitomo Mitsui, the lender whose shares rose 2.7% on talk of a merger?"). That clause finds the
+article; the focus ("Who leads Sumitomo Mitsui") chooses the sentence. Everything here is
+grammar (wh-words, clause openers, units), never a word of a particular question or article.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from askdocs.keywords import content_terms, stem
+
+# Kinds of answer, from the question's wording.
+NUMBER, DATE, PERSON, PLACE, NAME, REASON, ANY = (
+    "number",
+    "date",
+    "person",
+    "place",
+    "name",
+    "reason",
+    "any",
+)
+KINDS = (NUMBER, DATE, PERSON, PLACE, NAME, REASON, ANY)
+
+_ASKS_NUMBER = re.compile(
+    r"\bhow (many|much|big|far|long|old|large|high|often|heavy|tall|fast)\b"
+    r"|\bwhat (?:[a-z-]+ ){0,2}(percentage|share|level|sum|amount|price|proportion|number|stake|"
+    r"rate|fee|figure|total|score|margin|salary|value|cost)\b|\bby how much\b"
+)
+_ASKS_DATE = re.compile(
+    r"\bwhen\b|\b(what|which|in what|in which) (year|date|day|month|season|decade|time)\b"
+)
+_ASKS_PERSON = re.compile(r"\b(who|whom|whose)\b")
+_ASKS_PLACE = re.compile(
+    r"\bwhere\b|\b(what|which|in what|in which) (town|city|country|countries|venue|stadium|"
+    r"region|state|county|island|village|capital|place|ground|arena|nation|port|area)\b"
+)
+_ASKS_REASON = re.compile(r"\bwhy\b|\bwhat (reason|caused|led)\b|\bfor what reason\b")
+# "which X", "what X does ...", "what is the name": a named thing. A bare "what did ..." asks
+# for anything (a phrase, an action), so it is left to ANY.
+_ASKS_NAME = re.compile(
+    r"\bwhich\b|\bwhat (?:is|was|are|were) the (?:name|title)\b|\bwhat (?!(?:is|was|are|were|"
+    r"did|does|do|has|have|had|will|would|can|could|should|it|he|she|they|the|a|an|if)\b)[a-z]+"
+)
+# Checked in this order at the same position: "which year" is a date before it is a name.
+_KIND_CUES = [
+    (NUMBER, _ASKS_NUMBER),
+    (DATE, _ASKS_DATE),
+    (PLACE, _ASKS_PLACE),
+    (REASON, _ASKS_REASON),
+    (PERSON, _ASKS_PERSON),
+    (NAME, _ASKS_NAME),
+]
+_WH = re.compile(r"\b(who|whom|whose|what|which|when|where|why|how)\b", re.IGNORECASE)
+
+# Words that open a clause which describes rather than asks: relative pronouns, subordinators
+# and the prepositions readers use to set a scene ("As X opened ...", "In X's plan, ...").
+_CONTEXT_OPENERS = re.compile(
+    r"^(?:the|a|an|whose|who|whom|which|that|where|when|after|before|while|as|since|despite|"
+    r"in spite of|following|during|with|without|in|on|at|for|from|according to|once|"
+    r"having|until|amid|among|ahead of|under|over|by|[\w-]+ed by|[\w-]+ed with)\b",
+    re.IGNORECASE,
+)
+# A relative clause inside a segment: "the group that employs X", "the film withdrawn from".
+_RELATIVE = re.compile(r"\s(?:whose|which|who|whom|where)\s", re.IGNORECASE)
+_OPENS_WITH_WH = re.compile(
+    r"^(?:(?:in|on|at|for|by|from|to|with|through|since|until|of|during|under) )?"
+    r"(?:who|whom|whose|what|which|when|where|why|how)\b",
+    re.IGNORECASE,
+)
+_RELATIVE_WH = re.compile(
+    r"\b(?:in|on|at|for|by|from|to|with|through|of|during|under|after) (?:which|whom|whose)\b",
+    re.IGNORECASE,
+)
+_SEGMENT = re.compile(r"\s*[,;:]\s+|\s*[()]\s*|\s+[-–—]\s+")
+
+_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+_NUMBER_TOKEN = re.compile(r"\d[\d,.]*(?:-\d+)?")
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:of|de|la|van|von|bin|the)?\s*[A-Z][\w'’.-]*)*")
+_HEAD_NOUN = re.compile(
+    r"\b(?i:which|what)\s+(?:[A-Z][\w-]*\s+|[a-z]+(?:ed|ing)\s+)*([a-z][a-z-]+)(?:'s|’s)?\b"
+)
+_NOT_HEADS = frozenset(
+    "is are was were did does do has have had will would can could should the a an".split()
+)
+
+
+@dataclass(frozen=True)
+class QuestionAnalysis:
+    """A question taken apart: `focus` + `context` hold all its words between them.
+
+    >>> q = analyse("Who leads Sumitomo Mitsui, the lender whose shares rose 2.7%?")
+    >>> q.kind, q.focus, q.context
+    ('person', 'Who leads Sumitomo Mitsui', 'the lender whose shares rose 2.7%')
+    """
+
+    text: str
+    focus: str
+    context: str
+    kind: str
+    head: str | None = None
+    unit: str | None = None
+    years: tuple[str, ...] = ()
+    numbers: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    # Where focus and context lie in `text` (empty when they are not parts of it).
+    focus_at: Spans = ()
+    context_at: Spans = ()
+    focus_terms: tuple[str, ...] = field(default=())
+    context_terms: tuple[str, ...] = field(default=())
+    # Terms of capitalised words after the first: the names that pin the story down.
+    name_terms: tuple[str, ...] = field(default=())
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.focus_terms + self.context_terms))
+
+
+_MONEY_QUESTION = re.compile(
+    r"\bhow much\b.*\b(?:earn|pay|paid|cost|raise|spen[dt]|sell|sold|worth|make|made|take|took|"
+    r"fetch|gross|owe|fine|charge|money|cash|fund|bid|invest)|\bwhat (?:[a-z-]+ ){0,2}"
+    r"(?:fee|price|sum|cost|salary|amount|fine|bid)\b",
+    re.IGNORECASE,
+)
+_TIME_QUESTION = re.compile(r"\bhow (?:long|far into|soon|late|early)\b", re.IGNORECASE)
+_PERCENT_QUESTION = re.compile(
+    r"\b(?:what|by what) (?:percentage|proportion|share)\b|\bby how much\b", re.IGNORECASE
+)
+_HOW_MANY = re.compile(r"\bhow many\s+([a-z]+)", re.IGNORECASE)
+MONEY, TIME, PERCENT = "money", "time", "percent"
+
+
+def asked_unit(question: str) -> str | None:
+    """What a "how much / how many / how long" answer must measure, when the question says:
+    money, time, percent, or "count:<noun stem>" for "how many <noun>".
+
+    >>> asked_unit("How much did Fiat pay for Ferrari?"), asked_unit("How many fans came?")
+    ('money', 'count:fan')
+    """
+    if _MONEY_QUESTION.search(question):
+        return MONEY
+    if _PERCENT_QUESTION.search(question):
+        return PERCENT
+    if _TIME_QUESTION.search(question):
+        return TIME
+    counted = _HOW_MANY.search(question)
+    return f"count:{stem(counted[1].lower())}" if counted else None
+
+
+def answer_kind(question: str) -> str:
+    """The kind of thing the question asks for, by its first cue.
+
+    >>> answer_kind("In which year did the song first top the charts?")
+    'date'
+    >>> answer_kind("Whose killing is the subject of the film?")
+    'person'
+    """
+    q = question.lower()
+    cues = [
+        (m.start(), priority, kind)
+        for priority, (kind, pattern) in enumerate(_KIND_CUES)
+        if (m := pattern.search(q))
+    ]
+    return min(cues)[2] if cues else ANY
+
+
+def head_noun(question: str) -> str | None:
+    """The noun a "which X" / "what X" question asks for, stemmed ("Which Turkish club" -> club).
+
+    >>> head_noun("Which institute's report claimed the cost was underestimated?")
+    'institute'
+    >>> head_noun("What is the first research problem?") is None
+    True
+    """
+    match = _HEAD_NOUN.search(question)
+    if not match or match[1].lower() in _NOT_HEADS:
+        return None
+    return stem(match[1].lower())
+
+
+Spans = tuple[tuple[int, int], ...]
+
+
+def split_focus(question: str) -> tuple[str, str]:
+    """(focus, context): the clause holding the wh-word (and the subject before it) vs the
+    clauses that only describe.
+
+    >>> split_focus("Johann Cruyff, whom Ajax asked for help, currently advises which club?")
+    ('Johann Cruyff currently advises which club', 'whom Ajax asked for help')
+    >>> split_focus("As Ed Davey opened the campaign, what did the party propose?")
+    ('what did the party propose', 'As Ed Davey opened the campaign')
+    """
+    focus, context = focus_spans(question)
+    return _join(question, focus) or question.strip().rstrip("?.! "), _join(question, context)
+
+
+def _join(text: str, spans: Spans) -> str:
+    return " ".join(text[a:b] for a, b in spans)
+
+
+def _segments(question: str) -> list[tuple[int, int]]:
+    """Character spans of the clauses between commas, semicolons, colons, brackets and dashes."""
+    end = len(question.rstrip().rstrip("?.! "))
+    spans, start = [], 0
+    for separator in _SEGMENT.finditer(question, 0, end):
+        spans.append((start, separator.start()))
+        start = separator.end()
+    spans.append((start, end))
+    trimmed = []
+    for a, b in spans:
+        while a < b and question[a].isspace():
+            a += 1
+        while b > a and question[b - 1].isspace():
+            b -= 1
+        if a < b:
+            trimmed.append((a, b))
+    return trimmed
+
+
+def focus_spans(question: str) -> tuple[Spans, Spans]:
+    """Where the focus and the context lie in the question (character spans), for
+    `split_focus` and for pooling the question's own token vectors over each part."""
+    segments = _segments(question)
+    if not segments:
+        return ((0, len(question)),), ()
+    text = [question[a:b] for a, b in segments]
+    # A question that opens with its wh-word ("Who ...", "In which year ...") asks in its first
+    # clause; otherwise ("Johann Cruyff, whom ..., advises which club?") in the last clause
+    # whose wh-word is not a relative one after a preposition ("in which", "of whom").
+    asking = [i for i, t in enumerate(text) if _asking_wh(t)]
+    wh = 0 if _OPENS_WITH_WH.match(text[0]) else (asking[-1] if asking else 0)
+    focus, context = [], []
+    for i, span in enumerate(segments):
+        describes = bool(_CONTEXT_OPENERS.match(text[i]))
+        if i == wh:
+            focus.append(span)
+        elif i == 0 and i < wh and not describes:
+            focus.append(span)  # the subject: "X, whom ..., advises which club?"
+        elif i > wh and not describes and not _WH.search(text[i]):
+            focus.append(span)  # the verb after an aside: "Which president, who ..., rules"
+        else:
+            context.append(span)
+    # A relative clause after the wh-word's noun phrase describes, it does not ask ("Who heads
+    # the office whose report found ..."): from the first relative pronoun after the wh-word,
+    # when at least four words follow, the clause goes to the context.
+    a, b = segments[wh]
+    wh_match = _WH.search(question, a, b)
+    if wh_match:
+        relative = _RELATIVE.search(question, wh_match.end(), b)
+        if relative and len(question[relative.start() : b].split()) >= 4:
+            focus[focus.index((a, b))] = (a, relative.start())
+            context.insert(0, (relative.start() + 1, b))
+    return tuple(sorted(focus)), tuple(sorted(context))
+
+
+def _asking_wh(segment: str) -> bool:
+    """Whether a clause holds a wh-word that asks, not only relative ones ("in which")."""
+    return len(_WH.findall(segment)) > len(_RELATIVE_WH.findall(segment))
+
+
+def analyse(question: str) -> QuestionAnalysis:
+    """Focus, context, answer kind, head noun and constraints of a question."""
+    focus_at, context_at = focus_spans(question)
+    focus = _join(question, focus_at) or question.strip()
+    context = _join(question, context_at)
+    kind = answer_kind(focus) if _WH.search(focus) else answer_kind(question)
+    focus_terms = tuple(dict.fromkeys(content_terms(focus)))
+    context_terms = tuple(t for t in dict.fromkeys(content_terms(context)) if t not in focus_terms)
+    return QuestionAnalysis(
+        text=question,
+        focus=focus,
+        context=context,
+        focus_at=focus_at,
+        context_at=context_at,
+        kind=kind,
+        head=head_noun(focus) or head_noun(question),
+        unit=asked_unit(focus) or asked_unit(question) if kind == NUMBER else None,
+        years=tuple(dict.fromkeys(_YEAR.findall(question))),
+        numbers=tuple(
+            dict.fromkeys(
+                n.rstrip(".,") for n in _NUMBER_TOKEN.findall(question) if not _YEAR.fullmatch(n)
+            )
+        ),
+        names=tuple(dict.fromkeys(m.strip() for m in _CAPITALISED.findall(question)[1:])),
+        focus_terms=focus_terms,
+        context_terms=context_terms,
+        name_terms=tuple(
+            dict.fromkeys(t for m in _CAPITALISED.findall(question)[1:] for t in content_terms(m))
+        ),
+    )

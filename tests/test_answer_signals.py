@@ -1,0 +1,303 @@
+"""Question analysis, answer phrases and each scoring signal, on tiny hand-made inputs."""
+
+import numpy as np
+import pytest
+
+from askdocs.answer.candidates import Candidate, CandidatePool, gather
+from askdocs.answer.entities import dates, names, places, quantities, words
+from askdocs.answer.extractive import choose, short_answer, softmax, with_antecedent
+from askdocs.answer.features import (
+    FEATURES,
+    answer_near_focus,
+    constraints_met,
+    feature_matrix,
+    kind_match,
+    neighbour_max,
+    novelty,
+    rank_scores,
+    weighted_overlap,
+)
+from askdocs.answer.question import analyse, split_focus
+from askdocs.keywords import content_terms
+from askdocs.types import Article, Chunk, Passage
+
+# ------------------------------------------------------------------ question analysis
+
+
+@pytest.mark.parametrize(
+    ("question", "focus", "context"),
+    [
+        # An apposition after the subject describes it: it finds the story, it is not asked.
+        (
+            "Who leads Acme Bank, the lender whose shares rose 3%?",
+            "Who leads Acme Bank",
+            "the lender whose shares rose 3%",
+        ),
+        # A scene-setting clause before the question.
+        (
+            "After the storm hit Leeds, which bridge was closed?",
+            "which bridge was closed",
+            "After the storm hit Leeds",
+        ),
+        # The subject, an aside, then the asking verb phrase.
+        (
+            "Jan Smit, whom Ajax asked for help, now advises which club?",
+            "Jan Smit now advises which club",
+            "whom Ajax asked for help",
+        ),
+        # An aside inside the main clause: the verb after it still asks.
+        (
+            "Which president, who holds power for life, rules the country?",
+            "Which president rules the country",
+            "who holds power for life",
+        ),
+        # A describing clause that holds a wh-word is not the asking one.
+        (
+            "Who hosted the awards in Rome, where OutKast won three prizes?",
+            "Who hosted the awards in Rome",
+            "where OutKast won three prizes",
+        ),
+        ("Who won?", "Who won", ""),
+    ],
+)
+def test_split_focus(question: str, focus: str, context: str) -> None:
+    assert split_focus(question) == (focus, context)
+
+
+def test_analysis_keeps_constraints_and_terms_apart() -> None:
+    q = analyse("Which film won in 2004, the year Sideways took best film?")
+    assert q.kind == "name" and q.head == "film"
+    assert q.years == ("2004",)
+    assert "sideway" in q.context_terms and "sideway" not in q.focus_terms
+    assert set(q.terms) == set(q.focus_terms) | set(q.context_terms)
+
+
+# ---------------------------------------------------------------------- answer phrases
+
+
+def test_phrase_finders() -> None:
+    sentence = "On 3 March 2004 Larne boss Jimmy McGeough paid £1.5m in Belfast for 40% of it."
+    assert [s.text for s in dates(sentence)] == ["3 March 2004"]
+    assert [s.text for s in quantities(sentence)] == ["£1.5m", "40%"]
+    assert "Jimmy McGeough" in [s.text for s in names(sentence)]
+    assert [s.text for s in places(sentence)] == ["Belfast"]
+
+
+def test_names_drop_a_leading_stop_word_but_keep_inner_connectors() -> None:
+    assert [s.text for s in names("But the Bank of England said no.")] == ["Bank of England"]
+    assert names("the end.") == ()
+
+
+# ---------------------------------------------------------------------------- signals
+
+
+def test_weighted_overlap_counts_rare_words_more() -> None:
+    assert weighted_overlap({"club": 1.0, "fenerbahce": 4.0}, {"fenerbahce"}) == 0.8
+    assert weighted_overlap({}, {"x"}) == 0.0
+
+
+def test_novelty_of_a_sentence_that_only_restates_is_zero() -> None:
+    assert novelty({"share", "rise"}, ["share", "rise"]) == 0.0
+    assert novelty({"share"}, []) == 0.0
+
+
+def test_rank_scores_and_neighbours() -> None:
+    assert rank_scores(np.array([0.1, 0.3, 0.2])).tolist() == [1 / 3, 1.0, 0.5]
+    values = np.array([0.1, 0.9, 0.2, 0.7])
+    # Sentences 0-2 of article "a" in a row; "b"'s only sentence has no neighbour.
+    assert neighbour_max(["a", "a", "a", "b"], [0, 1, 2, 0], values).tolist() == [
+        0.9,
+        0.2,
+        0.9,
+        0.0,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        ("Who leads the bank?", "Bank chief Anna Berg said so.", 1.0),
+        ("Who leads the bank?", "The bank said so.", 0.0),  # no new name
+        ("Who leads Acme?", "Acme said so.", 0.0),  # only the question's own name
+        ("How many fans came?", "Some 40,000 fans came.", 1.0),
+        ("How many fans came in 2004?", "Fans came in 2004.", 0.0),  # a year is not a count
+        ("When did it open?", "It opened in May 2004.", 1.0),
+        ("Where was the show?", "The show was held in Rome.", 1.0),
+        ("Where was the show?", "Rome hosted the show.", 0.5),  # a name, not said to be a place
+        ("Why did he miss it?", "He missed it because of an ankle injury.", 1.0),
+        ("Which institute made the report?", "The report by the Fraser Institute said so.", 1.0),
+        (
+            "Which institute made the report?",
+            "Jim Fraser said that the figures in the institute report were wrong.",
+            0.5,
+        ),
+    ],
+)
+def test_kind_match(question: str, sentence: str, expected: float) -> None:
+    q = analyse(question)
+    assert kind_match(q, sentence, words(question)) == expected
+
+
+def test_answer_near_focus_prefers_the_phrase_next_to_the_focus_words() -> None:
+    q = analyse("Who manages Larne, the club whose midfielder is leaving?")
+    near = answer_near_focus(
+        q, "Larne manager Jim Brown said the midfielder may go.", words(q.text)
+    )
+    far = answer_near_focus(
+        q,
+        "Larne said that, in a long statement, after some weeks, Jim Brown agreed.",
+        words(q.text),
+    )
+    assert near > far
+    assert answer_near_focus(q, "The club said nothing.", words(q.text)) == 0.0
+
+
+def test_constraints_met_by_years_and_numbers() -> None:
+    q = analyse("Who won the 2021 women's final, 6-3?")
+    assert constraints_met(q, "In 2021 she won 6-3.") == 1.0
+    assert constraints_met(q, "In 2020 she won 6-3.") == 0.5
+    assert constraints_met(analyse("Who won?"), "anything") == 1.0
+
+
+# -------------------------------------------------------------- candidates and answers
+
+TEXT = (
+    "Acme shares rose 3% on merger talk.\n\n"
+    "The bank has 200 branches. Its president Anna Berg said growth was needed.\n\n"
+    "She joined in 1999."
+)
+ARTICLE = Article(id="a1", title="Acme shares rise", text=TEXT, source="acme.txt")
+CHUNKS = [
+    Chunk("c0", "a1", 0, TEXT[:35], 0, 35),
+    Chunk("c1", "a1", 1, TEXT[37:], 37, len(TEXT)),
+]
+
+
+def _pool() -> CandidatePool:
+    passage = Passage(CHUNKS[0], 0.8, ARTICLE.title, ARTICLE.source)
+    return gather(
+        [passage],
+        {"a1": ARTICLE},
+        lambda ids: list(CHUNKS),
+        lambda texts: np.eye(len(texts), 4, dtype=np.float32),
+        max_articles=3,
+    )
+
+
+def test_gather_takes_every_sentence_of_the_article_with_its_chunk() -> None:
+    pool = _pool()
+    assert [c.text for c in pool.candidates] == [
+        "Acme shares rose 3% on merger talk.",
+        "The bank has 200 branches.",
+        "Its president Anna Berg said growth was needed.",
+        "She joined in 1999.",
+    ]
+    assert [c.chunk.id for c in pool.candidates] == ["c0", "c1", "c1", "c1"]
+    assert [c.in_passage for c in pool.candidates] == [True, False, False, False]
+    for c in pool.candidates:
+        assert TEXT[c.start : c.end] == c.text and c.chunk.start <= c.start < c.end <= c.chunk.end
+
+
+def test_gather_skips_what_the_conversation_already_said() -> None:
+    passage = Passage(CHUNKS[0], 0.8, ARTICLE.title, ARTICLE.source)
+    pool = gather(
+        [passage],
+        {"a1": ARTICLE},
+        lambda ids: list(CHUNKS),
+        lambda t: np.ones((len(t), 2)),
+        3,
+        skip=["She joined in 1999. [1]"],
+    )
+    assert "She joined in 1999." not in [c.text for c in pool.candidates]
+
+
+def test_feature_matrix_has_one_named_column_per_feature() -> None:
+    pool = _pool()
+    q = analyse("Who leads Acme, the bank whose shares rose 3%?")
+    sims = np.array([0.9, 0.5, 0.6, 0.2])
+    matrix = feature_matrix(q, pool, sims, sims, sims, sims, {})
+    assert matrix.shape == (4, len(FEATURES))
+    column = {name: matrix[:, i] for i, name in enumerate(FEATURES)}
+    assert column["kind_person"].tolist() == [0.0, 0.0, 1.0, 0.0]  # only "Anna Berg" is new
+    assert column["constraints_sentence"].tolist() == [1.0, 0.0, 0.0, 0.0]  # "3%"
+    assert column["rank_question"][0] == 1.0
+    assert column["lead"].tolist() == [1.0, 0.5, 1 / 3, 0.25]
+
+
+def test_antecedent_is_merged_only_inside_the_same_chunk() -> None:
+    pool = _pool()
+    its = pool.candidates[2]  # "Its president ..." follows "The bank has 200 branches." in c1
+    assert TEXT[with_antecedent(TEXT, its) :].startswith("The bank has")
+    # A pronoun sentence at the start of its chunk keeps its own start: the sentence before it
+    # lies in another chunk, which the citation cannot point into.
+    lone = Candidate("a1", 0, 1, 37, 63, TEXT[37:63], Chunk("cx", "a1", 0, "", 37, 200), False)
+    assert with_antecedent("It " + TEXT[3:], lone) == 37
+
+
+def test_choose_adds_a_second_sentence_only_when_close() -> None:
+    from askdocs.answer.extractive import ScoredPool
+
+    pool = _pool()
+    scores = np.array([3.0, 0.0, 2.9, 0.0])
+    scored = ScoredPool(
+        analyse("Who?"), pool, np.zeros((4, len(FEATURES))), scores, softmax(scores)
+    )
+    assert choose(scored, 2, 0.8) == [0, 2]  # best first
+    assert choose(scored, 2, 1.01) == [0]
+    assert choose(scored, 1, 0.1) == [0]
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "short"),
+    [
+        ("Who leads Acme?", "Acme president Anna Berg said so.", "Anna Berg"),
+        ("How many branches does it have?", "The bank has 200 branches.", "200"),
+        ("When did she join?", "She joined in 1999.", "1999"),
+        ("Where was it held?", "It was held in Rome last year.", "Rome"),
+        ("Why did it fall?", "It fell because of rain.", None),  # no phrase kind for why
+        ("Who leads Acme?", "Acme said so.", None),  # nothing new of the kind
+    ],
+)
+def test_short_answer(question: str, sentence: str, short: str | None) -> None:
+    assert short_answer(analyse(question), sentence) == short
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Bank chief Anna Berg said so.", 1.0),  # two-word name
+        ("The deal was agreed, Mr Berg said.", 1.0),  # a title
+        ("Berg said the deal was done.", 1.0),  # a verb of saying after it
+        ("Rockline will stream first, the station said.", 0.5),  # a name, not marked a person's
+    ],
+)
+def test_person_questions_prefer_names_marked_as_people(sentence: str, expected: float) -> None:
+    q = analyse("Who runs the station?")
+    assert kind_match(q, sentence, words(q.text)) == expected
+
+
+def test_focus_names_are_told_from_focus_words() -> None:
+    q = analyse("Who manages Larne Athletic, the club that sold Weir?")
+    assert set(q.name_terms) >= {"larne", "athletic", "weir"}
+    (manages,) = content_terms("manages")
+    assert manages in q.focus_terms and manages not in q.name_terms
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        ("How much did the club pay for him?", "He cost £5m.", 1.0),
+        ("How much did the club pay for him?", "He scored 12 goals.", 0.5),  # not a sum
+        ("How many fans watched?", "Some 40,000 fans watched.", 1.0),
+        ("How many fans watched?", "The club sold 3 players.", 0.5),  # not fans
+        ("How long did the strike last?", "It lasted 12 days.", 1.0),
+        ("What percentage of the vote did he win?", "He won 56% of it.", 1.0),
+        ("What transfer fee did they pay?", "They paid £2m.", 1.0),
+    ],
+)
+def test_number_questions_want_the_unit_they_ask_for(
+    question: str, sentence: str, expected: float
+) -> None:
+    q = analyse(question)
+    assert q.kind == "number"
+    assert kind_match(q, sentence, words(question)) == expected

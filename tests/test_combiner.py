@@ -1,0 +1,122 @@
+"""The fitted answer weights: loading, refusing what does not fit, and what they compute."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from askdocs.answer.combiner import FORMAT, QUESTION_FEATURES, Combiner, CombinerError
+from askdocs.answer.encoder import EncoderError, load_encoder
+from askdocs.answer.features import FEATURES
+from askdocs.config import Settings
+
+
+def write_weights(folder: Path, **changes) -> Path:
+    n, m = len(FEATURES), len(QUESTION_FEATURES)
+    data = {
+        "format": FORMAT,
+        "ranker": {
+            "features": list(FEATURES),
+            "mean": [0.0] * n,
+            "scale": [1.0] * n,
+            "weights": [1.0 if f == "sim_question" else 0.0 for f in FEATURES],
+        },
+        "abstain": {
+            "features": list(QUESTION_FEATURES),
+            "mean": [0.0] * m,
+            "scale": [1.0] * m,
+            "weights": [0.0] * m,
+            "bias": 2.0,
+            "threshold": 0.5,
+        },
+        "second_sentence_ratio": 0.5,
+        **changes,
+    }
+    path = folder / "w.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_packaged_weights_load_and_fit_this_version() -> None:
+    combiner = Combiner.load("default")
+    assert combiner.features == FEATURES and combiner.abstain_features == QUESTION_FEATURES
+    assert 0.0 <= combiner.abstain_threshold <= 1.0
+    assert len(combiner.digest) == 12
+
+
+def test_weights_from_a_path_score_rows(tmp_path: Path) -> None:
+    combiner = Combiner.load(str(write_weights(tmp_path)))
+    rows = np.zeros((2, len(FEATURES)))
+    rows[1, FEATURES.index("sim_question")] = 0.5
+    assert combiner.scores(rows).tolist() == [0.0, 0.5]
+    # bias 2 and no weights: probability 1 / (1 + e^-2)
+    assert combiner.answerable(np.zeros(len(QUESTION_FEATURES))) == pytest.approx(0.8808, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"format": 99}, "format 99"),
+        (
+            {"ranker": {"features": ["sim_question"], "mean": [0], "scale": [1], "weights": [1]}},
+            "other features",
+        ),
+    ],
+)
+def test_weights_that_do_not_fit_are_refused(tmp_path: Path, changes: dict, message: str) -> None:
+    with pytest.raises(CombinerError, match=message):
+        Combiner.load(str(write_weights(tmp_path, **changes)))
+
+
+def test_settings_name_missing_weights_and_hash_their_content(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no packaged answer weights named 'nope'"):
+        Settings(answer_weights="nope")
+    with pytest.raises(ValueError, match="not found"):
+        Settings(answer_weights=str(tmp_path / "missing.json"))
+    first = Settings(answer_weights=str(write_weights(tmp_path))).settings_hash()
+    (tmp_path / "other").mkdir()
+    other = write_weights(tmp_path / "other", second_sentence_ratio=0.9)
+    assert Settings(answer_weights=str(other)).settings_hash() != first
+
+
+def test_encoder_layers_must_be_the_fitted_file(tmp_path: Path) -> None:
+    layers = tmp_path / "layers.safetensors"
+    with pytest.raises(EncoderError, match="not found"):
+        load_encoder(layers, "0" * 64, tmp_path)
+    layers.write_bytes(b"changed")
+    with pytest.raises(EncoderError, match="not the file"):
+        load_encoder(layers, "0" * 64, tmp_path)
+
+
+@pytest.mark.slow
+def test_shipped_question_encoder_is_the_tuned_model_run_in_numpy() -> None:
+    """The numpy encoder with the shipped layers computes what torch computes with them, and
+    it is not the base model (the layers were really tuned)."""
+    import torch
+    from safetensors.torch import load_file
+    from sentence_transformers import SentenceTransformer
+
+    from askdocs.embeddings import resolve_model_path
+
+    combiner = Combiner.load("default")
+    assert combiner.encoder_layers is not None and combiner.encoder_layers.is_file()
+    folder = resolve_model_path(combiner.encoder_base_model)
+    numpy_encoder = load_encoder(combiner.encoder_layers, combiner.encoder_sha256, folder)
+    model = SentenceTransformer(str(folder), device="cpu")
+    base = model.encode(QUESTIONS, normalize_embeddings=True)
+    tuned_layers = {k: v.float() for k, v in load_file(str(combiner.encoder_layers)).items()}
+    missing, unexpected = model[0].auto_model.load_state_dict(tuned_layers, strict=False)
+    assert not unexpected and len(missing) < len(model[0].auto_model.state_dict())
+    with torch.no_grad():
+        tuned = model.encode(QUESTIONS, normalize_embeddings=True)
+    ours = numpy_encoder.encode(QUESTIONS)
+    assert np.abs(ours - tuned).max() < 1e-4
+    assert (np.sum(ours * base, axis=1) < 0.995).all()
+
+
+QUESTIONS = [
+    "Who leads Sumitomo Mitsui Financial Group, the lender whose shares rose 2.7%?",
+    "How many international goals did Mia Hamm score for the US?",
+    "In which year was the Duchy of Cornwall founded?",
+]
