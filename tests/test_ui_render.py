@@ -87,3 +87,13 @@ def test_dates_are_parsed_or_refused() -> None:
     assert parse_day(" ") is None
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
         parse_day("May 1")
+
+
+def test_short_answer_opens_the_message_in_bold_and_escaped() -> None:
+    from dataclasses import replace
+
+    answer = replace(make_answer(), short_answer="<i>Anna</i> Berg")
+    rendered = render_answer(answer, turn=0)
+    assert rendered.startswith('<b class="askdocs-short">')
+    assert "<i>" not in rendered and "Berg</b> — " in rendered
+    assert not render_answer(make_answer(), turn=0).startswith("<b")

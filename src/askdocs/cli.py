@@ -231,6 +231,8 @@ def _print_answer(answer: Answer) -> None:
         click.echo("Verified answer:")
     if answer.abstained or not answer.claims:
         click.echo(answer.text)
+    if answer.short_answer:
+        click.secho(answer.short_answer, bold=True)
     for claim in answer.claims:
         markers = "".join(f"[{k}]" for k in claim.citations)
         click.echo(f"{claim.text} {markers}".strip() + ("" if claim.verified else " (unverified)"))

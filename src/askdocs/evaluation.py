@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from askdocs.citations import strip_markers
 from askdocs.types import BELOW_THRESHOLD, Answer
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -122,6 +123,9 @@ class QuestionScore:
     latency: float
     confidence: float | None = None
     abstain_reason: str = ""
+    short_answer: str | None = None
+    short_answer_contains: bool | None = None
+    answer_words: int = 0
     gold: list[str] = field(default_factory=list)
     retrieved: list[dict[str, Any]] = field(default_factory=list)
     citations: list[dict[str, Any]] = field(default_factory=list)
@@ -189,6 +193,13 @@ def score_answer(
         latency=latency,
         confidence=answer.confidence,
         abstain_reason=answer.abstain_reason,
+        short_answer=answer.short_answer,
+        short_answer_contains=(
+            answer_contains(answer.short_answer, question.answers)
+            if answer.short_answer and question.answerable
+            else None
+        ),
+        answer_words=0 if answer.abstained else len(strip_markers(answer.text).split()),
         gold=question.answers,
         retrieved=[
             {
@@ -254,6 +265,21 @@ def aggregate(scores: list[QuestionScore]) -> dict[str, Any]:
         "verified_claims": mean(
             [float(c["verified"]) for s in scores if not s.abstained for c in s.claims]
         ),
+        "short_answer_given": mean(
+            [float(s.short_answer is not None) for s in answerable if not s.abstained]
+        ),
+        "short_answer_contains": mean(
+            [
+                float(s.short_answer_contains)
+                for s in answerable
+                if s.short_answer_contains is not None
+            ]
+        ),
+        "answer_words_median": (
+            statistics.median(words)
+            if (words := [s.answer_words for s in scores if s.answer_words])
+            else None
+        ),
         "abstained_unanswerable": mean([float(s.abstained) for s in unanswerable]),
         "abstained_answerable": mean([float(s.abstained) for s in answerable]),
         "latency_p50": round(_percentile(latencies, 50), 4) if latencies else None,
@@ -266,12 +292,12 @@ def abstention_curve(
 ) -> list[dict[str, float]]:
     """Abstain rate on unanswerable vs false-abstain rate on answerable questions, per threshold.
 
-    Questions that abstain whatever the threshold (nothing retrieved, or no quantity/date of
-    the kind asked) count as abstaining at every point; the others abstain when their
-    confidence is below the threshold.
+    Confidence is the fitted probability that the best sentence answers. Questions that abstain
+    whatever the threshold (nothing retrieved) count as abstaining at every point; the others
+    abstain when their confidence is below the threshold.
     """
     if thresholds is None:
-        thresholds = [round(0.30 + 0.025 * i, 3) for i in range(21)]
+        thresholds = [round(0.05 * i, 2) for i in range(21)]
     answerable = [s for s in scores if s.answerable]
     unanswerable = [s for s in scores if not s.answerable]
 
@@ -388,11 +414,14 @@ def run_evaluation(
         assistant, questions, corpus, k=k,
         on_progress=(lambda d, t: on_progress("ask", d, t)) if on_progress else None,
     )  # fmt: skip
+    threshold = assistant.answerer.combiner.abstain_threshold
+    curve_points = sorted({round(0.05 * i, 2) for i in range(21)} | {round(threshold, 4)})
     results = {
         "questions_file": str(questions_file),
         "corpus": str(corpus),
         "settings": assistant.settings.model_dump(mode="json"),
         "settings_hash": assistant.settings.settings_hash(),
+        "abstain_threshold": threshold,
         "k": k or assistant.settings.k,
         "versions": versions(),
         "timings": {
@@ -403,7 +432,7 @@ def run_evaluation(
         },
         "aggregate": totals,
         "by_type": by_type(scores),
-        "abstention_curve": abstention_curve(scores),
+        "abstention_curve": abstention_curve(scores, curve_points),
         "rows": [asdict(s) for s in scores],
     }
     write_outputs(results, out)

@@ -20,10 +20,14 @@ METRICS = [
     "abstained_answerable",
     "quote_violations",
     "verified_claims",
+    "short_answer_contains",
+    "answer_words_median",
     "latency_p50",
     "latency_p95",
 ]
-LOWER_IS_BETTER = {"abstained_answerable", "quote_violations", "latency_p50", "latency_p95"}
+LOWER_IS_BETTER = {
+    "abstained_answerable", "quote_violations", "answer_words_median", "latency_p50", "latency_p95",
+}  # fmt: skip
 CHART_METRICS = [
     "doc_recall@k", "evidence_recall@k", "answer_contains", "citation_precision",
     "abstained_unanswerable",
@@ -66,14 +70,15 @@ def markdown_report(results: dict[str, Any]) -> str:
         lines.append(f"| {kind} | {row['questions']} | {cells} |")
     curve = results.get("abstention_curve") or []
     if curve:
-        current = results["settings"].get("abstain_threshold")
+        current = results.get("abstain_threshold", results["settings"].get("abstain_threshold"))
         lines += [
             "",
             "## Abstention curve",
             "",
             "Share of questions abstained on at each threshold (chart: abstention.png). "
-            "Questions abstained on whatever the threshold (nothing retrieved, or no "
-            "quantity/date of the kind asked) count at every point.",
+            "The threshold applies to the fitted probability that the best sentence answers; "
+            "questions abstained on whatever the threshold (nothing retrieved) count at every "
+            "point.",
             "",
             "| threshold | unanswerable abstained (want high) | answerable abstained (want low) |",
             "|---|---|---|",
@@ -175,7 +180,7 @@ def write_charts(results: dict[str, Any], out: Path) -> list[Path]:
 def _abstention_chart(results: dict[str, Any], path: Path) -> Path:
     plt = _pyplot()
     curve = results["abstention_curve"]
-    current = results["settings"].get("abstain_threshold")
+    current = results.get("abstain_threshold", results["settings"].get("abstain_threshold"))
     figure, axes = plt.subplots(figsize=(6.5, 4.5))
     xs = [p["abstained_answerable"] for p in curve]
     ys = [p["abstained_unanswerable"] for p in curve]

@@ -81,7 +81,12 @@ def render_answer(answer: Answer, turn: int) -> str:
     note = (
         f'<br><small class="askdocs-note">{escape_text(answer.note)}</small>' if answer.note else ""
     )
-    return " ".join(parts) + note
+    short = (
+        f'<b class="askdocs-short">{escape_text(answer.short_answer)}</b> — '
+        if answer.short_answer
+        else ""
+    )
+    return short + " ".join(parts) + note
 
 
 def render_sources(answer: Answer, turn: int, show_scores: bool) -> str:
