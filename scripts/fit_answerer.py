@@ -43,6 +43,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from askdocs.answer.combiner import FORMAT, QUESTION_FEATURES
 from askdocs.answer.extractive import (
+    meet_years,
     question_features,
     refusal_reason,
     short_answer,
@@ -159,7 +160,7 @@ def fit_ranker(rows: list[dict], l2: float) -> tuple[np.ndarray, np.ndarray, np.
 def ranked(
     row: dict, mean: np.ndarray, scale: np.ndarray, w: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    scores = ((row["features"] - mean) / scale) @ w
+    scores = meet_years(((row["features"] - mean) / scale) @ w, row["features"])
     return scores, softmax(scores)
 
 
@@ -364,6 +365,14 @@ def tune_encoders(rows: list[dict], fold: list[int], k: int, args, started: floa
     return cv_sims, oof_sims, QE.tune(base, rows, seed=args.seed, epochs=args.epochs, lr=args.lr)
 
 
+def ablated(row: dict, columns: list[int]) -> dict:
+    """The row with these feature columns held at 0."""
+    features = row["features"].copy()
+    if len(features):
+        features[:, columns] = 0.0
+    return {**row, "features": features}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("questions", nargs="+", type=Path)
@@ -416,11 +425,6 @@ def main() -> None:
         if args.cache:
             args.cache.write_bytes(pickle.dumps(rows))
     log(f"{len(rows)} questions collected in {time.perf_counter() - started:.0f} s")
-    for name in args.ablate:
-        for row in rows:
-            if len(row["features"]):
-                row["features"] = row["features"].copy()
-                row["features"][:, FEATURES.index(name)] = 0.0
     fold = folds_of(rows, args.folds, args.seed)
     k = args.folds
 
@@ -449,6 +453,11 @@ def main() -> None:
         for f in range(k):
             for n, sims in cv_sims[f].items():
                 cv_rows[f][n] = with_tuned(rows[n], sims)
+
+    if args.ablate:
+        held = [FEATURES.index(name) for name in args.ablate]
+        cv_rows = [[ablated(r, held) for r in fold_rows] for fold_rows in cv_rows]
+        oof_rows = [ablated(r, held) for r in oof_rows]
 
     # Out-of-fold ranker scores: fold f's ranker, fitted on its training rows, on its test rows.
     oof: dict[int, tuple[np.ndarray, np.ndarray]] = {}

@@ -1,11 +1,15 @@
-"""Quick evaluation in CI: a slice of the shared corpus must keep today's quality.
+"""Quick evaluation in CI: a slice of the shared corpus must keep today's answer quality.
 
-The slice is every article a dev question is about plus every 8th other BBC article as
-distractors (about 300 articles), indexed with the real model. The floors are the numbers
-measured on this slice when they were set, minus a small margin; a change that drops below one
-has made askdocs worse and must say why.
+The slice is every article a dev or dev2 question is about plus every 8th other BBC article as
+distractors (about 470 articles), indexed once with the real model; both question files are
+asked against it. The floors are the numbers measured on this slice when they were set, minus
+a margin of about two questions; the ceilings (answer length, false abstentions) the same the
+other way. A change that crosses one has made askdocs worse and must say why.
+
+In CI (CI=true) the shared data must be there: a run that cannot check quality fails.
 """
 
+import os
 import shutil
 from pathlib import Path
 
@@ -16,22 +20,28 @@ from conftest import SHARED
 
 pytestmark = pytest.mark.slow
 
-QUESTIONS = SHARED / "qa" / "dev.jsonl"
+QUESTIONS = [SHARED / "qa" / "dev.jsonl", SHARED / "qa" / "dev2.jsonl"]
 ARTICLES = SHARED / "articles"
 
-# Measured on 2026-11-28 on this slice: doc_recall@k 0.988, evidence_recall@k 0.988,
-# answer_contains 0.756, citation_precision 0.638. Each floor is that minus about 0.05 (two of
-# the 41 answerable questions), room for numeric noise across machines, not for regressions.
+# Measured on 2026-11-29 on this slice, dev / dev2: doc_recall@k 1.0 / 0.983, answer_contains
+# 0.878 / 0.85, citation_precision 0.695 / 0.688, unanswerable refused 2 of 4 / 1 of 15,
+# answerable refused 0 / 0.025, median answer 34 / 38 words. These questions are the ones the
+# answer weights were fitted on (the cross-validated figures are in the README): the floors
+# catch a change that breaks what works, not a measure of new questions. Each floor is the
+# measurement minus about two questions; the ceilings are the issue's bars (at most 40 words at
+# the median, at most 5% of answerable questions refused).
 FLOORS = {
-    "doc_recall@k": 0.93,
-    "evidence_recall@k": 0.93,
-    "answer_contains": 0.70,
-    "citation_precision": 0.58,
-}
+    "dev": {
+        "doc_recall@k": 0.95, "answer_contains": 0.83, "citation_precision": 0.64,
+        "abstained_unanswerable": 0.25,
+    },
+    "dev2": {"doc_recall@k": 0.95, "answer_contains": 0.83, "citation_precision": 0.66},
+}  # fmt: skip
+CEILINGS = {"abstained_answerable": 0.05, "answer_words_median": 40}
 
 
 def build_slice(target: Path) -> Path:
-    gold = {d for q in load_questions(QUESTIONS) for d in q.docs}
+    gold = {d for path in QUESTIONS for q in load_questions(path) for d in q.docs}
     others = sorted(
         str(p.relative_to(ARTICLES)) for p in ARTICLES.rglob("*.txt") if p.parent.name != "seed"
     )
@@ -42,12 +52,28 @@ def build_slice(target: Path) -> Path:
     return target
 
 
-@pytest.mark.skipif(not QUESTIONS.exists(), reason="needs ../shared/data (tests and CI have it)")
-def test_quality_stays_above_floors(tmp_path: Path) -> None:
-    corpus = build_slice(tmp_path / "corpus")
-    results = run_evaluation(QUESTIONS, corpus, tmp_path / "run")
-    totals = results["aggregate"]
-    print({m: totals[m] for m in FLOORS}, "quote violations:", totals["quote_violations"])
+@pytest.fixture(scope="module")
+def slice_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    if not all(q.exists() for q in QUESTIONS):
+        if os.environ.get("CI"):
+            pytest.fail("CI must check answer quality, but ../shared/data is missing")
+        pytest.skip("needs ../shared/data (tests and CI have it)")
+    root = tmp_path_factory.mktemp("quality")
+    corpus = build_slice(root / "corpus")
+    # One index for both files: the second run finds every article unchanged.
+    (root / "dev2").mkdir()
+    results = {"dev": run_evaluation(QUESTIONS[0], corpus, root / "dev")}
+    (root / "dev2" / "index").symlink_to(root / "dev" / "index", target_is_directory=True)
+    results["dev2"] = run_evaluation(QUESTIONS[1], corpus, root / "dev2")
+    return results
+
+
+@pytest.mark.parametrize("name", ["dev", "dev2"])
+def test_quality_stays_above_floors(slice_run: dict[str, dict], name: str) -> None:
+    totals = slice_run[name]["aggregate"]
+    print(name, {m: totals[m] for m in [*FLOORS[name], *CEILINGS, "abstained_unanswerable"]})
     assert totals["quote_violations"] == 0
-    below = {m: (totals[m], floor) for m, floor in FLOORS.items() if totals[m] < floor}
+    below = {m: (totals[m], f) for m, f in FLOORS[name].items() if totals[m] < f}
+    above = {m: (totals[m], c) for m, c in CEILINGS.items() if totals[m] > c}
     assert not below, f"metrics below their floors (value, floor): {below}"
+    assert not above, f"metrics above their ceilings (value, ceiling): {above}"

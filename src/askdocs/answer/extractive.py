@@ -225,6 +225,7 @@ class ExtractiveAnswerer:
             question, passages, articles, chunks_of, latest_turn, already_said
         )
         scores = self.combiner.scores(matrix) if len(pool) else np.zeros(0)
+        scores = meet_years(scores, matrix)
         return ScoredPool(analysis, pool, matrix, scores, softmax(scores))
 
     def answer(
@@ -275,6 +276,25 @@ class ExtractiveAnswerer:
 
 
 NOT_ABOUT_IT = "nothing in the articles is about this question"
+_OUT_OF_RANGE = -1e6
+"""Score of a candidate ruled out by a hard constraint (far below any combined score)."""
+
+
+def meet_years(scores: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """Rule out candidates whose article lacks a year the question names, when some
+    candidate's article has them all: "Who won the 2022 final?" must not be answered from a
+    story about the 2021 one. (When none has them, `refusal_reason` refuses.)
+
+    >>> rows = np.zeros((2, len(FEATURES))); rows[1, FEATURES.index("years_article")] = 1.0
+    >>> meet_years(np.array([2.0, 1.0]), rows).tolist()
+    [-1000000.0, 1.0]
+    """
+    if not len(scores):
+        return scores
+    met = features[:, FEATURES.index("years_article")] >= 1.0
+    if met.all() or not met.any():
+        return scores
+    return np.where(met, scores, _OUT_OF_RANGE)
 
 
 def refusal_reason(
