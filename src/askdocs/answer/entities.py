@@ -41,6 +41,9 @@ _NAME_WORD = r"(?:[A-Z][\w'’.&-]*|[A-Z]{2,}\d*)"
 _NAME_SPAN = re.compile(
     rf"{_NAME_WORD}(?:\s+(?:(?:of|de|del|da|di|la|le|van|von|bin|al|and|&|the)\s+)?{_NAME_WORD})*"
 )
+# Nationality and people adjectives by their English endings ("Venezuelan", "Chinese", "British").
+_DEMONYM = re.compile(r"(?:an|ese|ish|ic|i)$")
+_DEMONYM_NOUN = re.compile(r"\s+([a-z][a-z-]+)\b")
 _PLACE_PREPOSITION = re.compile(r"\b(?:in|at|near|from|to|outside|inside|across)\s+(?:the\s+)?$")
 _CAUSE = re.compile(
     r"\b(?:because|due to|owing to|as a result|result of|thanks to|caused by|blamed|reason|"
@@ -72,8 +75,13 @@ def words(text: str) -> frozenset[str]:
 def names(sentence: str) -> tuple[Span, ...]:
     """Runs of capitalised words, a leading stop word ("The", "But") left off.
 
+    A name that is a nationality or people ("Venezuelan", "Chinese") names what the noun
+    after it says: "the Venezuelan government" is one name.
+
     >>> [s.text for s in names("But SMFG President Yoshifumi Nishikawa said so.")]
     ['SMFG President Yoshifumi Nishikawa']
+    >>> [s.text for s in names("Rubio accused the Venezuelan government of it.")]
+    ['Rubio', 'Venezuelan government']
     """
     spans = []
     for match in _NAME_SPAN.finditer(sentence):
@@ -87,6 +95,9 @@ def names(sentence: str) -> tuple[Span, ...]:
             text = first[1]
             first = text.split(" ", 1)
         if text:
+            noun = _DEMONYM_NOUN.match(sentence, start + len(text)) if " " not in text else None
+            if noun and _DEMONYM.search(text) and noun[1].lower() not in STOPWORDS:
+                text = sentence[start : noun.end()]
             spans.append(Span(start, start + len(text), text))
     return tuple(spans)
 
