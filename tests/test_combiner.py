@@ -120,3 +120,23 @@ QUESTIONS = [
     "How many international goals did Mia Hamm score for the US?",
     "In which year was the Duchy of Cornwall founded?",
 ]
+
+
+@pytest.mark.slow
+def test_tuned_layers_continue_from_the_retrieval_pass_exactly() -> None:
+    """The ranker's question vector, computed from the states the retrieval pass kept below
+    the tuned layers, is the tuned model's own vector: one model pass is saved, nothing else."""
+    from askdocs.embeddings import LocalEmbeddings, resolve_model_path
+
+    combiner = Combiner.load("default")
+    folder = resolve_model_path(combiner.encoder_base_model)
+    first = combiner.encoder_first_layer
+    tuned = load_encoder(combiner.encoder_layers, combiner.encoder_sha256, folder, first)
+    embedder = LocalEmbeddings(folder)
+    embedder.keep_question_layer = first
+    for question in QUESTIONS:
+        embedder.embed_query(question)  # retrieval's pass
+        hidden = embedder.question_hidden(question, first)
+        assert hidden is not None
+        assert np.abs(tuned.encode_from(hidden, first) - tuned.encode([question])[0]).max() < 1e-6
+    assert embedder.question_hidden(QUESTIONS[0], first + 1) is None  # kept for one layer only
