@@ -41,7 +41,7 @@ from scipy.optimize import minimize
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from askdocs.answer.combiner import FORMAT, QUESTION_FEATURES
+from askdocs.answer.combiner import QUESTION_FEATURES, weights_document
 from askdocs.answer.extractive import (
     meet_years,
     question_features,
@@ -63,24 +63,8 @@ RATIOS = (1.01, 0.8, 0.6, 0.4, 0.3, 0.2, 0.15, 0.1, 0.07, 0.05, 0.03, 0.02)
 def neutral_weights(folder: Path) -> Path:
     """A weights file that ranks by similarity alone: the product needs one to start."""
     n, m = len(FEATURES), len(QUESTION_FEATURES)
-    data = {
-        "format": FORMAT,
-        "ranker": {
-            "features": list(FEATURES),
-            "mean": [0.0] * n,
-            "scale": [1.0] * n,
-            "weights": [float(f == "sim_question") for f in FEATURES],
-        },
-        "abstain": {
-            "features": list(QUESTION_FEATURES),
-            "mean": [0.0] * m,
-            "scale": [1.0] * m,
-            "weights": [0.0] * m,
-            "bias": 0.0,
-            "threshold": 0.0,
-        },
-        "second_sentence_ratio": 1.01,
-    }
+    ranker = ([0.0] * n, [1.0] * n, [float(f == "sim_question") for f in FEATURES])
+    data = weights_document(ranker, ([0.0] * m, [1.0] * m, [0.0] * m, 0.0), 0.0, 0.0, 1.01)
     path = folder / "neutral.json"
     path.write_text(json.dumps(data))
     return path
@@ -96,9 +80,8 @@ def collect(index: Path, corpus: Path, files: list[Path]) -> list[dict]:
         pipeline = assistant.pipeline
         for path in files:
             for q in load_questions(path, corpus):
-                passages, articles = pipeline.retrieve(q.question)
                 analysis, pool, matrix = assistant.answerer.features(
-                    q.question, passages, articles, pipeline.chunks_of(articles)
+                    q.question, pipeline.retrieve(q.question)
                 )
                 gold_sources = {str((corpus / d).resolve()) for d in q.docs}
                 texts = [c.text for c in pool.candidates]
@@ -563,37 +546,19 @@ def main() -> None:
     args.report.write_text(json.dumps(report, indent=1) + "\n")
     if args.dry_run:
         return
-    mean, scale, w = full
-    am, asc, aw, ab = abstain_model
-    data = {
-        "format": FORMAT,
+    about: dict[str, object] = {
         "fitted_on": [p.name for p in args.questions],
         "made_by": "scripts/fit_answerer.py",
-        "ranker": {
-            "features": list(FEATURES),
-            "mean": _r(mean),
-            "scale": _r(scale),
-            "weights": _r(w),
-        },
-        "abstain": {
-            "features": list(QUESTION_FEATURES),
-            "mean": _r(am),
-            "scale": _r(asc),
-            "weights": _r(aw),
-            "bias": round(ab, 6),
-            "threshold": round(threshold, 6),
-            "relevance_floor": round(floor, 6),
-        },
-        "second_sentence_ratio": ratio,
     }
     if encoder is not None:
         layers = args.out.with_name(args.out.stem + "-question-layers.safetensors")
-        data["question_encoder"] = {
+        about["question_encoder"] = {
             "file": layers.name,
             "sha256": QE.save_layers(encoder, layers),
             "base_model": "all-MiniLM-L6-v2",
             "layers": list(QE.TUNED_LAYERS),
         }
+    data = weights_document(full, abstain_model, threshold, floor, ratio, **about)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(data, indent=1) + "\n")
     log(f"wrote {args.out}")
@@ -601,10 +566,6 @@ def main() -> None:
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def _r(values) -> list[float]:
-    return [round(float(v), 6) for v in values]
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from askdocs.answer.candidates import Candidate, CandidatePool, gather
+from askdocs.answer.candidates import Candidate, CandidatePool, Retrieved, gather
 from askdocs.answer.entities import dates, names, places, quantities, words
 from askdocs.answer.extractive import choose, short_answer, softmax, with_antecedent
 from askdocs.answer.features import (
@@ -173,15 +173,14 @@ CHUNKS = [
 ]
 
 
+# Retrieval found the first chunk; the store holds both.
+RETRIEVED = Retrieved(
+    [Passage(CHUNKS[0], 0.8, ARTICLE.title, ARTICLE.source)], {"a1": ARTICLE}, lambda ids: CHUNKS
+)
+
+
 def _pool() -> CandidatePool:
-    passage = Passage(CHUNKS[0], 0.8, ARTICLE.title, ARTICLE.source)
-    return gather(
-        [passage],
-        {"a1": ARTICLE},
-        lambda ids: list(CHUNKS),
-        lambda texts: np.eye(len(texts), 4, dtype=np.float32),
-        max_articles=3,
-    )
+    return gather(RETRIEVED, lambda texts: np.eye(len(texts), 4, dtype=np.float32), 3)
 
 
 def test_gather_takes_every_sentence_of_the_article_with_its_chunk() -> None:
@@ -199,15 +198,7 @@ def test_gather_takes_every_sentence_of_the_article_with_its_chunk() -> None:
 
 
 def test_gather_skips_what_the_conversation_already_said() -> None:
-    passage = Passage(CHUNKS[0], 0.8, ARTICLE.title, ARTICLE.source)
-    pool = gather(
-        [passage],
-        {"a1": ARTICLE},
-        lambda ids: list(CHUNKS),
-        lambda t: np.ones((len(t), 2)),
-        3,
-        skip=["She joined in 1999. [1]"],
-    )
+    pool = gather(RETRIEVED, lambda t: np.ones((len(t), 2)), 3, skip=["She joined in 1999. [1]"])
     assert "She joined in 1999." not in [c.text for c in pool.candidates]
 
 

@@ -6,33 +6,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from askdocs.answer.combiner import FORMAT, QUESTION_FEATURES, Combiner, CombinerError
+from askdocs.answer.combiner import QUESTION_FEATURES, Combiner, CombinerError, weights_document
 from askdocs.answer.encoder import EncoderError, load_encoder
 from askdocs.answer.features import FEATURES
 from askdocs.config import Settings
 
 
 def write_weights(folder: Path, **changes) -> Path:
+    """Weights ranking by sim_question alone, answering with probability 1 / (1 + e^-2)."""
     n, m = len(FEATURES), len(QUESTION_FEATURES)
-    data = {
-        "format": FORMAT,
-        "ranker": {
-            "features": list(FEATURES),
-            "mean": [0.0] * n,
-            "scale": [1.0] * n,
-            "weights": [1.0 if f == "sim_question" else 0.0 for f in FEATURES],
-        },
-        "abstain": {
-            "features": list(QUESTION_FEATURES),
-            "mean": [0.0] * m,
-            "scale": [1.0] * m,
-            "weights": [0.0] * m,
-            "bias": 2.0,
-            "threshold": 0.5,
-        },
-        "second_sentence_ratio": 0.5,
-        **changes,
-    }
+    ranker = ([0.0] * n, [1.0] * n, [float(f == "sim_question") for f in FEATURES])
+    data = weights_document(ranker, ([0.0] * m, [1.0] * m, [0.0] * m, 2.0), 0.5, 0.0, 0.5)
+    data.update(changes)
     path = folder / "w.json"
     path.write_text(json.dumps(data))
     return path

@@ -35,6 +35,16 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class Retrieved:
+    """What retrieval found for one question: its passages, their articles, and a way to read
+    every stored chunk of an article (with its sentence vectors ready)."""
+
+    passages: Sequence[Passage]
+    articles: Mapping[str, Article]
+    chunks_of: ChunksOf
+
+
+@dataclass(frozen=True)
 class CandidatePool:
     """The candidates of one question, their sentence vectors, and what retrieval said."""
 
@@ -57,9 +67,7 @@ def ranked_articles(passages: Sequence[Passage], limit: int) -> list[tuple[str, 
 
 
 def gather(
-    passages: Sequence[Passage],
-    articles: Mapping[str, Article],
-    chunks_of: ChunksOf,
+    retrieved: Retrieved,
     embed: Callable[[list[str]], np.ndarray],
     max_articles: int,
     skip: Iterable[str] = (),
@@ -68,6 +76,7 @@ def gather(
 
     `skip` holds texts already said in the conversation: a follow-up wants something new.
     """
+    passages, articles, chunks_of = retrieved.passages, retrieved.articles, retrieved.chunks_of
     top = [(a, s) for a, s in ranked_articles(passages, max_articles) if a in articles]
     if not top:
         return CandidatePool([], np.zeros((0, 0), dtype=np.float32), articles, ())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -120,6 +121,36 @@ class Combiner:
             encoder_base_model=encoder["base_model"] if encoder else "",
             encoder_first_layer=min(encoder["layers"]) if encoder else 0,
         )
+
+
+def weights_document(
+    ranker: tuple[Sequence[float], Sequence[float], Sequence[float]],
+    abstain: tuple[Sequence[float], Sequence[float], Sequence[float], float],
+    threshold: float,
+    relevance_floor: float,
+    second_sentence_ratio: float,
+    **about: object,
+) -> dict[str, object]:
+    """A weights file's content, the one layout `Combiner.from_json` reads: the ranker's
+    (mean, scale, weights), the abstention model's (mean, scale, weights, bias), its threshold,
+    the relevance floor, the second-sentence ratio, and `about` (provenance, the encoder)."""
+
+    def rounded(values: Sequence[float]) -> list[float]:
+        return [round(float(v), 6) for v in values]
+
+    mean, scale, weights = ranker
+    a_mean, a_scale, a_weights, bias = abstain
+    return {
+        "format": FORMAT,
+        **about,
+        "ranker": {"features": list(FEATURES), "mean": rounded(mean), "scale": rounded(scale),
+                   "weights": rounded(weights)},
+        "abstain": {"features": list(QUESTION_FEATURES), "mean": rounded(a_mean),
+                    "scale": rounded(a_scale), "weights": rounded(a_weights),
+                    "bias": round(float(bias), 6), "threshold": round(float(threshold), 6),
+                    "relevance_floor": round(float(relevance_floor), 6)},
+        "second_sentence_ratio": second_sentence_ratio,
+    }  # fmt: skip
 
 
 def _packaged(file: str) -> Path:

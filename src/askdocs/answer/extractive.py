@@ -4,13 +4,13 @@ chosen by the fitted combiner, quoted exactly and cited, with a short answer cut
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from askdocs.answer.candidates import Candidate, CandidatePool, ChunksOf, gather
+from askdocs.answer.candidates import Candidate, CandidatePool, Retrieved, gather
 from askdocs.answer.combiner import QUESTION_FEATURES, Combiner
 from askdocs.answer.entities import new_spans, spans_of_kind, words
 from askdocs.answer.features import FEATURES, feature_matrix
@@ -27,7 +27,7 @@ from askdocs.chunking import candidate_sentences
 from askdocs.citations import format_marker, make_citation
 from askdocs.embeddings import SentenceVectors
 from askdocs.keywords import TOKEN, stem
-from askdocs.types import BELOW_THRESHOLD, CANNOT_ANSWER, Article, Citation, Passage
+from askdocs.types import BELOW_THRESHOLD, CANNOT_ANSWER, Citation, Passage
 
 Rarity = Callable[[Iterable[str]], dict[str, float]]
 
@@ -120,7 +120,7 @@ class ExtractiveAnswerer:
     question-level model on the best candidate decides whether to answer or abstain.
 
     >>> answerer = ExtractiveAnswerer(embedder, Combiner.load("default"))  # doctest: +SKIP
-    >>> answerer.answer(question, passages, articles, store.article_chunks)  # doctest: +SKIP
+    >>> answerer.answer(question, pipeline.retrieve(question))  # doctest: +SKIP
     """
 
     def __init__(
@@ -174,17 +174,13 @@ class ExtractiveAnswerer:
     def features(
         self,
         question: str,
-        passages: Sequence[Passage],
-        articles: Mapping[str, Article],
-        chunks_of: ChunksOf,
+        retrieved: Retrieved,
         latest_turn: str | None = None,
         already_said: Sequence[str] = (),
     ) -> tuple[QuestionAnalysis, CandidatePool, np.ndarray]:
         """The question's analysis, its candidates and their FEATURES (one row each)."""
         analysis = self.analyse(question, latest_turn)
-        pool = gather(
-            passages, articles, chunks_of, self.sentence_vectors, self.max_articles, already_said
-        )
+        pool = gather(retrieved, self.sentence_vectors, self.max_articles, already_said)
         if not len(pool):
             return analysis, pool, np.zeros((0, len(FEATURES)))
         vectors = self._part_vectors(analysis)
@@ -214,16 +210,12 @@ class ExtractiveAnswerer:
     def score(
         self,
         question: str,
-        passages: Sequence[Passage],
-        articles: Mapping[str, Article],
-        chunks_of: ChunksOf,
+        retrieved: Retrieved,
         latest_turn: str | None = None,
         already_said: Sequence[str] = (),
     ) -> ScoredPool:
         """Every candidate of the question with its features and combined score."""
-        analysis, pool, matrix = self.features(
-            question, passages, articles, chunks_of, latest_turn, already_said
-        )
+        analysis, pool, matrix = self.features(question, retrieved, latest_turn, already_said)
         scores = self.combiner.scores(matrix) if len(pool) else np.zeros(0)
         scores = meet_years(scores, matrix)
         return ScoredPool(analysis, pool, matrix, scores, softmax(scores))
@@ -231,14 +223,12 @@ class ExtractiveAnswerer:
     def answer(
         self,
         question: str,
-        passages: Sequence[Passage],
-        articles: Mapping[str, Article],
-        chunks_of: ChunksOf,
+        retrieved: Retrieved,
         latest_turn: str | None = None,
         already_said: Sequence[str] = (),
     ) -> ExtractiveAnswer:
         """The answer text with [n] markers and its citations, or CANNOT_ANSWER and why."""
-        scored = self.score(question, passages, articles, chunks_of, latest_turn, already_said)
+        scored = self.score(question, retrieved, latest_turn, already_said)
         if not len(scored.pool):
             return ExtractiveAnswer(CANNOT_ANSWER, [], None, "nothing relevant was retrieved")
         confidence = self.combiner.answerable(scored.question_features())

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from askdocs.answer.candidates import Retrieved
 from askdocs.answer.extractive import ExtractiveAnswerer
 from askdocs.answer.follow_ups import HistoryTurn, history_turns, standalone_question
 from askdocs.answer.generative import GenerativeAnswerer
@@ -40,14 +41,14 @@ class QuestionPipeline:
 
     def retrieve(
         self, question: str, k: int | None = None, filters: Filters | None = None
-    ) -> tuple[list[Passage], dict[str, Article]]:
-        """The passages for a (standalone) question and their articles."""
+    ) -> Retrieved:
+        """The passages for a (standalone) question, their articles and their other chunks."""
         passages = self.retriever(k, filters).search(question)
         articles = self.store.get_articles(p.chunk.article_id for p in passages)
         # Chunks whose article record is missing come from an interrupted ingest: never cite them.
         passages = [p for p in passages if p.chunk.article_id in articles]
         self.load_sentence_vectors([p.chunk for p in passages], articles)
-        return passages, articles
+        return Retrieved(passages, articles, self.chunks_of(articles))
 
     def chunks_of(self, articles: dict[str, Article]) -> Callable[[Sequence[str]], list[Chunk]]:
         """The stored chunks of some of these articles, their sentence vectors loaded."""
@@ -91,7 +92,8 @@ class QuestionPipeline:
                 standalone = generative.rewrite_follow_up(question, history)
             except LLMError as exc:
                 generative, note = None, self._fall_back(exc)
-        passages, articles = self.retrieve(standalone, k, filters)
+        retrieved = self.retrieve(standalone, k, filters)
+        passages, articles = list(retrieved.passages), dict(retrieved.articles)
         if generative is not None:
             try:
                 claims, citations = yield from generative.stream(standalone, passages, articles)
@@ -114,12 +116,7 @@ class QuestionPipeline:
                 return
         said = [text for role, text in history_turns(history) if role in ("assistant", "ai")]
         extracted = self.extractive.answer(
-            standalone,
-            passages,
-            articles,
-            self.chunks_of(articles),
-            latest_turn=question,
-            already_said=said,
+            standalone, retrieved, latest_turn=question, already_said=said
         )
         claims = [Claim(c.quote, [c.key], True) for c in extracted.citations]
         short = extracted.short_answer if claims else None
