@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,7 @@ def content_terms(text: str) -> list[str]:
     return terms
 
 
+@lru_cache(maxsize=200_000)  # the same few thousand words are stemmed for every question
 def stem(word: str) -> str:
     """A light suffix stripper: enough for plurals and tenses to meet, never a dictionary."""
     if NUMBER.search(word):
