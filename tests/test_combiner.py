@@ -108,11 +108,16 @@ QUESTIONS = [
 
 
 @pytest.mark.slow
-def test_tuned_layers_continue_from_the_retrieval_pass_exactly() -> None:
+def test_tuned_layers_continue_from_the_retrieval_pass_exactly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The ranker's question vector, computed from the states the retrieval pass kept below
     the tuned layers, is the tuned model's own vector: one model pass is saved, nothing else."""
+    from askdocs import embeddings
     from askdocs.embeddings import LocalEmbeddings, resolve_model_path
 
+    # Questions run in numpy until torch holds the model; another test may have loaded it.
+    monkeypatch.setattr(embeddings, "_MODELS", {})
     combiner = Combiner.load("default")
     folder = resolve_model_path(combiner.encoder_base_model)
     first = combiner.encoder_first_layer

@@ -89,3 +89,21 @@ def test_once_torch_holds_the_model_it_embeds_questions() -> None:
     assert embedder._small_batch_encoder() is None
     after = np.asarray(embedder.embed_documents(["What did the council approve?"])[0])
     assert np.abs(before - after).max() < 1e-5
+
+
+@pytest.mark.slow
+def test_question_parts_are_the_same_before_and_after_torch_loads() -> None:
+    """The focus and context vectors the answer ranker was fitted with (pooled from the
+    question's own token vectors) come out the same from numpy and, once an ingest has loaded
+    torch in the process, from torch."""
+    question = "Who leads Acme Bank, the lender whose shares rose 2.7% on merger talk?"
+    parts = [[(0, 19)], [(21, len(question) - 1)], [(0, 3), (21, 31)]]
+    embedder = LocalEmbeddings(resolve_model_path("all-MiniLM-L6-v2"))
+    whole, pooled = embedder.embed_query_parts(question, parts)
+    assert np.abs(whole - np.asarray(embedder.embed_query(question))).max() < 1e-6
+    assert pooled.shape == (3, 384) and (pooled @ whole < 0.999).all()  # really the parts
+    embedder.embed_documents(["x"] * 100)  # a large batch loads torch
+    assert embedder._small_batch_encoder() is None
+    whole_torch, pooled_torch = embedder.embed_query_parts(question, parts)
+    assert np.abs(whole_torch - whole).max() < 1e-5
+    assert np.abs(pooled_torch - pooled).max() < 1e-5

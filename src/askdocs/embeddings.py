@@ -164,75 +164,47 @@ class LocalEmbeddings(TokenAwareEmbeddings):
         )
         return vectors.tolist()
 
-    def embed_documents_with_spans(
-        self, texts: list[str], spans: list[Sequence[tuple[int, int]]]
-    ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Vectors of the texts, and of each span (a sentence) of each text, in one pass.
-
-        A span's vector is the mean of the model's token vectors inside it, so it is read in
-        the context of the whole text ("It was set up in 1337" knows what "It" is), and costs
-        nothing beyond embedding the text. A span with no tokens (cut off by the model's input
-        limit) gets the whole text's vector.
-        """
-        if not texts:
-            return np.zeros((0, 0), dtype=np.float32), []
-        outputs = self.model.encode(
-            texts, batch_size=self.batch_size, output_value=None, show_progress_bar=False
-        )
-        tokenizer = self.model.tokenizer
-        limit = self.model.max_seq_length
-        vectors, span_vectors = [], []
-        for text, text_spans, output in zip(texts, spans, outputs, strict=True):
-            # Outputs are padded to the longest text of their batch.
-            length = int(output["attention_mask"].sum())
-            tokens = output["token_embeddings"][:length].float().numpy()
-            whole = _unit(output["sentence_embedding"].float().numpy())
-            offsets = np.asarray(
-                tokenizer(text, return_offsets_mapping=True, truncation=True, max_length=limit)[
-                    "offset_mapping"
-                ]
-            )[: len(tokens)]
-            real = offsets[:, 1] > offsets[:, 0]  # special tokens have empty offsets
-            rows = []
-            for start, end in text_spans:
-                inside = real & (offsets[:, 0] >= start) & (offsets[:, 1] <= end)
-                rows.append(_unit(tokens[inside].mean(axis=0)) if inside.any() else whole)
-            vectors.append(whole)
-            span_vectors.append(np.asarray(rows, dtype=np.float32).reshape(len(rows), len(whole)))
-        return np.asarray(vectors, dtype=np.float32), span_vectors
+    def _torch_token_vectors(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """One text's final token vectors and their character offsets, from torch (the same
+        states `NumpyBert.token_vectors` computes)."""
+        (output,) = self.model.encode([text], output_value=None, show_progress_bar=False)
+        length = int(output["attention_mask"].sum())
+        tokens = output["token_embeddings"][:length].float().numpy()
+        offsets = self.model.tokenizer(
+            text, return_offsets_mapping=True, truncation=True, max_length=self.model.max_seq_length
+        )["offset_mapping"]
+        return tokens, np.asarray(offsets).reshape(-1, 2)[: len(tokens)]
 
     def embed_query_parts(
         self, text: str, parts: Sequence[Sequence[tuple[int, int]]]
     ) -> tuple[np.ndarray, np.ndarray]:
         """The question's vector and one per part of it (its focus, its context: each some
         character spans), each the mean of the question's own token vectors inside the part.
-        In numpy this reuses the pass `embed_query` made, so the parts cost no model run of
-        their own; elsewhere each part is embedded alone."""
-        encoder = self._small_batch_encoder()
-        if encoder is None:
-            texts = [" ".join(text[a:b] for a, b in spans) or text for spans in parts]
-            vectors = np.asarray(self.embed_documents([text, *texts]), dtype=np.float32)
-            return vectors[0], vectors[1:]
-        tokens, offsets, _ = self._token_vectors(encoder, text)
+        This reuses the pass `embed_query` made, so the parts cost no model run of their own."""
+        tokens, offsets, _ = self._token_vectors(text)
         return pool_spans(tokens, offsets, parts)
 
     def question_hidden(self, text: str, layer: int) -> np.ndarray | None:
         """The hidden states of a question entering `layer`, kept from the numpy pass that
         embedded it when `keep_question_layer` is that layer (else None): a model that shares
         the layers below it (the answer ranker's question encoder) continues from there."""
-        encoder = self._small_batch_encoder()
-        if encoder is None or self.keep_question_layer != layer:
+        if self.keep_question_layer != layer:
             return None
-        return self._token_vectors(encoder, text)[2]
+        return self._token_vectors(text)[2]
 
-    def _token_vectors(
-        self, encoder: NumpyBert, text: str
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def _token_vectors(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """A question's final token vectors, their offsets and (numpy only) the hidden states
+        entering `keep_question_layer`; in numpy until torch holds the model, then in torch
+        (the same vectors within 1e-5), cached either way."""
         with self._cache_lock:
             if text in self._token_cache:
                 self._token_cache.move_to_end(text)
                 return self._token_cache[text]
-        found = encoder.token_vectors(text, self.keep_question_layer)
+        encoder = self._small_batch_encoder()
+        if encoder is not None:
+            found = encoder.token_vectors(text, self.keep_question_layer)
+        else:
+            found = (*self._torch_token_vectors(text), None)
         with self._cache_lock:
             self._token_cache[text] = found
             while len(self._token_cache) > self._query_cache_size:
@@ -244,13 +216,9 @@ class LocalEmbeddings(TokenAwareEmbeddings):
             if text in self._query_cache:
                 self._query_cache.move_to_end(text)
                 return self._query_cache[text]
-        encoder = self._small_batch_encoder()
-        if encoder is not None:
-            # The same vector `encode` gives, kept with its token vectors for embed_query_spans.
-            tokens, offsets, _ = self._token_vectors(encoder, text)
-            vector = pool_spans(tokens, offsets, [])[0].tolist()
-        else:
-            vector = self.embed_documents([text])[0]
+        # The mean of the token vectors, as `encode` gives it, kept with them for the parts.
+        tokens, offsets, _ = self._token_vectors(text)
+        vector = pool_spans(tokens, offsets, [])[0].tolist()
         with self._cache_lock:
             self._query_cache[text] = vector
             if len(self._query_cache) > self._query_cache_size:
