@@ -7,13 +7,17 @@ INDEX must hold the corpus (`askdocs --index INDEX ingest CORPUS`). For every qu
 script runs the product's own retrieval and candidate features (askdocs.answer), labels each
 candidate sentence by whether it holds a gold answer, and fits:
 
+0. the question encoder (question_encoder.py): the top two layers of the bundled MiniLM,
+   fine-tuned on the questions against their candidates' stored vectors;
 1. the ranker: a linear model over standardised FEATURES, trained with a listwise softmax loss
    (the probability mass of a question's candidates should sit on its answering sentences),
-   L2-regularised towards zero;
+   L2-regularised towards zero; its tuned-encoder columns come from encoders that did not see
+   the question;
 2. the abstention model: logistic regression over QUESTION_FEATURES of each question's best
    candidate, scored with out-of-fold ranker weights (so it sees the confidence the ranker has
-   on questions it did not train on), and its threshold: the highest whose false abstentions
-   on the training questions stay within --max-false-abstain;
+   on questions it did not train on), predicting whether that candidate holds a gold answer;
+   its threshold: the highest whose refusals of answerable questions stay within
+   --max-false-abstain; and the relevance floor (--max-off-topic);
 3. the second-sentence ratio: the one that maximises answers containing a gold answer while
    the median answer stays within --max-words words.
 
