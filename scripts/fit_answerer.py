@@ -47,6 +47,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from askdocs.answer.combiner import QUESTION_FEATURES, weights_document
 from askdocs.answer.extractive import (
+    choose,
     meet_years,
     question_features,
     refusal_reason,
@@ -54,12 +55,15 @@ from askdocs.answer.extractive import (
     softmax,
 )
 from askdocs.answer.features import FEATURES, rank_scores
+from askdocs.config import Settings
 from askdocs.evaluation import answer_contains, load_questions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import question_encoder as QE
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "src/askdocs/answer/weights/default.json"
+ANSWER_SENTENCES = Settings.model_fields["answer_sentences"].default
+"""The sentences an answer may have by default, which the second-sentence ratio is fitted for."""
 RATIOS = (1.01, 0.8, 0.6, 0.4, 0.3, 0.2, 0.15, 0.1, 0.07, 0.05, 0.03, 0.02)
 """Second-sentence ratios tried; above 1 means never a second sentence."""
 
@@ -151,15 +155,6 @@ def ranked(
     return scores, softmax(scores)
 
 
-def chosen(scores: np.ndarray, probabilities: np.ndarray, ratio: float, row: dict) -> list[int]:
-    order = list(np.argsort(-scores, kind="stable"))
-    picked = [order[0]]
-    for i in order[1:2]:
-        if probabilities[i] >= ratio * probabilities[order[0]]:
-            picked.append(i)
-    return picked
-
-
 def fit_abstain(qf: np.ndarray, answerable: np.ndarray, l2: float) -> tuple:
     mean, scale = qf.mean(axis=0), np.where(qf.std(axis=0) > 1e-9, qf.std(axis=0), 1.0)
     z = (qf - mean) / scale
@@ -232,7 +227,7 @@ def outcome(
             "words": 0,
         }
     scores, probabilities = scored
-    picked = chosen(scores, probabilities, ratio, row)
+    picked = choose(scores, probabilities, ANSWER_SENTENCES, ratio)
     abstained = (
         refusal_reason(
             row["features"], picked[0], row["analysis"].years, confidence, floor, threshold

@@ -226,16 +226,12 @@ def test_antecedent_is_merged_only_inside_the_same_chunk() -> None:
 
 
 def test_choose_adds_a_second_sentence_only_when_close() -> None:
-    from askdocs.answer.extractive import ScoredPool
-
-    pool = _pool()
     scores = np.array([3.0, 0.0, 2.9, 0.0])
-    scored = ScoredPool(
-        analyse("Who?"), pool, np.zeros((4, len(FEATURES))), scores, softmax(scores)
-    )
-    assert choose(scored, 2, 0.8) == [0, 2]  # best first
-    assert choose(scored, 2, 1.01) == [0]
-    assert choose(scored, 1, 0.1) == [0]
+    probabilities = softmax(scores)
+    assert choose(scores, probabilities, 2, 0.8) == [0, 2]  # best first
+    assert choose(scores, probabilities, 2, 1.01) == [0]
+    assert choose(scores, probabilities, 1, 0.1) == [0]
+    assert choose(scores, probabilities, 3, 0.01) == [0, 2, 1]
 
 
 @pytest.mark.parametrize(

@@ -42,9 +42,6 @@ class ScoredPool:
     scores: np.ndarray
     probabilities: np.ndarray
 
-    def order(self) -> list[int]:
-        return [int(i) for i in np.argsort(-self.scores, kind="stable")]
-
     def question_features(self) -> np.ndarray:
         """The QUESTION_FEATURES of the best candidate, for the abstention model."""
         return question_features(
@@ -231,9 +228,11 @@ class ExtractiveAnswerer:
         scored = self.score(question, retrieved, latest_turn, already_said)
         if not len(scored.pool):
             return ExtractiveAnswer(CANNOT_ANSWER, [], None, "nothing relevant was retrieved")
-        confidence = self.combiner.answerable(scored.question_features())
-        chosen = choose(scored, self.max_sentences, self.combiner.second_sentence_ratio)
         c = self.combiner
+        confidence = c.answerable(scored.question_features())
+        chosen = choose(
+            scored.scores, scored.probabilities, self.max_sentences, c.second_sentence_ratio
+        )
         refusal = self.abstain and refusal_reason(
             scored.features,
             chosen[0],
@@ -312,23 +311,23 @@ def refusal_reason(
     return None
 
 
-def choose(scored: ScoredPool, max_sentences: int, ratio: float) -> list[int]:
-    """The best candidate, and the next ones whose probability is at least `ratio` of its
-    (a second sentence when the model cannot tell two apart), never overlapping."""
-    order = scored.order()
-    chosen = [order[0]]
-    top = scored.probabilities[order[0]]
-    for index in order[1:]:
-        if len(chosen) >= max_sentences or scored.probabilities[index] < ratio * top:
+def choose(
+    scores: np.ndarray, probabilities: np.ndarray, max_sentences: int, ratio: float
+) -> list[int]:
+    """The best candidate, then the next ones while their probability is at least `ratio` of
+    its (a second sentence when the model cannot tell two apart); best first, since the short
+    answer is cut from the first. Candidates are distinct sentences, so they never overlap.
+
+    >>> choose(np.array([3.0, 0.0, 2.9]), np.array([0.5, 0.05, 0.45]), 2, 0.8)
+    [0, 2]
+    """
+    order = [int(i) for i in np.argsort(-scores, kind="stable")]
+    chosen = order[:1]
+    for index in order[1:max_sentences]:
+        if probabilities[index] < ratio * probabilities[order[0]]:
             break
-        candidate = scored.pool.candidates[index]
-        if not any(_same_place(candidate, scored.pool.candidates[c]) for c in chosen):
-            chosen.append(index)
-    return chosen  # best first: the short answer is cut from the first
-
-
-def _same_place(a: Candidate, b: Candidate) -> bool:
-    return a.article_id == b.article_id and a.start < b.end and b.start < a.end
+        chosen.append(index)
+    return chosen
 
 
 _ANAPHOR = re.compile(r"^(?:It|He|She|They|Its|His|Her|Their|This|These|Those)\b")
