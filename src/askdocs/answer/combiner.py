@@ -77,7 +77,7 @@ class Combiner:
         return ((matrix - self.mean) / self.scale) @ self.weights
 
     def answerable(self, question_features: np.ndarray) -> float:
-        """Probability that the question is answered by the best candidate's article."""
+        """Probability that the best candidate holds the answer (the Answer's confidence)."""
         z = (question_features - self.abstain_mean) / self.abstain_scale
         return float(1.0 / (1.0 + np.exp(-(z @ self.abstain_weights + self.abstain_bias))))
 
