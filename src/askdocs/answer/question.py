@@ -65,7 +65,8 @@ _CONTEXT_OPENERS = re.compile(
     r"having|until|amid|among|ahead of|under|over|by|[\w-]+ed by|[\w-]+ed with)\b",
     re.IGNORECASE,
 )
-# A relative clause inside a segment: "the group that employs X", "the film withdrawn from".
+# A relative clause inside a segment: "the office whose report found ...". Not "that": in
+# questions it is as often a conjunction ("told the meeting that no offers came in").
 _RELATIVE = re.compile(r"\s(?:whose|which|who|whom|where)\s", re.IGNORECASE)
 _OPENS_WITH_WH = re.compile(
     r"^(?:(?:in|on|at|for|by|from|to|with|through|since|until|of|during|under) )?"
