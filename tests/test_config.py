@@ -54,3 +54,23 @@ def test_settings_hash_ignores_location_but_not_behaviour() -> None:
     base = Settings().settings_hash()
     assert Settings(index_dir=Path("elsewhere")).settings_hash() == base
     assert Settings(k=9).settings_hash() != base
+
+
+def test_overrides_of_given_settings_are_validated_like_any_others(tmp_path: Path) -> None:
+    # Assistant(settings=s, k=3) used to drop index_dir (TypeError later) and k=0 passed:
+    # model_copy(update=...) skips validation.
+    from askdocs.api import Assistant
+
+    base = load_settings(index_dir=tmp_path)
+    assistant = Assistant(settings=base, k=3)
+    assert assistant.settings.k == 3 and assistant.settings.index_dir == base.index_dir
+    assert assistant.variant(mmr=True).settings.mmr and assistant.variant().settings == (
+        assistant.settings
+    )
+    for bad in ({"k": 0}, {"chunk_overlap_tokens": 10_000}, {"no_such_setting": 1}):
+        with pytest.raises(ValidationError):
+            Assistant(settings=base, **bad)
+        with pytest.raises(ValidationError):
+            Assistant(index_dir=tmp_path, **bad)
+        with pytest.raises(ValidationError):
+            assistant.variant(**bad)

@@ -76,7 +76,7 @@ class Assistant:
         if settings is None:
             settings = load_settings(config_file, index_dir=index_dir, **overrides)
         elif index_dir is not None or overrides:
-            settings = settings.model_copy(update={"index_dir": index_dir, **overrides})
+            settings = settings.updated(index_dir=index_dir, **overrides)
         self.settings = settings
         self._embedder = embedder
         self._store: ChromaStore | None = None
@@ -88,7 +88,7 @@ class Assistant:
     def variant(self, **overrides: Any) -> Assistant:
         """Another Assistant over the same index and embedder, with some settings changed."""
         return Assistant(
-            settings=self.settings.model_copy(update=overrides), embedder=self._embedder
+            settings=self.settings.updated(**overrides), embedder=self._embedder
         )
 
     @property

@@ -182,6 +182,12 @@ class Settings(BaseSettings):
         Combiner.load(value)  # a missing or malformed file fails here, naming it
         return value
 
+    def updated(self, **overrides: Any) -> Settings:
+        """These settings with some changed, validated like any others (a copy that skipped
+        validation would accept k=0). None leaves a setting as it is."""
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        return type(self).model_validate({**self.model_dump(), **changes})
+
     def settings_hash(self) -> str:
         """Short hash of everything that shapes answers, stamped on every Answer: the fitted
         answer weights count by their content, not their name."""
