@@ -87,9 +87,7 @@ class Assistant:
 
     def variant(self, **overrides: Any) -> Assistant:
         """Another Assistant over the same index and embedder, with some settings changed."""
-        return Assistant(
-            settings=self.settings.updated(**overrides), embedder=self._embedder
-        )
+        return Assistant(settings=self.settings.updated(**overrides), embedder=self._embedder)
 
     @property
     def embedder(self) -> TokenAwareEmbeddings:
