@@ -8,6 +8,7 @@ import re
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -163,3 +164,35 @@ def wait_until_serving(url: str, process: subprocess.Popen, seconds: float, what
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError(f"{what} did not start") from None
             time.sleep(0.3)
+
+
+class ApiServer:
+    """`askdocs serve`'s app under uvicorn in a thread, on a free port (its keys come from
+    the assistant's api_keys setting)."""
+
+    def __init__(self, assistant: Assistant) -> None:
+        import uvicorn
+
+        from askdocs.service.app import create_app
+        from askdocs.service.auth import parse_keys
+
+        keys = parse_keys(assistant.settings.api_keys.get_secret_value())
+        config = uvicorn.Config(
+            create_app(assistant, keys), host="127.0.0.1", port=free_port(), log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.url = f"http://127.0.0.1:{config.port}"
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ApiServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the API server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)

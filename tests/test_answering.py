@@ -56,6 +56,9 @@ def test_filters_restrict_the_passages(ingested: Assistant) -> None:
         filters=Filters(date_from=date(2024, 5, 1), date_to=date(2024, 5, 31)),
     )
     assert {p.title for p in dated.passages} == {"Rail strike called off"}
+    # Filters that match nothing are an abstention, not an error (this raised in the fusion).
+    nothing = ingested.ask("What was called off?", filters=Filters(sources=("No Such Outlet",)))
+    assert nothing.abstained and nothing.passages == []
 
 
 def test_k_limits_passages(ingested: Assistant) -> None:

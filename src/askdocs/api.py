@@ -481,7 +481,14 @@ class Assistant:
     # ------------------------------------------------------------- maintenance
 
     def remove(self, reference: str) -> list[str]:
-        """Remove articles by id, by file path, or every article under a folder."""
+        """Remove articles by id, by file path, or every article under a folder.
+
+        Takes the ingest lock: a removal never interleaves with an ingest of the same index.
+        """
+        with ingest_lock(self.settings):
+            return self._remove(reference)
+
+    def _remove(self, reference: str) -> list[str]:
         store = self.store
         path = Path(reference).expanduser().resolve()
         matches = [

@@ -491,6 +491,62 @@ def ui(ctx: click.Context, host: str, port: int, index_dir: Path | None) -> None
         _fail(str(exc))
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--index", "index_dir", type=click.Path(file_okay=False, path_type=Path),
+    help="Index folder (same as the global --index).",
+)  # fmt: skip
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, index_dir: Path | None) -> None:
+    """Serve the REST API, the OpenAI-compatible chat endpoint and MCP (docs at /docs).
+
+    Keys: ASKDOCS_API_KEYS=ID:SECRET[:write],... (required unless HOST is loopback).
+    """
+    import logging
+
+    from askdocs.service.auth import ApiKeyError, is_loopback, parse_keys
+
+    if index_dir is not None:
+        ctx.obj["index_dir"] = index_dir
+    assistant = _assistant(ctx)
+    try:
+        keys = parse_keys(assistant.settings.api_keys.get_secret_value())
+    except ApiKeyError as exc:
+        _fail(f"ASKDOCS_API_KEYS: {exc}")
+    if not keys and not is_loopback(host):
+        _fail(
+            f"refusing to listen on {host} without API keys: anyone who can reach it could "
+            "read and change the index; set ASKDOCS_API_KEYS=ID:SECRET[:write],... "
+            "or bind to 127.0.0.1"
+        )
+    import uvicorn
+
+    from askdocs.service.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    click.echo(
+        f"askdocs API on http://{host}:{port} (docs at /docs; "
+        f"{len(keys)} key(s){'' if keys else ', no key needed on loopback'})",
+        err=True,
+    )
+    try:
+        uvicorn.run(create_app(assistant, keys, host), host=host, port=port, log_level="warning")
+    except _user_errors() as exc:
+        _fail(str(exc))
+
+
+@cli.command("mcp")
+@click.pass_context
+def mcp_command(ctx: click.Context) -> None:
+    """Serve the index as an MCP server over stdio (tools ask and search_articles)."""
+    from askdocs.service.mcp_server import build_server
+
+    assistant = _assistant(ctx)
+    build_server(assistant, assistant.settings.serve_max_question_chars).run("stdio")
+
+
 def main(args: list[str] | None = None) -> None:
     cli(args, prog_name="askdocs")
 

@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,7 +26,8 @@ _config_file: ContextVar[Path | None] = ContextVar("askdocs_config_file", defaul
 # like: left out of the hash so the same configuration gives the same hash on every machine.
 _NOT_HASHED = {
     "index_dir", "chroma_url", "ui_max_upload_mb", "ui_max_upload_files", "llm_base_url",
-    "ollama_url", "llm_timeout", "llm_retries",
+    "ollama_url", "llm_timeout", "llm_retries", "api_keys", "serve_rate_per_minute",
+    "serve_max_question_chars", "serve_max_request_mb", "serve_cors_origins",
 }  # fmt: skip
 
 
@@ -138,6 +139,26 @@ class Settings(BaseSettings):
     strict: bool = Field(False, description="Drop generated sentences no passage supports.")
     ui_max_upload_mb: float = Field(20.0, gt=0, description="Largest file the chat page accepts.")
     ui_max_upload_files: int = Field(50, gt=0, description="Most files in one upload.")
+    api_keys: SecretStr = Field(
+        SecretStr(""),
+        description="Keys of `askdocs serve` (env ASKDOCS_API_KEYS): comma-separated "
+        "ID:SECRET[:write]; a key without :write may ask and search only. Required when the "
+        "server listens on anything but loopback.",
+    )
+    serve_rate_per_minute: int = Field(
+        60,
+        gt=0,
+        description="Requests a key (or, without keys, a client address) may make a minute.",
+    )
+    serve_max_question_chars: int = Field(
+        2000, gt=0, description="Longer questions are refused (422) before any work is done."
+    )
+    serve_max_request_mb: float = Field(
+        1.0, gt=0, description="Largest request body except uploads (413 above it)."
+    )
+    serve_cors_origins: list[str] = Field(
+        default_factory=list, description="Origins a browser may call the API from (none: no CORS)."
+    )
 
     @field_validator("llm")
     @classmethod

@@ -159,9 +159,13 @@ def relative_score_fusion(
 
     >>> relative_score_fusion({"a": 0.6, "b": 0.5, "c": 0.7}, {"a": 0, "b": 9, "c": 6}, 1, 1)
     ['c', 'b', 'a']
+    >>> relative_score_fusion({}, {}, 1, 1)  # filters that match nothing
+    []
     """
 
     def normalised(scores: dict[str, float]) -> dict[str, float]:
+        if not scores:
+            return {}
         low, high = min(scores.values()), max(scores.values())
         span = (high - low) or 1.0
         return {c: (s - low) / span for c, s in scores.items()}

@@ -27,6 +27,10 @@ class StoreError(RuntimeError):
     """The index cannot be opened or reached; the message says what to do."""
 
 
+class IndexBusyError(StoreError):
+    """Another process holds the index's ingest lock."""
+
+
 @dataclass(frozen=True)
 class IndexedArticle:
     """What the store knows about an article without loading its text."""
@@ -125,7 +129,7 @@ def ingest_lock(settings: Settings) -> Iterator[None]:
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
-            raise StoreError(
+            raise IndexBusyError(
                 f"another ingest is running on {folder}/ (pid {holder}); try again when it ends"
             ) from None
         handle.seek(0)

@@ -106,3 +106,85 @@ def test_fifty_chat_sessions_during_an_upload(tmp_path: Path, record: Recorder) 
     assert not errors, errors
     assert "report" in upload_result
     assert assistant.stats()["articles"] >= 40
+
+
+@pytest.mark.slow
+def test_fifty_api_clients_during_an_upload(tmp_path: Path, record: Recorder) -> None:
+    """`askdocs serve` with the real model: 50 clients ask at once while 40 files are
+    uploaded and indexed through the API. Every answer must be a well-formed Answer whose
+    citations quote their article exactly, and every uploaded file must end up indexed."""
+    import httpx
+
+    from conftest import ApiServer
+
+    # One anonymous caller (loopback, no keys) makes all the requests: no rate limit here.
+    assistant = Assistant(
+        index_dir=tmp_path / "index", llm="extractive", serve_rate_per_minute=1_000_000
+    )
+    assistant.ingest([DATA, REPO / "examples" / "articles"])
+    before = assistant.stats()["articles"]
+    uploads = synthetic_corpus(tmp_path / "uploads", articles=40, seed=7)
+    upload_result: dict[str, object] = {}
+
+    with ApiServer(assistant) as server:
+
+        def upload() -> None:
+            files = [("files", (p.name, p.read_bytes(), "text/plain")) for p in uploads.iterdir()]
+            started = time.perf_counter()
+            with httpx.Client(base_url=server.url, timeout=600) as http:
+                response = http.post("/v1/articles", files=files)
+            upload_result["status"] = response.status_code
+            upload_result["report"] = response.json()
+            upload_result["seconds"] = time.perf_counter() - started
+
+        def client(n: int) -> tuple[float, str | None]:
+            question = QUESTIONS[n % len(QUESTIONS)]
+            try:
+                with httpx.Client(base_url=server.url, timeout=300) as http:
+                    started = time.perf_counter()
+                    response = http.post("/v1/ask", json={"question": question})
+                    seconds = time.perf_counter() - started
+                    if response.status_code != 200:
+                        return seconds, f"client {n}: {response.status_code} {response.text[:80]}"
+                    answer = response.json()
+                    if not answer["abstained"] and not answer["citations"]:
+                        return seconds, f"client {n}: an answer without citations"
+                    for c in answer["citations"]:
+                        text = http.get(f"/v1/articles/{c['article_id']}").json()["text"]
+                        if text[c["start"] : c["end"]] != c["quote"]:
+                            return seconds, f"client {n}: citation {c['key']} is not exact"
+                    return seconds, None
+            except Exception as exc:  # noqa: BLE001 - every failure is counted and shown
+                return 0.0, f"client {n}: {exc!r}"[:200]
+
+        client(0)  # first use loads the question encoder and the keyword index: not timed
+        # The baseline of the same run: 50 clients at once, nothing being indexed.
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            quiet = list(pool.map(client, range(50)))
+        uploader = threading.Thread(target=upload)
+        uploader.start()
+        time.sleep(0.5)  # the upload is being indexed while the clients ask
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            results = list(pool.map(client, range(50)))
+        uploader.join(timeout=600)
+        after = assistant.stats()["articles"]
+
+    errors = [error for _, error in quiet + results if error]
+
+    def percentiles(rows: list[tuple[float, str | None]]) -> tuple[float, float]:
+        latencies = sorted(seconds for seconds, error in rows if not error)
+        if not latencies:
+            return float("nan"), float("nan")
+        return statistics.median(latencies), latencies[int(0.95 * (len(latencies) - 1))]
+
+    (q50, q95), (p50, p95) = percentiles(quiet), percentiles(results)
+    record(
+        "concurrency", "50 API clients (askdocs serve) while 40 files are uploaded", trials=100,
+        failures=len(errors),
+        detail=f"p50 {p50:.2f} s, p95 {p95:.2f} s per answer during the upload; "
+        f"{q50:.2f} s / {q95:.2f} s with nothing indexed (same run); 40-file upload took "
+        f"{upload_result.get('seconds', float('nan')):.1f} s; " + "; ".join(errors[:3]),
+    )  # fmt: skip
+    assert not errors, errors
+    assert upload_result.get("status") == 200
+    assert after == before + 40
