@@ -359,3 +359,27 @@ def test_mcp_over_http_on_the_server_behind_the_keys(server: ApiServer) -> None:
     assert answer["citations"][0]["quote"] == BRIDGE_QUOTE
     # Without a key the MCP endpoint refuses like every other route.
     _error(_client(server.url, None).post("/mcp", json={}), 401, "unauthorized")
+
+
+def test_cors_is_off_unless_origins_are_configured(ingested: Assistant) -> None:
+    preflight = {
+        "Origin": "http://app.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    with ApiServer(_assistant(ingested)) as running:
+        refused = httpx.options(f"{running.url}/v1/ask", headers=preflight)
+        asked = _client(running.url, None).post(
+            "/v1/ask", json={"question": QUESTION}, headers={"Origin": "http://app.example"}
+        )
+        assert "access-control-allow-origin" not in refused.headers
+        assert "access-control-allow-origin" not in asked.headers
+    allowed = {"serve_cors_origins": ["http://app.example"]}
+    with ApiServer(_assistant(ingested, **allowed)) as running:
+        ok = httpx.options(f"{running.url}/v1/ask", headers=preflight)
+        other = httpx.options(
+            f"{running.url}/v1/ask", headers={**preflight, "Origin": "http://evil.example"}
+        )
+        assert ok.status_code == 200
+        assert ok.headers["access-control-allow-origin"] == "http://app.example"
+        assert other.headers.get("access-control-allow-origin") != "http://evil.example"
