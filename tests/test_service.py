@@ -7,6 +7,8 @@ import asyncio
 import json
 import logging
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -383,3 +385,30 @@ def test_cors_is_off_unless_origins_are_configured(ingested: Assistant) -> None:
         assert ok.status_code == 200
         assert ok.headers["access-control-allow-origin"] == "http://app.example"
         assert other.headers.get("access-control-allow-origin") != "http://evil.example"
+
+
+def test_a_client_leaving_mid_stream_stops_its_answer(
+    server: ApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stopped = threading.Event()
+    produced: list[int] = []
+
+    def slow_stream(self: Assistant, question: str, **kwargs: object):
+        try:
+            for n in range(200):  # 20 s of text if nobody stops it
+                produced.append(n)
+                yield f"word{n} "
+                time.sleep(0.1)
+        finally:
+            stopped.set()
+
+    monkeypatch.setattr(Assistant, "stream", slow_stream)
+    with (
+        _client(server.url) as http,
+        http.stream("POST", "/v1/ask", json={"question": QUESTION, "stream": True}) as response,
+    ):
+        first = next(response.iter_lines())
+        assert first == "event: delta"
+    # The connection is closed: the server must stop producing within a few pieces.
+    assert stopped.wait(5), "the answer went on after the client left"
+    assert len(produced) < 60

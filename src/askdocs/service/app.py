@@ -12,11 +12,12 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -92,6 +93,66 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
+class RequestLog:
+    """ASGI middleware: one log line per request (method, route, status, latency, key id).
+
+    Pure ASGI rather than FastAPI's http middleware, which buffers streamed responses and
+    would hide a client leaving mid-stream from the route.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        scope.setdefault("state", {})["key_id"] = "-"
+        status = 500
+
+        async def sent(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sent)
+        finally:
+            route = getattr(scope.get("route"), "path", scope["path"])
+            log.info(
+                "%s %s %d %.1fms key=%s",
+                scope["method"],
+                route,
+                status,
+                (time.perf_counter() - started) * 1000,
+                scope["state"].get("key_id", "-"),
+            )
+
+
+async def pull(pieces: Iterator[Any], request: Request) -> AsyncIterator[Any]:
+    """A blocking iterator's items, each made in a worker thread, for a streamed response.
+
+    When the client has left (uvicorn drops what is sent to a closed connection without an
+    error, so the response would never learn it), the piece being made is finished (a thread
+    cannot be interrupted) and the iterator is closed: an LLM stream stops there.
+    """
+    try:
+        while not await request.is_disconnected():
+            with anyio.CancelScope(shield=True):
+                piece = await anyio.to_thread.run_sync(next, pieces, _END)
+            if piece is _END:
+                return
+            yield piece
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(pieces.close)
+
+
+_END = object()
+
+
 def create_app(assistant: Assistant, keys: list[ApiKey], host: str = "127.0.0.1") -> FastAPI:
     """The service over one Assistant. With no keys every caller is ANONYMOUS. `host` is the
     address served on: on loopback the MCP endpoint also refuses other Host headers (DNS
@@ -136,25 +197,7 @@ def create_app(assistant: Assistant, keys: list[ApiKey], host: str = "127.0.0.1"
             allow_headers=["Authorization", "Content-Type"],
         )
 
-    @app.middleware("http")
-    async def log_requests(request: Request, call_next):
-        started = time.perf_counter()
-        request.state.key_id = "-"
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            route = request.scope.get("route")
-            log.info(
-                "%s %s %d %.1fms key=%s",
-                request.method,
-                getattr(route, "path", request.url.path),
-                status,
-                (time.perf_counter() - started) * 1000,
-                request.state.key_id,
-            )
+    app.add_middleware(RequestLog)
 
     # ------------------------------------------------------------------ errors
 
@@ -270,19 +313,21 @@ def create_app(assistant: Assistant, keys: list[ApiKey], host: str = "127.0.0.1"
     # --------------------------------------------------------------- questions
 
     @app.post("/v1/ask", tags=["questions"])
-    def ask(body: AskBody, _: ApiKey = reader) -> Any:
+    async def ask(body: AskBody, request: Request, _: ApiKey = reader) -> Any:
         """The cited answer; `stream: true` sends server-sent events: `delta` events with
         text as it is produced, then one `answer` event with the final, verified answer."""
         question = check_question(body.question)
         history = [(t.role, t.content) for t in body.history]
         filters = body.filters.to_filters() if body.filters else None
-        pieces = assistant.stream(question, history=history, k=body.k, filters=filters)
         if not body.stream:
-            *_, answer = pieces
+            answer = await anyio.to_thread.run_sync(
+                lambda: assistant.ask(question, history=history, k=body.k, filters=filters)
+            )
             return answer.to_json()
+        pieces = assistant.stream(question, history=history, k=body.k, filters=filters)
 
-        def events() -> Iterator[str]:
-            for piece in pieces:
+        async def events() -> AsyncIterator[str]:
+            async for piece in pull(pieces, request):
                 if isinstance(piece, Answer):
                     data = json.dumps(piece.to_json(), ensure_ascii=False)
                     yield f"event: answer\ndata: {data}\n\n"
