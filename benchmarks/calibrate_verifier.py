@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,9 @@ def build_pairs(assistant: Assistant, questions_file: Path) -> list[tuple[str, s
                     pairs.append((q.question, claim, sentence, False))
         others = [o for o in by_type[q.type] if o.id != q.id]
         if others:
-            wrong = others[hash(q.id) % len(others)].answers[0]
+            # zlib.crc32, not hash(): str hashes change with every process (PYTHONHASHSEED),
+            # and the calibration must come out the same on every run.
+            wrong = others[zlib.crc32(q.id.encode()) % len(others)].answers[0]
             pairs.append((q.question, wrong, evidence, False))
     return pairs
 

@@ -20,12 +20,15 @@ def status(url: str) -> int:
 
 
 @pytest.mark.slow
-def test_login_guards_every_api_route(ingested: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_login_form_is_open_and_the_app_is_not(
+    ingested: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from askdocs.ui import launch
 
     monkeypatch.setenv("ASKDOCS_UI_AUTH", "ann:secret")
     port = free_port()
     demo = launch(ingested, port=port, block=False)
+    # Every route, with every method, is probed in the fault suite (test_ui_exposure.py).
     try:
         base = f"http://127.0.0.1:{port}"
         assert status(f"{base}/") == 200  # the login form

@@ -1,5 +1,12 @@
-"""Run one ingest in its own process (so the fault suite can kill it): INDEX CORPUS."""
+"""Run one ingest in its own process (so the fault suite can kill it or measure its memory):
+INDEX CORPUS [MAX_FILE_MB].
 
+Prints "ingesting" when the ingest itself begins (interpreter start and imports are over),
+"file N" as each file is done, and at the end "done ADDED UPDATED UNCHANGED" and
+"peak_rss_kb N" (this process's own peak memory).
+"""
+
+import resource
 import sys
 from pathlib import Path
 
@@ -9,5 +16,11 @@ from askdocs.api import Assistant
 from conftest import FakeEmbeddings
 
 if __name__ == "__main__":
-    report = Assistant(index_dir=sys.argv[1], embedder=FakeEmbeddings()).ingest([sys.argv[2]])
+    overrides = {"max_file_mb": float(sys.argv[3])} if len(sys.argv) > 3 else {}
+    assistant = Assistant(index_dir=sys.argv[1], embedder=FakeEmbeddings(), **overrides)
+    print("ingesting", flush=True)
+    report = assistant.ingest(
+        [sys.argv[2]], progress=lambda done, total, _: print(f"file {done}", flush=True)
+    )
     print(f"done {report.added} {report.updated} {report.unchanged}", flush=True)
+    print(f"peak_rss_kb {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", flush=True)

@@ -35,7 +35,7 @@ def test_chroma_server_goes_away_and_comes_back(tmp_path: Path, record: Recorder
     port = free_port()
     server = _start_chroma(tmp_path / "data", port)
     url = f"http://127.0.0.1:{port}"
-    outcomes = []
+    outcomes, failures = [], []
     try:
         assistant = Assistant(
             chroma_url=url, index_dir=tmp_path / "local", embedder=FakeEmbeddings(),
@@ -43,26 +43,34 @@ def test_chroma_server_goes_away_and_comes_back(tmp_path: Path, record: Recorder
         )  # fmt: skip
         assistant.ingest([DATA])
         question = "Who won the Northfield chess championship?"
-        assert "Priya Nair" in assistant.ask(question).text
+        before = assistant.ask(question)
+        if "Priya Nair" not in before.text:
+            failures.append("no right answer before the server stopped")
         server.terminate()
         server.wait(timeout=30)
         started = time.perf_counter()
-        with pytest.raises(StoreError, match="not answering") as error:
+        try:
             assistant.ask(question)
-        waited = time.perf_counter() - started
-        outcomes.append(f"server down: StoreError in {waited:.1f} s ({str(error.value)[:60]}…)")
+            failures.append("server down: an answer, no error")
+        except StoreError as exc:
+            waited = time.perf_counter() - started
+            if "not answering" not in str(exc):
+                failures.append(f"server down: an unclear error ({exc})")
+            outcomes.append(f"server down: StoreError in {waited:.1f} s ({str(exc)[:60]}…)")
         server = _start_chroma(tmp_path / "data", port)
         recovered = assistant.ask(question)
-        assert "Priya Nair" in recovered.text
-        outcomes.append("server back: same answer, same index")
-        assert assistant.stats()["articles"] == 6
+        if recovered.text != before.text or assistant.stats()["articles"] != 6:
+            failures.append("server back: another answer or another index")
+        else:
+            outcomes.append("server back: same answer, same index")
     finally:
         server.terminate()
         server.wait(timeout=30)
     record(
         "failing backends", "Chroma server stopped mid-session, then restarted", trials=2,
-        failures=2 - len(outcomes), detail="; ".join(outcomes),
+        failures=len(failures), detail="; ".join(outcomes + failures),
     )  # fmt: skip
+    assert not failures, failures
 
 
 class _Faulty(http.server.BaseHTTPRequestHandler):
@@ -108,6 +116,12 @@ def _faulty_server(mode: str) -> tuple[str, Callable[[], None]]:
     return f"http://127.0.0.1:{server.server_port}/v1", server.shutdown
 
 
+LLM_TIMEOUT = 3
+TIMEOUT_MARGIN = 1.5
+"""A fault must surface within the timeout plus this (connection set-up, the fallback's own
+extractive answer); measured at most 0.6 s over on this machine."""
+
+
 @pytest.mark.parametrize("fallback", [False, True])
 def test_llm_endpoint_faults_fail_clearly_within_the_timeout(
     ingested: Assistant, record: Recorder, fallback: bool
@@ -121,7 +135,7 @@ def test_llm_endpoint_faults_fail_clearly_within_the_timeout(
         else:
             base_url, stop = _faulty_server(mode)
         assistant = ingested.variant(
-            llm="openai:test-model", llm_base_url=base_url, llm_timeout=3, llm_retries=0,
+            llm="openai:test-model", llm_base_url=base_url, llm_timeout=LLM_TIMEOUT, llm_retries=0,
             llm_fallback_extractive=fallback,
         )  # fmt: skip
         started = time.perf_counter()
@@ -139,7 +153,7 @@ def test_llm_endpoint_faults_fail_clearly_within_the_timeout(
         finally:
             stop()
         seconds = time.perf_counter() - started
-        ok = ok and seconds < 3 * 2 + 5
+        ok = ok and seconds < LLM_TIMEOUT + TIMEOUT_MARGIN
         details.append(f"{mode}: {outcome} in {seconds:.1f} s")
         if not ok:
             failures.append(mode)

@@ -31,6 +31,13 @@ def _key(answer: object) -> tuple[object, ...]:
     )
 
 
+def _key_json(answer: dict) -> tuple[object, ...]:
+    return (
+        answer["text"],
+        tuple((c["article_id"], c["start"], c["end"]) for c in answer["citations"]),
+    )
+
+
 def test_threads_sharing_one_assistant_answer_as_sequential_use(
     ingested: Assistant, record: Recorder
 ) -> None:
@@ -49,11 +56,15 @@ def test_threads_sharing_one_assistant_answer_as_sequential_use(
 
 @pytest.mark.slow
 def test_fifty_chat_sessions_during_an_upload(tmp_path: Path, record: Recorder) -> None:
+    """50 gradio_client sessions ask at once while 40 files are uploaded. Each reply must be
+    the reply the same question gets alone, before or after the upload (the index is one or
+    the other at any moment: anything else is a mix-up), and every file must be indexed."""
     gradio_client = pytest.importorskip("gradio_client")
     from askdocs.ui import launch
 
     assistant = Assistant(index_dir=tmp_path / "index")
     assistant.ingest([DATA, REPO / "examples" / "articles"])
+    before = assistant.stats()["articles"]
     port = free_port()
     demo = launch(assistant, port=port, block=False)
     url = f"http://127.0.0.1:{port}/"
@@ -67,52 +78,62 @@ def test_fifty_chat_sessions_during_an_upload(tmp_path: Path, record: Recorder) 
         upload_result["report"] = client.predict(files, api_name="/on_upload")
         upload_result["seconds"] = time.perf_counter() - started
 
-    def session(n: int) -> tuple[float, str | None]:
+    def reply(question: str) -> str:
+        client = gradio_client.Client(url, verbose=False)
+        outputs = client.predict(
+            question, [], 5, [], "", "", False, "extractive", api_name="/ask"
+        )  # fmt: skip
+        chat = outputs[1]
+        return str(chat[-1]["content"]) if chat else ""
+
+    def session(n: int) -> tuple[float, str, str | None]:
+        question = QUESTIONS[n % len(QUESTIONS)]
         try:
-            client = gradio_client.Client(url, verbose=False)
             started = time.perf_counter()
-            outputs = client.predict(
-                QUESTIONS[n % len(QUESTIONS)], [], 5, [], "", "", False, "extractive",
-                api_name="/ask",
-            )  # fmt: skip
-            seconds = time.perf_counter() - started
-            chat = outputs[1]
-            reply = str(chat[-1]["content"]) if chat else ""
-            if "askdocs-cite" not in reply and "could not find" not in reply:
-                return seconds, f"session {n}: no answer in {reply[:80]!r}"
-            return seconds, None
+            text = reply(question)
+            return time.perf_counter() - started, text, None
         except Exception as exc:  # noqa: BLE001 - every failure is counted and shown
-            return 0.0, f"session {n}: {exc!r}"[:200]
+            return 0.0, "", f"session {n}: {exc!r}"[:200]
 
     try:
+        alone_before = {q: reply(q) for q in QUESTIONS}
         uploader = threading.Thread(target=upload)
         uploader.start()
         time.sleep(0.5)  # the upload is being indexed while the sessions ask
         with ThreadPoolExecutor(max_workers=50) as pool:
             results = list(pool.map(session, range(50)))
         uploader.join(timeout=300)
+        alone_after = {q: reply(q) for q in QUESTIONS}
     finally:
         demo.close()
-    errors = [error for _, error in results if error]
-    latencies = sorted(seconds for seconds, error in results if not error)
+    errors = [error for _, _, error in results if error]
+    for n, (_, text, error) in enumerate(results):
+        question = QUESTIONS[n % len(QUESTIONS)]
+        if not error and text not in (alone_before[question], alone_after[question]):
+            errors.append(f"session {n}: a reply unlike the one {question!r} gets alone")
+    latencies = sorted(seconds for seconds, _, error in results if not error)
     p50 = statistics.median(latencies) if latencies else float("nan")
     p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan")
+    after = assistant.stats()["articles"]
     record(
         "concurrency", "50 chat sessions on 127.0.0.1 while an upload is indexed", trials=50,
-        failures=len(errors),
-        detail=f"p50 {p50:.2f} s, p95 {p95:.2f} s per answer; 40-file upload took "
-        f"{upload_result.get('seconds', float('nan')):.1f} s; " + "; ".join(errors[:3]),
+        failures=len(errors) + (after != before + 40),
+        detail=f"replies equal to the question asked alone (before or after the upload); "
+        f"{after - before} of 40 uploads indexed; p50 {p50:.2f} s, p95 {p95:.2f} s per answer; "
+        f"the upload took {upload_result.get('seconds', float('nan')):.1f} s; "
+        + "; ".join(errors[:3]),
     )  # fmt: skip
     assert not errors, errors
     assert "report" in upload_result
-    assert assistant.stats()["articles"] >= 40
+    assert after == before + 40
 
 
 @pytest.mark.slow
 def test_fifty_api_clients_during_an_upload(tmp_path: Path, record: Recorder) -> None:
     """`askdocs serve` with the real model: 50 clients ask at once while 40 files are
-    uploaded and indexed through the API. Every answer must be a well-formed Answer whose
-    citations quote their article exactly, and every uploaded file must end up indexed."""
+    uploaded and indexed through the API. Every answer must be the one its question gets
+    alone, before or after the upload (the index is one or the other at any moment), its
+    citations must quote their article exactly, and every uploaded file must be indexed."""
     import httpx
 
     from conftest import ApiServer
@@ -137,7 +158,7 @@ def test_fifty_api_clients_during_an_upload(tmp_path: Path, record: Recorder) ->
             upload_result["report"] = response.json()
             upload_result["seconds"] = time.perf_counter() - started
 
-        def client(n: int) -> tuple[float, str | None]:
+        def client(n: int) -> tuple[float, tuple | None, str | None]:
             question = QUESTIONS[n % len(QUESTIONS)]
             try:
                 with httpx.Client(base_url=server.url, timeout=300) as http:
@@ -145,19 +166,28 @@ def test_fifty_api_clients_during_an_upload(tmp_path: Path, record: Recorder) ->
                     response = http.post("/v1/ask", json={"question": question})
                     seconds = time.perf_counter() - started
                     if response.status_code != 200:
-                        return seconds, f"client {n}: {response.status_code} {response.text[:80]}"
+                        error = f"client {n}: {response.status_code} {response.text[:80]}"
+                        return seconds, None, error
                     answer = response.json()
                     if not answer["abstained"] and not answer["citations"]:
-                        return seconds, f"client {n}: an answer without citations"
+                        return seconds, None, f"client {n}: an answer without citations"
                     for c in answer["citations"]:
                         text = http.get(f"/v1/articles/{c['article_id']}").json()["text"]
                         if text[c["start"] : c["end"]] != c["quote"]:
-                            return seconds, f"client {n}: citation {c['key']} is not exact"
-                    return seconds, None
+                            return seconds, None, f"client {n}: citation {c['key']} is not exact"
+                    return seconds, _key_json(answer), None
             except Exception as exc:  # noqa: BLE001 - every failure is counted and shown
-                return 0.0, f"client {n}: {exc!r}"[:200]
+                return 0.0, None, f"client {n}: {exc!r}"[:200]
+
+        def asked_alone() -> dict[str, tuple]:
+            with httpx.Client(base_url=server.url, timeout=300) as http:
+                return {
+                    q: _key_json(http.post("/v1/ask", json={"question": q}).json())
+                    for q in QUESTIONS
+                }
 
         client(0)  # first use loads the question encoder and the keyword index: not timed
+        alone_before = asked_alone()
         # The baseline of the same run: 50 clients at once, nothing being indexed.
         with ThreadPoolExecutor(max_workers=50) as pool:
             quiet = list(pool.map(client, range(50)))
@@ -168,11 +198,19 @@ def test_fifty_api_clients_during_an_upload(tmp_path: Path, record: Recorder) ->
             results = list(pool.map(client, range(50)))
         uploader.join(timeout=600)
         after = assistant.stats()["articles"]
+        alone_after = asked_alone()
 
-    errors = [error for _, error in quiet + results if error]
+    errors = [error for _, _, error in quiet + results if error]
+    for n, (_, key, error) in enumerate(quiet):
+        if not error and key != alone_before[QUESTIONS[n % len(QUESTIONS)]]:
+            errors.append(f"client {n} (nothing indexed): unlike the answer asked alone")
+    for n, (_, key, error) in enumerate(results):
+        question = QUESTIONS[n % len(QUESTIONS)]
+        if not error and key not in (alone_before[question], alone_after[question]):
+            errors.append(f"client {n}: unlike the answer {question!r} gets alone")
 
-    def percentiles(rows: list[tuple[float, str | None]]) -> tuple[float, float]:
-        latencies = sorted(seconds for seconds, error in rows if not error)
+    def percentiles(rows: list[tuple]) -> tuple[float, float]:
+        latencies = sorted(seconds for seconds, _, error in rows if not error)
         if not latencies:
             return float("nan"), float("nan")
         return statistics.median(latencies), latencies[int(0.95 * (len(latencies) - 1))]
@@ -180,8 +218,9 @@ def test_fifty_api_clients_during_an_upload(tmp_path: Path, record: Recorder) ->
     (q50, q95), (p50, p95) = percentiles(quiet), percentiles(results)
     record(
         "concurrency", "50 API clients (askdocs serve) while 40 files are uploaded", trials=100,
-        failures=len(errors),
-        detail=f"p50 {p50:.2f} s, p95 {p95:.2f} s per answer during the upload; "
+        failures=len(errors) + (after != before + 40),
+        detail=f"answers equal to the question asked alone; {after - before} of 40 uploads "
+        f"indexed; p50 {p50:.2f} s, p95 {p95:.2f} s per answer during the upload; "
         f"{q50:.2f} s / {q95:.2f} s with nothing indexed (same run); 40-file upload took "
         f"{upload_result.get('seconds', float('nan')):.1f} s; " + "; ".join(errors[:3]),
     )  # fmt: skip

@@ -78,8 +78,8 @@ def names(sentence: str) -> tuple[Span, ...]:
     A name that is a nationality or people ("Venezuelan", "Chinese") names what the noun
     after it says: "the Venezuelan government" is one name.
 
-    >>> [s.text for s in names("But SMFG President Yoshifumi Nishikawa said so.")]
-    ['SMFG President Yoshifumi Nishikawa']
+    >>> [s.text for s in names("But Acme President Anna Berg said so.")]
+    ['Acme President Anna Berg']
     >>> [s.text for s in names("Rubio accused the Venezuelan government of it.")]
     ['Rubio', 'Venezuelan government']
     """

@@ -138,7 +138,7 @@ class ExtractiveAnswerer:
         self.embedder = embedder
         self.combiner = combiner
         self.sentence_vectors = sentence_vectors or SentenceVectors(embedder)
-        # Inverse document frequency from the keyword index: "Fenerbahce" pins a sentence down,
+        # Inverse document frequency from the keyword index: "Harbourton" pins a sentence down,
         # "club" does not. Without it every word weighs the same.
         self.term_rarity = term_rarity
         self.max_articles = max_articles
@@ -350,9 +350,9 @@ def short_answer(analysis: QuestionAnalysis, sentence: str) -> str | None:
     """The phrase of the asked kind in the sentence that the question does not already hold,
     nearest the question's focus words; None when the question asks for no such phrase.
 
-    >>> q = analyse("Who leads Sumitomo Mitsui Financial Group?")
-    >>> short_answer(q, "SMFG President Yoshifumi Nishikawa said the banks must grow.")
-    'SMFG President Yoshifumi Nishikawa'
+    >>> q = analyse("Who leads Acme Bank?")
+    >>> short_answer(q, "Acme President Anna Berg said the bank must grow.")
+    'Acme President Anna Berg'
     """
     if analysis.kind not in _PHRASE_KINDS:
         return None

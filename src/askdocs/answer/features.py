@@ -49,7 +49,7 @@ FEATURES: tuple[str, ...] = (
     "gap_question",  # sim_question minus the best candidate's
     "neighbour_sim",  # best sim_question of the sentence just before or after
     "focus_overlap",  # rarity-weighted share of the focus words the sentence holds
-    "focus_name_overlap",  # ... of the focus's names ("Larne", "Virgin Radio")
+    "focus_name_overlap",  # ... of the focus's names ("Harbourton", "Coastal Herald")
     "focus_word_overlap",  # ... of its other words, what is said of them ("manages", "heads")
     "context_overlap",  # the same for the context words
     "neighbour_focus_overlap",  # best focus_overlap of the sentence before or after
@@ -126,7 +126,7 @@ def kind_match(analysis: QuestionAnalysis, sentence: str, question_words: set[st
 
     >>> from askdocs.answer.question import analyse
     >>> q = analyse("Who leads the bank?")
-    >>> kind_match(q, "President Yoshifumi Nishikawa said it would grow.", {"who", "leads", "bank"})
+    >>> kind_match(q, "President Anna Berg said it would grow.", {"who", "leads", "bank"})
     1.0
     """
     if analysis.kind == REASON:

@@ -1,9 +1,9 @@
 """Question analysis: what is asked (the focus), what only pins the story down (the context),
 what kind of thing answers it, and the hard constraints its answer must meet.
 
-Readers pin a story down with a clause taken from elsewhere in the article ("Who leads
-Sumitomo Mitsui, the lender whose shares rose 2.7% on talk of a merger?"). That clause finds the
-article; the focus ("Who leads Sumitomo Mitsui") chooses the sentence. Everything here is
+Readers pin a story down with a clause taken from elsewhere in the article ("Who leads Acme
+Bank, the lender whose shares rose 3% on talk of a merger?"). That clause finds the article;
+the focus ("Who leads Acme Bank") chooses the sentence. Everything here is
 grammar (wh-words, clause openers, units), never a word of a particular question or article.
 """
 
