@@ -360,6 +360,11 @@ def _eval_errors() -> tuple[type[Exception], ...]:
 @click.option("--types", help="Only these question types, comma-separated (e.g. who,when).")
 @RETRIEVAL_OPTION
 @click.option("--llm", help="Answer backend (default: the settings' llm).")
+@click.option(
+    "--record", type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the figures (no per-question rows) here, e.g. "
+    "benchmarks/results/eval-dev.json.",
+)  # fmt: skip
 @click.pass_context
 def eval_command(
     ctx: click.Context,
@@ -371,6 +376,7 @@ def eval_command(
     types: str | None,
     retrieval: str | None,
     llm: str | None,
+    record: Path | None,
 ) -> None:
     """Score retrieval, answers, citations and abstention on a question set."""
     from askdocs.evaluation import run_evaluation
@@ -402,6 +408,11 @@ def eval_command(
     for metric, value in totals.items():
         click.echo(f"{metric:>24}: {value}")
     click.echo(f"\nwrote {out}/results.json, report.md, metrics_by_type.png, latency.png")
+    if record:
+        from askdocs.reports import record_run
+
+        record_run(results, record)
+        click.echo(f"recorded {record}")
 
 
 @cli.command("eval-rgb")
@@ -415,6 +426,10 @@ def eval_command(
     "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval-runs/rgb"),
     show_default=True,
 )  # fmt: skip
+@click.option(
+    "--record", type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the figures (no per-question rows) here.",
+)  # fmt: skip
 @click.pass_context
 def eval_rgb(
     ctx: click.Context,
@@ -425,6 +440,7 @@ def eval_rgb(
     rejection: bool,
     limit: int | None,
     out: Path,
+    record: Path | None,
 ) -> None:
     """Run the RGB benchmark protocol (noise robustness, rejection, counterfactual)."""
     from askdocs.rgb import run_rgb
@@ -442,6 +458,11 @@ def eval_rgb(
             _fail(str(exc))
     for key, value in report["summary"].items():
         click.echo(f"{key:>20}: {value}")
+    if record:
+        from askdocs.reports import record_run
+
+        record_run(report, record)
+        click.echo(f"recorded {record}")
 
 
 @cli.command("eval-compare")

@@ -118,6 +118,17 @@ def worst_failures(rows: list[dict[str, Any]], n: int = 10) -> list[dict[str, An
     return sorted(failures, key=lambda r: (r["answerable"], r["doc_recall"], r["token_f1"]))[:n]
 
 
+def record_run(results: dict[str, Any], path: Path) -> None:
+    """The run's figures without its per-question rows, dated: a small file to keep in the
+    repository (benchmarks/results/), from which the README's tables are written."""
+    from datetime import date
+
+    kept = {key: value for key, value in results.items() if key != "rows"}
+    kept["recorded"] = date.today().isoformat()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(kept, indent=2, ensure_ascii=False) + "\n")
+
+
 def write_outputs(results: dict[str, Any], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")

@@ -1,0 +1,372 @@
+"""Write the README's tables of measured numbers from the files the measuring commands wrote.
+
+Every table between `<!-- numbers:NAME -->` and `<!-- /numbers:NAME -->` in README.md is
+rendered here from a file under benchmarks/results/ (which command writes which file is
+listed in RENDERERS). `--check` changes nothing and exits 1 when the README differs from what
+the files say (tests/test_readme_numbers.py runs it).
+
+    python scripts/readme_numbers.py [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+README = ROOT / "README.md"
+BLOCK = re.compile(
+    r"(<!-- numbers:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /numbers:(?P=name) -->)", re.S
+)
+
+
+def _load(name: str) -> dict[str, Any]:
+    return json.loads((RESULTS / name).read_text(encoding="utf-8"))
+
+
+def _f(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _count(share: float | None, total: int) -> str:
+    return "–" if share is None or not total else f"{round(share * total)} of {total}"
+
+
+def eval_table() -> str:
+    """`askdocs eval … --record benchmarks/results/eval-dev.json` (and eval-dev2.json)."""
+    runs = [_load("eval-dev.json"), _load("eval-dev2.json")]
+    agg = [r["aggregate"] for r in runs]
+    header = " | ".join(
+        f"{Path(r['questions_file']).name} ({a['answerable']} + {a['unanswerable']})"
+        for r, a in zip(runs, agg, strict=True)
+    )
+    rows = [
+        ("doc_recall@5", lambda a: _f(a["doc_recall@k"])),
+        ("evidence_recall@5", lambda a: _f(a["evidence_recall@k"])),
+        ("answer_contains", lambda a: f"**{_f(a['answer_contains'])}**"),
+        ("short_answer_contains (when given)", lambda a: _f(a["short_answer_contains"])),
+        ("citation_precision / recall",
+         lambda a: f"{_f(a['citation_precision'])} / {_f(a['citation_recall'])}"),
+        ("quote_violations", lambda a: str(a["quote_violations"])),
+        ("unanswerable refused", lambda a: _count(a["abstained_unanswerable"], a["unanswerable"])),
+        ("answerable refused", lambda a: _count(a["abstained_answerable"], a["answerable"])),
+        ("median answer length", lambda a: f"{a['answer_words_median']:.0f} words"),
+        ("latency p50 / p95",
+         lambda a: f"{a['latency_p50'] * 1000:.0f} / {a['latency_p95'] * 1000:.0f} ms"),
+    ]  # fmt: skip
+    lines = [f"| metric | {header} |", "|---|---|---|"]
+    lines += [f"| {name} | " + " | ".join(cell(a) for a in agg) + " |" for name, cell in rows]
+    by_type = []
+    for r in runs:
+        types = {
+            t: v["answer_contains"]
+            for t, v in r["by_type"].items()
+            if v.get("answer_contains") is not None
+        }
+        ranked = sorted(types.items(), key=lambda kv: -kv[1])
+        by_type.append(
+            f"{Path(r['questions_file']).stem} " + ", ".join(f"{t} {v:.2f}" for t, v in ranked)
+        )
+    hashes = sorted({r["settings_hash"] for r in runs})
+    lines += [
+        "",
+        "By type (answer_contains, training figures): " + "; ".join(by_type) + ". "
+        f"Settings hash {', '.join(f'`{h}`' for h in hashes)}; recorded "
+        f"{', '.join(sorted({r.get('recorded', '?') for r in runs}))}.",
+    ]
+    return "\n".join(lines)
+
+
+def cv_table() -> str:
+    """`python scripts/fit_answerer.py …` writes benchmarks/results/answerer_cv.json."""
+    r = _load("answerer_cv.json")
+    cv, tr = r["cv"], r["training"]
+    files = r["cv_by_file"]
+    dev, dev2 = (files[k] for k in sorted(files, key=lambda k: ("dev2" in k, k)))
+    answerable = cv["questions"] - int(cv["unanswerable_abstained"].split("/")[1])
+    rows = [
+        ("the answering sentence is among the candidates",
+         _f(r["answer_among_candidates"]), _f(r["answer_among_candidates"])),
+        ("best candidate holds a gold answer (top 1)", _f(cv["top1"]), _f(tr["top1"])),
+        ("answer (1–2 sentences) contains a gold answer",
+         f"**{_f(cv['answer_contains'])}**", _f(tr["answer_contains"])),
+        ("… dev.jsonl / dev2.jsonl",
+         f"{_f(dev['answer_contains'])} / **{_f(dev2['answer_contains'])}**", ""),
+        ("short answer given / contains a gold answer",
+         f"{_f(cv['short_answer_given'], 2)} / {_f(cv['short_answer_contains'])}",
+         f"{_f(tr['short_answer_given'], 2)} / {_f(tr['short_answer_contains'])}"),
+        ("false abstentions (answerable refused)",
+         _f(cv["false_abstentions"]), _f(tr["false_abstentions"])),
+        ("unanswerable refused", cv["unanswerable_abstained"].replace("/", " of "),
+         tr["unanswerable_abstained"].replace("/", " of ")),
+        ("median answer length",
+         f"{cv['median_words']:.0f} words", f"{tr['median_words']:.0f} words"),
+    ]  # fmt: skip
+    lines = [
+        f"| {cv['questions']} questions of dev + dev2 ({answerable} answerable) "
+        "| cross-validated | training (shipped weights) |",
+        "|---|---|---|",
+        *(f"| {a} | {b} | {c} |" for a, b, c in rows),
+        "",
+        "Cross-validated answer_contains by type: "
+        + ", ".join(f"{t} {v:.2f}" for t, v in sorted(cv["by_type"].items(), key=lambda kv: -kv[1]))
+        + ".",
+    ]
+    return "\n".join(lines)
+
+
+ABLATIONS = {
+    "answerer_cv.json": "everything (shipped)",
+    "answerer_cv-no-encoder.json": "without the tuned question encoder",
+    "answerer_cv-no-parts.json": "without the focus and context vectors",
+    "answerer_cv-no-kinds.json": "without the answer-kind features (new name / number / date / "
+    "place / cause, nearness)",
+    "answerer_cv-no-name-split.json": "without splitting the focus's names from its other words",
+    "answerer_cv-l2-0.001.json": "ranker L2 penalty 0.001 (shipped: 0.01)",
+    "answerer_cv-l2-0.1.json": "ranker L2 penalty 0.1",
+    "answerer_cv-l2-1.json": "ranker L2 penalty 1.0",
+}
+
+
+def ablation_table() -> str:
+    """The fitting script with `--dry-run --report benchmarks/results/answerer_cv-NAME.json`
+    and `--no-encoder` or `--ablate …` (the commands are in the README above the table)."""
+    lines = ["| | answer_contains | dev2 | top 1 |", "|---|---|---|---|"]
+    for file, label in ABLATIONS.items():
+        r = _load(file)
+        dev2 = next(v for k, v in r["cv_by_file"].items() if "dev2" in k)
+        bold = "**" if file == "answerer_cv.json" else ""
+        lines.append(
+            f"| {label} | {bold}{_f(r['cv']['answer_contains'])}{bold} | "
+            f"{bold}{_f(dev2['answer_contains'])}{bold} | {_f(r['cv']['top1'])} |"
+        )
+    return "\n".join(lines)
+
+
+def llm_table() -> str:
+    """`askdocs eval ../shared/data/qa/dev.jsonl … --llm llamacpp:… --record
+    benchmarks/results/eval-dev-smollm2.json`, beside the extractive eval-dev.json."""
+    runs = {
+        "extractive": _load("eval-dev.json"),
+        "llamacpp SmolLM2-135M": _load("eval-dev-smollm2.json"),
+    }
+    agg = {name: r["aggregate"] for name, r in runs.items()}
+    rows = [
+        ("answer_contains", lambda a: _f(a["answer_contains"])),
+        ("citation_precision", lambda a: _f(a["citation_precision"])),
+        ("verified_claims", lambda a: _f(a["verified_claims"])),
+        ("quote_violations", lambda a: str(a["quote_violations"])),
+        ("abstained (unanswerable / answerable)",
+         lambda a: f"{_f(a['abstained_unanswerable'], 2)} / {_f(a['abstained_answerable'], 2)}"),
+        ("latency p50 / p95", lambda a: f"{a['latency_p50']:.2f} s / {a['latency_p95']:.2f} s"),
+    ]  # fmt: skip
+    lines = ["| metric | " + " | ".join(agg) + " |", "|---|" + "---|" * len(agg)]
+    lines += [
+        f"| {name} | " + " | ".join(cell(a) for a in agg.values()) + " |" for name, cell in rows
+    ]
+    return "\n".join(lines)
+
+
+RGB = {
+    "rgb-noise-noise0.json": "noise 0.0",
+    "rgb-noise-noise0.4.json": "noise 0.4",
+    "rgb-noise-noise0.8.json": "noise 0.8",
+    "rgb-rejection.json": "rejection (negatives only)",
+    "rgb-counterfactual.json": "counterfactual (`positive_wrong`)",
+}
+
+
+def rgb_table() -> str:
+    """`askdocs eval-rgb … --record benchmarks/results/rgb/<the run's file name>`."""
+    lines = [
+        "| setting | accuracy | abstained | repeats the fake answer | flags conflict |",
+        "|---|---|---|---|---|",
+    ]
+    for file, label in RGB.items():
+        s = _load(f"rgb/{file}")["summary"]
+        counterfactual = s["mode"] == "counterfactual"
+        lines.append(
+            f"| {label} | {'–' if s['mode'] == 'rejection' else _f(s['accuracy'], 2)} | "
+            f"{_f(s['rejection_rate'], 2)} | "
+            f"{_f(s['repeats_fake_rate'], 2) if counterfactual else '–'} | "
+            f"{_f(s['flags_conflict_rate'], 2) if counterfactual else '–'} |"
+        )
+    return "\n".join(lines)
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def ingest_table() -> str:
+    """`python benchmarks/ingest_vs_langchain.py` writes benchmarks/results/ingest.json."""
+    r = _load("ingest.json")
+    recipe, ours, rerun = r["langchain_recipe"], r["askdocs"], r["askdocs_unchanged_rerun"]
+    return "\n".join(
+        [
+            "| | seconds | texts embedded | ratio to recipe |",
+            "|---|---|---|---|",
+            f"| LangChain recipe | {recipe['seconds']:.1f} | {_n(recipe['chunks'])} chunks "
+            "| 1.00 |",
+            f"| askdocs, first ingest | {ours['seconds']:.1f} | {_n(ours['texts_embedded'])} "
+            f"sentences and titles | **{r['askdocs_over_langchain_time']:.2f}** |",
+            f"| askdocs, unchanged re-run | {rerun['seconds']:.1f} | {rerun['texts_embedded']} | "
+            f"{rerun['seconds'] / recipe['seconds']:.3f} |",
+            "",
+            f"({r['files']:,} files, {r['machine']['cpus']} cores.)",
+        ]
+    )
+
+
+def cold_start_table() -> str:
+    """`python benchmarks/cold_start.py` writes benchmarks/results/cold_start.json."""
+    r = _load("cold_start.json")
+    runs = r["results"]
+    return "\n".join(
+        [
+            "| command | seconds |",
+            "|---|---|",
+            f"| `askdocs --help` | {runs['askdocs --help']['median_s']:.2f} |",
+            f'| `askdocs ask "{r["question"]}"` (sample index) | '
+            f"{runs['askdocs ask']['median_s']:.2f} |",
+            "| recipe: load embeddings + Chroma, `similarity_search` | "
+            f"{runs['recipe similarity_search']['median_s']:.2f} |",
+            f"| ratio askdocs / recipe | **{runs['ask_ratio_askdocs_over_recipe']:.2f}** |",
+            "",
+            f"(Median of {len(runs['askdocs ask']['runs_s'])} fresh processes; recorded "
+            f"{r['date']}.)",
+        ]
+    )
+
+
+def latency_table() -> str:
+    """`python benchmarks/query_latency.py …` writes benchmarks/results/latency.json."""
+    r = _load("latency.json")
+    lines = [
+        "| chunks | recipe p50 / p95 | askdocs p50 / p95 | p50 ratio | disk recipe / askdocs "
+        "| peak memory recipe / askdocs |",
+        "|---|---|---|---|---|---|",
+    ]
+    for x in r["results"]:
+        lc, ad = x["langchain"], x["askdocs"]
+        lines.append(
+            f"| {_n(x['chunks'])} | {lc['p50_ms']:.1f} / {lc['p95_ms']:.1f} ms | "
+            f"**{ad['p50_ms']:.1f} / {ad['p95_ms']:.1f} ms** | "
+            f"{x['p50_ratio_askdocs_over_recipe']:.2f} | {_n(lc['disk_mb'])} / "
+            f"{_n(ad['disk_mb'])} MB | {_n(lc['peak_rss_mb'])} / {_n(ad['peak_rss_mb'])} MB |"
+        )
+    lines += ["", f"(Recorded {r['date']}, {r['questions']} questions.)"]
+    return "\n".join(lines)
+
+
+def update_table() -> str:
+    """The `update` part of benchmarks/results/latency.json (the same run)."""
+    r = _load("latency.json")
+    lines = [
+        "| chunks | askdocs: add article | of which keyword index | next question (finds it) "
+        "| remove | full BM25 rebuild (what each ingest cost before) | recipe `add_documents` |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for x in r["results"]:
+        u = x["update"]
+        found = "yes" if u["askdocs_new_article_retrieved"] else "no"
+        lines.append(
+            f"| {_n(x['chunks'])} | {u['askdocs_add_article_seconds']:.2f} s | "
+            f"{u['askdocs_ingest_phases']['keywords']:.2f} s | "
+            f"{u['askdocs_next_question_seconds'] * 1000:.0f} ms ({found}) | "
+            f"{u['askdocs_remove_article_seconds']:.2f} s | "
+            f"{u['full_bm25_rebuild_seconds']:.2f} s | "
+            f"{u['recipe_add_documents_seconds']:.2f} s |"
+        )
+    return "\n".join(lines)
+
+
+def ui_speed() -> str:
+    """`ASKDOCS_RECORD_UI=1 pytest tests/test_ui_browser.py` writes
+    benchmarks/results/ui-timings.json (Chromium driving the page on this machine)."""
+    t = _load("ui-timings.json")
+    first, later = t["first_question"], t["later_questions_first_words_s"]
+    return (
+        "- **Speed** (this machine, sample article; Chromium driving the page): with the model\n"
+        "  loaded (it loads in the background as the page starts), the first answer's first words\n"
+        f"  appear {first['first_words_s']:.1f} s after Enter and the full cited answer at "
+        f"{first['full_answer_s']:.1f} s;\n"
+        f"  later questions' first words {min(later):.1f}–{max(later):.1f} s (an upload between "
+        "them)."
+    )
+
+
+def verifier_text() -> str:
+    """`python benchmarks/calibrate_verifier.py --index INDEX` writes
+    benchmarks/results/verifier.json."""
+    r = _load("verifier.json")
+    chosen = r["chosen"]
+    best_recall = max(point["recall"] for point in r["curve"])
+    return (
+        f"{r['pairs']:,} labelled (claim, sentence) pairs from `{Path(r['questions_file']).name}`: "
+        f"{r['supported_pairs']} supported (gold answer vs. gold evidence sentence), "
+        f"{r['unsupported_pairs']:,} unsupported (the gold answer vs. the other sentences of the "
+        "retrieved passages, and another question's answer vs. the evidence sentence). At the "
+        f"chosen threshold {chosen['threshold']} (best F1): precision {chosen['precision']:.2f}, "
+        f"recall {chosen['recall']:.2f}; no threshold gives a recall above {best_recall:.2f} "
+        '(the lexical agreement rules, e.g. "December 20" vs. "Dec 20").'
+    )
+
+
+def reliability_table() -> str:
+    """`make reliability` (its tests/reliability/summary.py) writes
+    benchmarks/results/reliability.md."""
+    return (RESULTS / "reliability.md").read_text(encoding="utf-8").rstrip("\n")
+
+
+RENDERERS: dict[str, Callable[[], str]] = {
+    "eval": eval_table,
+    "cv": cv_table,
+    "ablations": ablation_table,
+    "rgb": rgb_table,
+    "llm": llm_table,
+    "reliability": reliability_table,
+    "ui-speed": ui_speed,
+    "verifier": verifier_text,
+    "ingest": ingest_table,
+    "cold-start": cold_start_table,
+    "latency": latency_table,
+    "update": update_table,
+}
+
+
+def render(text: str) -> str:
+    """The README text with every numbers block rewritten from its files."""
+
+    def block(match: re.Match[str]) -> str:
+        name = match["name"]
+        if name not in RENDERERS:
+            raise SystemExit(f"README block {name!r} has no renderer in {__file__}")
+        return f"{match[1]}{RENDERERS[name]()}\n{match[4]}"
+
+    return BLOCK.sub(block, text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if stale")
+    args = parser.parse_args()
+    text = README.read_text(encoding="utf-8")
+    rendered = render(text)
+    if args.check:
+        if rendered != text:
+            print("README numbers differ from benchmarks/results: run scripts/readme_numbers.py")
+            return 1
+        return 0
+    README.write_text(rendered, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
