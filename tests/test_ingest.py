@@ -1,7 +1,9 @@
 """Ingest through the Assistant with the fake embedder and a real persistent Chroma."""
 
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from askdocs.api import Assistant
@@ -176,6 +178,23 @@ def test_check_reports_a_chunk_that_no_longer_matches(ingested: Assistant) -> No
         ids=chunk["ids"], embeddings=chunk["embeddings"], documents=["tampered text"]
     )
     assert any("does not match its article" in p for p in ingested.check())
+
+
+def test_check_reports_sentence_vectors_that_disagree(ingested: Assistant) -> None:
+    store = ingested.store
+    assert ingested.check() == []
+    chunk_id = store.chunks.get(limit=1)["ids"][0]
+    (vectors,) = store.sentences.get([chunk_id]).values()
+    article_id = store.chunks.get(ids=[chunk_id])["metadatas"][0]["article_id"]
+    chunk = store.article_chunks([article_id])[0]
+    # One sentence vector too many for its chunk, and a row for a chunk that does not exist.
+    extra = np.vstack([vectors, vectors[:1]])
+    store.sentences.replace([article_id], [(replace(chunk, id=chunk_id), extra)])
+    ghost = replace(chunk, id="no-such-chunk", article_id="no-such-article")
+    store.sentences.replace(["no-such-article"], [(ghost, vectors)])
+    problems = ingested.check()
+    assert any("do not match their sentences" in p for p in problems)
+    assert any("for chunks that do not exist" in p for p in problems)
 
 
 def test_listings_read_a_large_index_page_by_page(

@@ -95,6 +95,14 @@ class SentenceVectorTable:
     def delete(self, article_ids: Sequence[str]) -> None:
         self.replace(article_ids, [])
 
+    def row_counts(self) -> dict[str, int]:
+        """How many sentence vectors each stored chunk has (read without the vectors)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT chunk_id, length(vectors) / (2 * dimensions) FROM sentences"
+            ).fetchall()
+        return {chunk_id: int(count) for chunk_id, count in rows}
+
     def get(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         if not chunk_ids:
             return {}
@@ -576,6 +584,7 @@ def check_index(store: ChromaStore) -> list[str]:
         problems.append(f"{len(missing)} chunk(s) missing from the keyword index")
     if stale:
         problems.append(f"{len(stale)} keyword index entr(ies) for chunks that do not exist")
+    problems += _sentence_vector_problems(store, ids, chunks["metadatas"], texts)
     for record in records.values():
         found = per_article.get(record.id, 0)
         if found != record.chunks:
@@ -583,4 +592,31 @@ def check_index(store: ChromaStore) -> list[str]:
                 f"article {record.id} ({record.source}) should have {record.chunks} chunks, "
                 f"has {found}"
             )
+    return problems
+
+
+def _sentence_vector_problems(
+    store: ChromaStore, ids: list[str], metadatas: list[dict], texts: dict[str, str]
+) -> list[str]:
+    """Stored sentence vectors that belong to no chunk, or whose count is not the number of
+    sentences in their chunk (answering would then embed that chunk afresh; a missing row is
+    allowed: it only costs speed)."""
+    from askdocs.chunking import candidate_sentences
+
+    counts = store.sentences.row_counts()
+    problems = []
+    stale = set(counts) - set(ids)
+    if stale:
+        problems.append(f"{len(stale)} sentence-vector row(s) for chunks that do not exist")
+    mismatched = 0
+    for chunk_id, meta in zip(ids, metadatas, strict=True):
+        text = texts.get(str(meta["article_id"]))
+        if chunk_id not in counts or text is None:
+            continue
+        spans = candidate_sentences(text, int(meta["start"]), int(meta["end"]))
+        mismatched += counts[chunk_id] != len(spans)
+    if mismatched:
+        problems.append(
+            f"{mismatched} chunk(s) whose stored sentence vectors do not match their sentences"
+        )
     return problems
