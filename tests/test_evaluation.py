@@ -236,3 +236,19 @@ def test_abstention_curve_by_hand() -> None:
     assert curve[0.55]["abstained_answerable"] == 0.5
     assert curve[0.65]["abstained_unanswerable"] == 1.0
     assert curve[0.75]["abstained_answerable"] == 1.0
+
+
+def test_evaluation_deletes_under_the_ingest_lock(ingested, articles_dir: Path) -> None:
+    # An eval reusing an index drops the articles outside its corpus: a write, so it must not
+    # run while another ingest (here: the lock held) is writing the same index.
+    from askdocs.evaluation import _drop_articles_outside
+    from askdocs.store import IndexBusyError, ingest_lock
+
+    elsewhere = articles_dir / "only-this"
+    elsewhere.mkdir()
+    before = ingested.stats()["articles"]
+    with ingest_lock(ingested.settings), pytest.raises(IndexBusyError):
+        _drop_articles_outside(ingested, elsewhere)
+    assert ingested.stats()["articles"] == before
+    _drop_articles_outside(ingested, elsewhere)
+    assert ingested.stats()["articles"] == 0

@@ -440,8 +440,12 @@ def run_evaluation(
 
 
 def _drop_articles_outside(assistant: Any, corpus: Path) -> None:
-    """A reused index must hold this corpus and nothing else."""
+    """A reused index must hold this corpus and nothing else. Deleting takes the ingest lock,
+    like every other write to the index."""
+    from askdocs.store import ingest_lock
+
     root = corpus.resolve()
-    for record in assistant.store.indexed_articles().values():
-        if root not in Path(record.source.split("#", 1)[0]).parents:
-            assistant.store.delete_article(record.id)
+    with ingest_lock(assistant.settings):
+        for record in assistant.store.indexed_articles().values():
+            if root not in Path(record.source.split("#", 1)[0]).parents:
+                assistant.store.delete_article(record.id)
