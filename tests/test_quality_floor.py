@@ -33,6 +33,9 @@ MARGIN_QUESTIONS = 2
 """How far a figure may move before the test fails: two questions' worth (one for the
 unanswerable questions, 4 and 15 of them). Less would fail on a single close call; more would let a
 real regression through."""
+ROUNDING = 1e-4
+"""Recorded figures have four decimals: 7/120 is kept as 0.0583, and two questions more must
+still be within the margin."""
 FLOORS = ("doc_recall@k", "answer_contains", "citation_precision", "abstained_unanswerable")
 CEILINGS = ("abstained_answerable",)
 MEDIAN_WORDS_CEILING = 40
@@ -88,12 +91,12 @@ def test_quality_stays_above_floors(slice_run: dict[str, dict], name: str) -> No
     below = {
         m: (totals[m], round(recorded[m] - margin(m, totals), 3))
         for m in FLOORS
-        if recorded[m] is not None and totals[m] < recorded[m] - margin(m, totals) - 1e-9
+        if recorded[m] is not None and totals[m] < recorded[m] - margin(m, totals) - ROUNDING
     }
     above = {
         m: (totals[m], round(recorded[m] + margin(m, totals), 3))
         for m in CEILINGS
-        if recorded[m] is not None and totals[m] > recorded[m] + margin(m, totals) + 1e-9
+        if recorded[m] is not None and totals[m] > recorded[m] + margin(m, totals) + ROUNDING
     }
     if totals["answer_words_median"] > MEDIAN_WORDS_CEILING:
         above["answer_words_median"] = (totals["answer_words_median"], MEDIAN_WORDS_CEILING)
