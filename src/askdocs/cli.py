@@ -487,21 +487,46 @@ def eval_compare(run_a: Path, run_b: Path, out: Path | None) -> None:
         click.echo(f"  {flip['id']} ({mark}): {flip['question']}")
 
 
+def _server_options(default_port: int) -> Any:
+    """--host, --port and --index of the commands that serve (the chat page, the API)."""
+
+    def decorate(command: Any) -> Any:
+        for option in reversed(
+            [
+                click.option(
+                    "--host", default="127.0.0.1", show_default=True, help="Address to bind."
+                ),
+                click.option(
+                    "--port",
+                    default=default_port,
+                    show_default=True,
+                    type=click.IntRange(1, 65535),
+                ),
+                click.option(
+                    "--index",
+                    "index_dir",
+                    type=click.Path(file_okay=False, path_type=Path),
+                    help="Index folder (same as the global --index).",
+                ),
+                click.pass_context,
+            ]
+        ):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
-@click.option(
-    "--index", "index_dir", type=click.Path(file_okay=False, path_type=Path),
-    help="Index folder (same as the global --index).",
-)  # fmt: skip
-@click.pass_context
+@_server_options(default_port=7860)
 def ui(ctx: click.Context, host: str, port: int, index_dir: Path | None) -> None:
     """Serve the chat page (login when ASKDOCS_UI_AUTH=user:password is set)."""
+    from askdocs.service.auth import is_loopback
     from askdocs.ui import launch
 
     if index_dir is not None:
         ctx.obj["index_dir"] = index_dir
-    if host not in ("127.0.0.1", "localhost", "::1") and not os.environ.get("ASKDOCS_UI_AUTH"):
+    if not is_loopback(host) and not os.environ.get("ASKDOCS_UI_AUTH"):
         click.echo(
             f"warning: serving on {host} without a login; set ASKDOCS_UI_AUTH=user:password",
             err=True,
@@ -513,13 +538,7 @@ def ui(ctx: click.Context, host: str, port: int, index_dir: Path | None) -> None
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option(
-    "--index", "index_dir", type=click.Path(file_okay=False, path_type=Path),
-    help="Index folder (same as the global --index).",
-)  # fmt: skip
-@click.pass_context
+@_server_options(default_port=8000)
 def serve(ctx: click.Context, host: str, port: int, index_dir: Path | None) -> None:
     """Serve the REST API, the OpenAI-compatible chat endpoint and MCP (docs at /docs).
 

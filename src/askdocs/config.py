@@ -151,7 +151,7 @@ class Settings(BaseSettings):
         description="Requests a key (or, without keys, a client address) may make a minute.",
     )
     serve_max_question_chars: int = Field(
-        2000, gt=0, description="Longer questions are refused (422) before any work is done."
+        2000, gt=0, description="Longer questions are refused (413) before any work is done."
     )
     serve_max_request_mb: float = Field(
         1.0, gt=0, description="Largest request body except uploads (413 above it)."

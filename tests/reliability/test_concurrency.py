@@ -31,6 +31,36 @@ def _key(answer: object) -> tuple[object, ...]:
     )
 
 
+def _asked_during_upload(upload, ask, join_seconds: float) -> list[tuple]:
+    """50 askers at once while `upload` runs in a thread (started half a second earlier)."""
+    uploader = threading.Thread(target=upload)
+    uploader.start()
+    time.sleep(0.5)  # the upload is being indexed while they ask
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(ask, range(50)))
+    uploader.join(timeout=join_seconds)
+    return results
+
+
+def _unlike_alone(results: list[tuple], before: dict, after: dict, who: str) -> list[str]:
+    """Askers whose answer is neither the one their question gets alone before the upload nor
+    the one it gets after (rows are (seconds, answer, error); question n is QUESTIONS[n % 6])."""
+    unlike = []
+    for n, (_, answer, error) in enumerate(results):
+        question = QUESTIONS[n % len(QUESTIONS)]
+        if not error and answer not in (before[question], after[question]):
+            unlike.append(f"{who} {n}: unlike the answer {question!r} gets alone")
+    return unlike
+
+
+def _percentiles(rows: list[tuple]) -> tuple[float, float]:
+    """p50 and p95 seconds of the rows without an error."""
+    latencies = sorted(seconds for seconds, _, error in rows if not error)
+    if not latencies:
+        return float("nan"), float("nan")
+    return statistics.median(latencies), latencies[int(0.95 * (len(latencies) - 1))]
+
+
 def _key_json(answer: dict) -> tuple[object, ...]:
     return (
         answer["text"],
@@ -97,23 +127,13 @@ def test_fifty_chat_sessions_during_an_upload(tmp_path: Path, record: Recorder) 
 
     try:
         alone_before = {q: reply(q) for q in QUESTIONS}
-        uploader = threading.Thread(target=upload)
-        uploader.start()
-        time.sleep(0.5)  # the upload is being indexed while the sessions ask
-        with ThreadPoolExecutor(max_workers=50) as pool:
-            results = list(pool.map(session, range(50)))
-        uploader.join(timeout=300)
+        results = _asked_during_upload(upload, session, join_seconds=300)
         alone_after = {q: reply(q) for q in QUESTIONS}
     finally:
         demo.close()
     errors = [error for _, _, error in results if error]
-    for n, (_, text, error) in enumerate(results):
-        question = QUESTIONS[n % len(QUESTIONS)]
-        if not error and text not in (alone_before[question], alone_after[question]):
-            errors.append(f"session {n}: a reply unlike the one {question!r} gets alone")
-    latencies = sorted(seconds for seconds, _, error in results if not error)
-    p50 = statistics.median(latencies) if latencies else float("nan")
-    p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan")
+    errors += _unlike_alone(results, alone_before, alone_after, "session")
+    p50, p95 = _percentiles(results)
     after = assistant.stats()["articles"]
     record(
         "concurrency", "50 chat sessions on 127.0.0.1 while an upload is indexed", trials=50,
@@ -191,12 +211,7 @@ def test_fifty_api_clients_during_an_upload(tmp_path: Path, record: Recorder) ->
         # The baseline of the same run: 50 clients at once, nothing being indexed.
         with ThreadPoolExecutor(max_workers=50) as pool:
             quiet = list(pool.map(client, range(50)))
-        uploader = threading.Thread(target=upload)
-        uploader.start()
-        time.sleep(0.5)  # the upload is being indexed while the clients ask
-        with ThreadPoolExecutor(max_workers=50) as pool:
-            results = list(pool.map(client, range(50)))
-        uploader.join(timeout=600)
+        results = _asked_during_upload(upload, client, join_seconds=600)
         after = assistant.stats()["articles"]
         alone_after = asked_alone()
 
@@ -204,18 +219,8 @@ def test_fifty_api_clients_during_an_upload(tmp_path: Path, record: Recorder) ->
     for n, (_, key, error) in enumerate(quiet):
         if not error and key != alone_before[QUESTIONS[n % len(QUESTIONS)]]:
             errors.append(f"client {n} (nothing indexed): unlike the answer asked alone")
-    for n, (_, key, error) in enumerate(results):
-        question = QUESTIONS[n % len(QUESTIONS)]
-        if not error and key not in (alone_before[question], alone_after[question]):
-            errors.append(f"client {n}: unlike the answer {question!r} gets alone")
-
-    def percentiles(rows: list[tuple]) -> tuple[float, float]:
-        latencies = sorted(seconds for seconds, _, error in rows if not error)
-        if not latencies:
-            return float("nan"), float("nan")
-        return statistics.median(latencies), latencies[int(0.95 * (len(latencies) - 1))]
-
-    (q50, q95), (p50, p95) = percentiles(quiet), percentiles(results)
+    errors += _unlike_alone(results, alone_before, alone_after, "client")
+    (q50, q95), (p50, p95) = _percentiles(quiet), _percentiles(results)
     record(
         "concurrency", "50 API clients (askdocs serve) while 40 files are uploaded", trials=100,
         failures=len(errors) + (after != before + 40),

@@ -177,9 +177,14 @@ def create_app(assistant: Assistant, keys: list[ApiKey], host: str = "127.0.0.1"
     limiter = RateLimiter(settings.serve_rate_per_minute)
     ingest_lock = threading.Lock()
     upload_dir = Path(settings.index_dir) / "uploads"
-    backends = {"askdocs": assistant.variant(llm="extractive")}
+    # The extractive answerer is always offered; a variant (its own store and answerer) only
+    # when the configured backend is an LLM.
+    backends = {"askdocs": assistant}
     if settings.llm != "extractive":
-        backends[f"askdocs:{settings.llm}"] = assistant
+        backends = {
+            "askdocs": assistant.variant(llm="extractive"),
+            f"askdocs:{settings.llm}": assistant,
+        }
     request_limit = int(settings.serve_max_request_mb * 1e6)
     upload_limit = int(settings.ui_max_upload_mb * 1e6) * settings.ui_max_upload_files + (1 << 16)
 
