@@ -121,3 +121,45 @@ def test_retrieval_mode_is_a_flag(tmp_path: Path, articles_dir: Path) -> None:
         assert code == 0 and "Priya Nair" in json.loads(out)["text"], mode
     code, _, err = run("--index", index, "ask", "Who?", "--retrieval", "psychic")
     assert code == 2 and "psychic" in err
+
+
+def test_ingest_urls_feeds_and_url_lists_report_per_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from news_site import NewsSite
+
+    index = str(tmp_path / "index")
+    with NewsSite() as site:
+        # Loopback is refused by default: the refusal is the report, not a crash.
+        code, out, _ = run("--index", index, "ingest", site.url("/news/bridge.html"), "--json")
+        assert code == 0
+        [refused] = json.loads(out)["files"]
+        assert refused["status"] == "skipped" and "non-public address" in refused["reason"]
+        assert not site.hits
+
+        monkeypatch.setenv("ASKDOCS_FETCH_ALLOW_PRIVATE", "true")
+        url_list = tmp_path / "urls.txt"
+        url_list.write_text(f"# morning reading\n{site.url('/news/bridge.html')}\n\n")
+        code, out, _ = run(
+            "--index", index, "ingest", "--urls", str(url_list),
+            "--feed", site.url("/feeds/atom.xml"), site.url("/missing"), "--json",
+        )  # fmt: skip
+        assert code == 0
+        rows = {f["path"]: (f["status"], f["reason"]) for f in json.loads(out)["files"]}
+        assert rows == {
+            site.url("/news/bridge.html"): ("indexed", ""),
+            site.url("/news/orchard.html"): ("indexed", ""),
+            site.url("/missing"): ("skipped", "HTTP 404"),
+        }
+        code, out, _ = run("--index", index, "ask", "How many steel cables did engineers replace?")
+        assert code == 0 and "312 steel cables" in out
+        assert f"{site.url('/news/bridge.html')}, characters" in out
+
+    bad_list = tmp_path / "bad.txt"
+    bad_list.write_text("ftp://example.org/x\n")
+    code, _, err = run("--index", index, "ingest", "--urls", str(bad_list))
+    assert code == 2 and "not an http(s) URL: ftp://example.org/x" in err
+    code, _, err = run("--index", index, "ingest", "--feed", "feeds.xml")
+    assert code == 2 and "--feed needs an http:// or https:// URL" in err
+    code, _, err = run("--index", index, "ingest")
+    assert code == 2 and "give files, folders or URLs" in err

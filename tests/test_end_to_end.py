@@ -171,3 +171,44 @@ def test_off_topic_and_wrong_year_questions_are_refused(
 ) -> None:
     answer = real_small.ask(question)
     assert answer.abstained and reason in answer.abstain_reason
+
+
+@pytest.mark.slow
+def test_web_pages_feeds_pdf_and_word_answer_with_exact_citations(tmp_path: Path) -> None:
+    """Every new kind of source, through the real model and the default answerer: the story
+    sentences answer, citations are exact against the indexed text, a PDF's names its page."""
+    import docx
+
+    from news_site import NewsSite
+    from test_web_sources import REPORT_PAGES, _pdf
+
+    folder = tmp_path / "files"
+    folder.mkdir()
+    (folder / "harbour-report.pdf").write_bytes(_pdf(REPORT_PAGES, title="Harbour report"))
+    document = docx.Document()
+    document.add_paragraph("Council budget briefing")
+    document.add_paragraph(
+        "The council will spend 3.2 million pounds on road repairs in 2025, finance chief "
+        "Amir Haddad said."
+    )
+    document.save(folder / "budget.docx")
+    assistant = Assistant(index_dir=tmp_path / "index", fetch_allow_private=True)
+    with NewsSite() as site:
+        report = assistant.ingest([folder, site.url("/feeds/rss.xml")])
+    assert report.added == 5 and not report.failed, report.to_json()
+    cases = {
+        "How many steel cables were replaced on the Kestrel Harbour bridge?": "312",
+        "How much did Ashcombe parents raise to keep the school open?": "180,000",
+        "Who was appointed harbour master?": "Ingrid Solberg",
+        "How much will the council spend on road repairs?": "3.2 million",
+    }
+    for question, expected in cases.items():
+        answer = assistant.ask(question)
+        assert expected in answer.text, (question, answer.text)
+        articles = assistant.store.get_articles([c.article_id for c in answer.citations])
+        for citation in answer.citations:
+            assert articles[citation.article_id].text[citation.start : citation.end] == (
+                citation.quote
+            )
+    answer = assistant.ask("Who was appointed harbour master?")
+    assert answer.citations[0].page == 2

@@ -82,7 +82,7 @@ def test_bad_files_get_reasons(tmp_path: Path) -> None:
     (tmp_path / "list.json").write_text("[1, 2]")
     (tmp_path / "notext.json").write_text('{"title": "only a title"}')
     (tmp_path / "huge.txt").write_bytes(b"word " * 4_000_000)  # 20 MB
-    reasons = {f.path.name: f.error for f in load_paths([tmp_path], max_bytes=LIMIT)}
+    reasons = {Path(f.source).name: f.error for f in load_paths([tmp_path], max_bytes=LIMIT)}
     assert reasons["binary.txt"].startswith("binary file")
     assert reasons["empty.txt"] == "empty file"
     assert reasons["blank.md"] == "empty file"

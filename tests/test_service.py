@@ -227,6 +227,39 @@ def test_articles_list_upload_delete_with_scopes(server: ApiServer, tmp_path: Pa
     assert reader.get("/v1/articles").json()["total"] == total
 
 
+def test_fetch_urls_and_feeds_through_the_api(server: ApiServer, ingested: Assistant) -> None:
+    from news_site import NewsSite
+
+    reader, writer = _client(server.url), _client(server.url, WRITER)
+    with NewsSite() as site:
+        body = {"urls": [site.url("/news/bridge.html")], "feeds": [site.url("/feeds/atom.xml")]}
+        _error(reader.post("/v1/articles/fetch", json=body), 403, "forbidden")
+        # The server runs with the default settings: its own machine's addresses are refused,
+        # so the API cannot be used to read internal services.
+        refused = writer.post("/v1/articles/fetch", json=body).json()
+        assert [f["status"] for f in refused["files"]] == ["skipped", "skipped"]
+        assert all("non-public address" in f["reason"] for f in refused["files"])
+        assert not site.hits
+        _error(writer.post("/v1/articles/fetch", json={"urls": ["file:///etc/passwd"]}), 422,
+               "invalid_request")  # fmt: skip
+        _error(writer.post("/v1/articles/fetch", json={}), 422, "invalid_request")
+
+        opened = _assistant(ingested, api_keys=KEYS, fetch_allow_private=True)
+        with ApiServer(opened) as trusting:
+            report = _client(trusting.url, WRITER).post("/v1/articles/fetch", json=body).json()
+            assert [(f["path"], f["status"]) for f in report["files"]] == [
+                (site.url("/news/bridge.html"), "indexed"),
+                (site.url("/news/orchard.html"), "indexed"),
+            ]
+            answer = (
+                _client(trusting.url)
+                .post("/v1/ask", json={"question": "How many steel cables did engineers replace?"})
+                .json()
+            )
+            assert "312 steel cables" in answer["text"]
+            assert answer["citations"][0]["source"] == site.url("/news/bridge.html")
+
+
 def test_refusals_have_their_status_and_json_shape(server: ApiServer) -> None:
     anonymous, wrong = _client(server.url, None), _client(server.url, "y" * 24)
     for client in (anonymous, wrong):

@@ -26,7 +26,17 @@ from askdocs.citations import CitationVerifier
 from askdocs.config import Settings, load_settings
 from askdocs.embeddings import SentenceVectors, TokenAwareEmbeddings, make_embedder
 from askdocs.llms import make_chat_model
-from askdocs.loaders import discover, load_file
+from askdocs.loaders import (
+    Fetcher,
+    FetchLimits,
+    LoadedFile,
+    WebSources,
+    WebState,
+    discover,
+    is_url,
+    load_file,
+    load_urls,
+)
 from askdocs.retrieval import PassageRetriever
 from askdocs.store import (
     ArticleVersion,
@@ -121,21 +131,72 @@ class Assistant:
     # ----------------------------------------------------------------- ingest
 
     def ingest(
-        self, paths: Iterable[str | Path], progress: ProgressCallback | None = None
+        self,
+        paths: Iterable[str | Path],
+        progress: ProgressCallback | None = None,
+        *,
+        feeds: Iterable[str] = (),
+        fetcher: Fetcher | None = None,
     ) -> IngestReport:
-        """Index files and folders; unchanged articles cost nothing, changed ones are replaced.
+        """Index files, folders, web pages (http/https URLs, feeds detected) and `feeds`.
 
-        One bad file never stops the others: it is reported as skipped with its reason.
-        Ctrl-C stops after the article being written; what was written stays indexed.
+        Unchanged articles cost nothing, changed ones are replaced. One bad file or URL never
+        stops the others: it is reported as skipped with its reason. Ctrl-C stops after the
+        article being written; what was written stays indexed. `fetcher` is for tests.
         """
-        paths = [Path(p).expanduser() for p in paths]
-        missing = [str(p) for p in paths if not p.exists()]
+        items = [str(p) if is_url(str(p)) else Path(p).expanduser() for p in paths]
+        urls = [item for item in items if isinstance(item, str)]
+        local = [item for item in items if isinstance(item, Path)]
+        feeds = [str(f) for f in feeds]
+        missing = [str(p) for p in local if not p.exists()]
         if missing:
             raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
         with ingest_lock(self.settings):
-            return self._ingest(paths, progress)
+            return self._ingest(local, urls, feeds, progress, fetcher)
 
-    def _ingest(self, paths: list[Path], progress: ProgressCallback | None) -> IngestReport:
+    def fetch_limits(self) -> FetchLimits:
+        s = self.settings
+        return FetchLimits(
+            timeout=s.fetch_timeout,
+            total_seconds=s.fetch_total_seconds,
+            max_bytes=int(s.max_file_mb * 1e6),
+            max_redirects=s.fetch_max_redirects,
+            allow_private=s.fetch_allow_private,
+        )
+
+    def _sources(
+        self,
+        files: list[Path],
+        urls: list[str],
+        feeds: list[str],
+        indexed: set[str],
+        fetcher: Fetcher | None,
+    ) -> Iterator[LoadedFile]:
+        """Every source's LoadedFile: files first, then pages and feed entries."""
+        max_bytes = int(self.settings.max_file_mb * 1e6)
+        for path in files:
+            yield load_file(path, max_bytes)
+        if not (urls or feeds):
+            return
+        state = WebState(self.settings.index_dir / "web-sources.json")
+        own = fetcher is None
+        fetcher = fetcher or Fetcher(self.fetch_limits())
+        try:
+            web = WebSources(fetcher, state, indexed, self.settings.fetch_concurrency)
+            yield from load_urls(urls, feeds, web)
+        finally:
+            state.save()
+            if own:
+                fetcher.close()
+
+    def _ingest(
+        self,
+        paths: list[Path],
+        urls: list[str],
+        feeds: list[str],
+        progress: ProgressCallback | None,
+        fetcher: Fetcher | None,
+    ) -> IngestReport:
         started = time.perf_counter()
         store = self._open_store(create=True)
         indexed = store.indexed_articles()
@@ -143,27 +204,58 @@ class Assistant:
         store.sync_keywords()
         report = IngestReport()
         files = discover(paths)
+        total = len(files) + len(urls) + len(feeds)
         pending: list[tuple[FileResult, Article, str]] = []
         pending_chunks = 0
         seen_sources: set[str] = set()
         loaded_files: set[str] = set()
+        this_run: dict[str, str] = {}  # article id -> the source that gave it in this ingest
         timings = {"load": 0.0, "chunk": 0.0, "embed": 0.0, "store": 0.0}
+        sources = self._sources(files, urls, feeds, set(indexed), fetcher)
         try:
-            for done, path in enumerate(files, 1):
+            done = 0
+            while True:
                 t0 = time.perf_counter()
-                loaded = load_file(path, int(self.settings.max_file_mb * 1e6))
+                loaded = next(sources, None)
                 timings["load"] += time.perf_counter() - t0
+                if loaded is None:
+                    break
+                done = min(done + 1, total) if total else done + 1
+                for article_id in loaded.unchanged:
+                    if article_id in indexed:
+                        report.files.append(
+                            FileResult(
+                                loaded.source,
+                                "unchanged",
+                                "not changed since the last fetch",
+                                article_ids=[article_id],
+                                chunks=indexed[article_id].chunks,
+                            )
+                        )
                 if loaded.error:
                     result = FileResult(
-                        str(path), "skipped", loaded.error, warnings=loaded.warnings
+                        loaded.source, "skipped", loaded.error, warnings=loaded.warnings
                     )
                     report.files.append(result)
                     if progress:
-                        progress(done, len(files), result)
+                        progress(done, total, result)
                     continue
-                loaded_files.add(str(path))
+                loaded_files.add(loaded.source)
                 for n, article in enumerate(loaded.articles):
                     seen_sources.add(article.source)
+                    if article.id in this_run:
+                        # The same article twice in one ingest (a page given directly and
+                        # through a feed, two records with one URL): written once.
+                        report.files.append(
+                            FileResult(
+                                article.source,
+                                "unchanged",
+                                f"same article as {this_run[article.id]}, earlier in this ingest",
+                                article_ids=[article.id],
+                            )
+                        )
+                        continue
+                    this_run[article.id] = article.source
                     version = self._version(article)
                     existing = indexed.get(article.id)
                     result = FileResult(
@@ -184,12 +276,14 @@ class Assistant:
                     self._write(store, pending, report, timings)
                     pending, pending_chunks = [], 0
                 if progress:
-                    progress(done, len(files), report.files[-1] if report.files else None)
+                    progress(done, total, report.files[-1] if report.files else None)
             self._write(store, pending, report, timings)
             pending = []
             self._remove_vanished(store, indexed, paths, seen_sources, loaded_files, report)
         except KeyboardInterrupt:
             report.interrupted = True
+        finally:
+            sources.close()
         t0 = time.perf_counter()
         store.keywords.rebuild()
         timings["keywords"] = time.perf_counter() - t0

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from askdocs.keywords import content_terms
+from askdocs.loaders.pdf import page_at
 from askdocs.types import Article, Citation, Claim, Passage
 
 
@@ -34,6 +35,7 @@ def make_citation(key: int, passage: Passage, article: Article, start: int, end:
         end=end,
         quote=article.text[start:end],
         chunk_id=chunk.id,
+        page=page_at(article.metadata, start),
     )
     verify_quote(citation, article)
     return citation

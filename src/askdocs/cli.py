@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -85,17 +86,127 @@ def cli(
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1)
+@click.option(
+    "--feed", "feeds", multiple=True, metavar="URL", help="An RSS/Atom feed (repeatable)."
+)
+@click.option(
+    "--urls",
+    "urls_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A file of URLs, one a line (# starts a comment).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the ingest report as JSON.")
 @click.pass_context
-def ingest(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
-    """Index files and folders of .txt, .md, .html, .json and .jsonl articles."""
+def ingest(
+    ctx: click.Context,
+    sources: tuple[str, ...],
+    feeds: tuple[str, ...],
+    urls_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Index files and folders (.txt .md .html .json .jsonl .pdf .docx), web pages and feeds.
+
+    A SOURCE is a file, a folder or an http(s) URL; a URL that serves an RSS/Atom feed
+    indexes each entry's article. Re-runs fetch only what is new.
+    """
+    from askdocs.loaders import is_url
+
+    listed = _read_url_list(urls_file) if urls_file else []
+    items = [*sources, *listed]
+    if not items and not feeds:
+        _fail("give files, folders or URLs to ingest (or --feed URL, --urls FILE)")
+    missing = [s for s in items if not is_url(s) and not Path(s).expanduser().exists()]
+    if missing:
+        _fail(f"no such file or folder: {', '.join(missing)}")
+    bad_feeds = [f for f in feeds if not is_url(f)]
+    if bad_feeds:
+        _fail(f"--feed needs an http:// or https:// URL: {', '.join(bad_feeds)}")
+    report = _run_ingest(ctx, items, feeds, as_json)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    if report.interrupted:
+        _fail(
+            "interrupted; everything reported above is indexed, rerun to finish", EXIT_INTERRUPTED
+        )
+
+
+@cli.command()
+@click.argument(
+    "folders",
+    nargs=-1,
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per batch of changes.")
+@click.pass_context
+def watch(ctx: click.Context, folders: tuple[Path, ...], as_json: bool) -> None:
+    """Keep the index in step with FOLDERS: added, changed and deleted files.
+
+    Syncs the folders first, then each batch of changes as it happens. Ctrl-C (or SIGTERM)
+    stops it; an ingest cut short keeps what it wrote, and the next start catches up.
+    """
+    import signal
+    import threading
+
+    from askdocs.sync import SyncBatch
+    from askdocs.sync import watch as watch_folders
+
+    assistant = _assistant(ctx)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def report(batch: SyncBatch) -> None:
+        summary = batch.report.to_json() if batch.report else None
+        if as_json:
+            line = {"paths": batch.paths, "removed": batch.removed, "busy": batch.busy}
+            click.echo(json.dumps({**line, "ingest": summary}), nl=True)
+            return
+        stamp = time.strftime("%H:%M:%S")
+        if batch.busy:
+            click.echo(f"{stamp} waiting: {batch.busy}")
+            return
+        counts = (
+            f"{summary['added']} indexed, {summary['updated']} updated, "
+            f"{summary['unchanged']} unchanged, {summary['skipped']} skipped"
+            if summary
+            else "nothing to index"
+        )
+        click.echo(f"{stamp} {counts}, {len(batch.removed)} removed")
+        for skipped in batch.report.failed if batch.report else []:
+            click.echo(f"  skipped {skipped.path}: {skipped.reason}")
+
+    if not as_json:
+        click.echo(f"watching {', '.join(map(str, folders))} (Ctrl-C stops)")
+    try:
+        watch_folders(assistant, list(folders), report, stop_event=stop)
+    except KeyboardInterrupt:
+        pass
+    except _user_errors() as exc:
+        _fail(str(exc))
+    if not as_json:
+        click.echo("stopped")
+
+
+def _read_url_list(path: Path) -> list[str]:
+    from askdocs.loaders import is_url
+
+    text = path.read_text(encoding="utf-8", errors="replace")
+    urls = [line.strip() for line in text.splitlines()]
+    urls = [u for u in urls if u and not u.startswith("#")]
+    bad = [u for u in urls if not is_url(u)]
+    if bad:
+        _fail(f"{path}: not an http(s) URL: {bad[0]}")
+    return urls
+
+
+def _run_ingest(
+    ctx: click.Context, items: list[str], feeds: tuple[str, ...] | list[str], as_json: bool
+) -> IngestReport:
+    """Ingest with a progress bar on stderr, and the report table unless JSON is wanted."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        _fail(f"no such file or folder: {', '.join(missing)}")
     assistant = _assistant(ctx)
     console = Console(stderr=True)
     with Progress(
@@ -113,17 +224,12 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
             bar.update(task, completed=done, total=total)
 
         try:
-            report = assistant.ingest(paths, progress=progress)
+            report = assistant.ingest(items, progress=progress, feeds=feeds)
         except _user_errors() as exc:
             _fail(str(exc))
-    if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2))
-    else:
+    if not as_json:
         _print_report(console, report)
-    if report.interrupted:
-        _fail(
-            "interrupted; everything reported above is indexed, rerun to finish", EXIT_INTERRUPTED
-        )
+    return report
 
 
 def _print_report(console: Any, report: IngestReport) -> None:
@@ -239,8 +345,7 @@ def _print_answer(answer: Answer) -> None:
     if answer.citations:
         click.echo("\nSources:")
     for citation in answer.citations:
-        where = f"{citation.source} ({citation.start}-{citation.end})"
-        click.echo(f"[{citation.key}] {citation.title} — {where}")
+        click.echo(f"[{citation.key}] {citation.title} — {citation.where()}")
         click.echo(f'    "{citation.quote}"')
     if answer.abstained and answer.passages:
         click.echo("\nClosest passages (related, but not answering):")

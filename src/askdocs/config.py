@@ -113,7 +113,24 @@ class Settings(BaseSettings):
         "candidate answer.",
     )
     answer_sentences: int = Field(2, gt=0, description="Most sentences in an extractive answer.")
-    max_file_mb: float = Field(10.0, gt=0, description="Files larger than this are skipped.")
+    max_file_mb: float = Field(
+        10.0, gt=0, description="Files and fetched pages larger than this are skipped."
+    )
+    fetch_allow_private: bool = Field(
+        False,
+        description="Let URL ingest fetch from loopback, private and link-local addresses "
+        "(off: the chat page and the API cannot be used to read internal services).",
+    )
+    fetch_timeout: float = Field(
+        10.0, gt=0, description="Seconds to connect to a web server, and between two reads."
+    )
+    fetch_total_seconds: float = Field(
+        30.0, gt=0, description="Most seconds one page or feed may take to download."
+    )
+    fetch_max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed per URL.")
+    fetch_concurrency: int = Field(
+        4, gt=0, le=16, description="Pages of a feed fetched at the same time."
+    )
     llm: str = Field(
         "extractive",
         description="Answer backend: extractive, llamacpp:/path/model.gguf, ollama:MODEL or "

@@ -59,9 +59,33 @@ class Citation:
     end: int
     quote: str
     chunk_id: str
+    # The page the quote starts on, for articles loaded from a PDF.
+    page: int | None = None
+
+    def where(self) -> str:
+        """Where the quote is, for people: source, page when known, and character offsets.
+
+        >>> Citation(1, "a", "T", "report.pdf", 10, 20, "q" * 10, "c", page=3).where()
+        'report.pdf, p. 3, characters 10-20'
+        """
+        page = f", p. {self.page}" if self.page else ""
+        return f"{self.source}{page}, characters {self.start}-{self.end}"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def short_source(source: str) -> str:
+    """A source as a short label: a file's name, a URL without its scheme.
+
+    >>> short_source("/data/news/bridge.txt"), short_source("https://news.example/a/b.html")
+    ('bridge.txt', 'news.example/a/b.html')
+    >>> short_source("/data/feed.jsonl#3")
+    'feed.jsonl#3'
+    """
+    if source.startswith(("http://", "https://")):
+        return source.split("://", 1)[1]
+    return source.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from typing import Any
 
 from askdocs.api import Assistant
 from askdocs.chunking import sentence_spans
-from askdocs.loaders import SUPPORTED_SUFFIXES
-from askdocs.types import Answer, Citation, Filters, IngestReport
+from askdocs.loaders import SUPPORTED_SUFFIXES, is_url
+from askdocs.types import Answer, Citation, Filters, IngestReport, short_source
 
 # Article text is data: every character of it is escaped, Markdown punctuation included, so an
 # article can neither inject HTML nor turn "[1](http://...)" into a link in the chat.
@@ -57,6 +57,11 @@ def escape_text(text: str) -> str:
 def escape_block(text: str) -> str:
     """Escaped text whose line breaks stay visible in an HTML panel."""
     return escape_text(text).replace("\n", "<br>")
+
+
+def _citation_label(citation: Citation) -> str:
+    page = f", p. {citation.page}" if citation.page else ""
+    return f"{short_source(citation.source)}{page}"
 
 
 def cite_marker(turn: int, key: int) -> str:
@@ -116,7 +121,7 @@ def render_sources(answer: Answer, turn: int, show_scores: bool) -> str:
             )
             parts.append(
                 f"<li>{cite_marker(turn, citation.key)} <b>{escape_text(citation.title)}</b>"
-                f"{score}<br><small>{escape_text(Path(citation.source).name)}</small></li>"
+                f"{score}<br><small>{escape_text(_citation_label(citation))}</small></li>"
             )
         parts.append("</ol>")
     parts.append("</div>")
@@ -242,7 +247,7 @@ class ChatApp:
             "outlet": article.metadata.get("outlet", ""),
             "published": article.published.isoformat() if article.published else "",
             "dateline": article.metadata.get("dateline_date", ""),
-            "file": Path(article.source).name,
+            "file": short_source(article.source),
         }
         return render_passage(citation, article.text, meta)
 
@@ -289,10 +294,32 @@ class ChatApp:
                     else None,
                 )
             rows += _report_rows(report)
-        table = "| file | result | reason |\n|---|---|---|\n" + "\n".join(
-            f"| {escape_text(n)} | {s} | {escape_text(r)} |" for n, s, r in rows
-        )
-        return table, self.stats_text(), gr.update(choices=self.source_choices())
+        return _rows_table(rows), self.stats_text(), gr.update(choices=self.source_choices())
+
+    def add_urls(self, text: str, progress: Any = None) -> tuple[str, str, Any]:
+        """Fetch web pages and feeds typed into the page, under the same limits as ingest
+        (non-public addresses refused unless `fetch_allow_private`)."""
+        import gradio as gr
+
+        urls = list(dict.fromkeys(line.strip() for line in (text or "").splitlines()))
+        urls = [u for u in urls if u]
+        if not urls:
+            return "No URL given.", self.stats_text(), gr.update()
+        if len(urls) > self.assistant.settings.ui_max_upload_files:
+            limit = self.assistant.settings.ui_max_upload_files
+            raise gr.Error(f"{len(urls)} URLs is more than the {limit} allowed at once.")
+        rows = [(u, "skipped", "not an http:// or https:// URL") for u in urls if not is_url(u)]
+        wanted = [u for u in urls if is_url(u)]
+        if wanted:
+            with self.ingest_lock:
+                report = self.assistant.ingest(
+                    wanted,
+                    progress=(lambda d, t, _: progress((d, t), desc="fetching"))
+                    if progress
+                    else None,
+                )
+            rows += _report_rows(report)
+        return _rows_table(rows), self.stats_text(), gr.update(choices=self.source_choices())
 
     def stats_text(self) -> str:
         try:
@@ -310,7 +337,13 @@ class ChatApp:
 
 
 def _report_rows(report: IngestReport) -> list[tuple[str, str, str]]:
-    return [(Path(f.path.split("#", 1)[0]).name, f.status, f.reason) for f in report.files]
+    return [(short_source(f.path), f.status, f.reason) for f in report.files]
+
+
+def _rows_table(rows: list[tuple[str, str, str]]) -> str:
+    return "| source | result | reason |\n|---|---|---|\n" + "\n".join(
+        f"| {escape_text(n)} | {s} | {escape_text(r)} |" for n, s, r in rows
+    )
 
 
 def build_app(assistant: Assistant) -> Any:
@@ -338,8 +371,15 @@ def build_app(assistant: Assistant) -> Any:
                 with gr.Accordion("Add articles", open=False, elem_id="askdocs-upload-box"):
                     upload = gr.File(
                         file_count="multiple", elem_id="askdocs-upload",
-                        file_types=sorted(SUPPORTED_SUFFIXES), label="txt, md, html, json, jsonl",
+                        file_types=sorted(SUPPORTED_SUFFIXES),
+                        label="txt, md, html, json, jsonl, pdf, docx",
                     )  # fmt: skip
+                    urls = gr.Textbox(
+                        label="Web pages or RSS/Atom feeds (one URL a line)",
+                        lines=2,
+                        elem_id="askdocs-urls",
+                    )
+                    add_urls = gr.Button("Fetch and index", elem_id="askdocs-add-urls")
                     upload_report = gr.Markdown(elem_id="askdocs-upload-report")
                 with gr.Accordion("Filters", open=False):
                     source_filter = gr.Dropdown(
@@ -371,6 +411,11 @@ def build_app(assistant: Assistant) -> Any:
             return app.upload(files, progress)
 
         upload.upload(on_upload, upload, [upload_report, stats, source_filter])
+
+        def on_add_urls(text: str, progress: Any = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+            return app.add_urls(text, progress)
+
+        add_urls.click(on_add_urls, urls, [upload_report, stats, source_filter])
     return demo
 
 

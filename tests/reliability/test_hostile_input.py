@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -14,8 +16,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from askdocs.api import Assistant
-from askdocs.loaders import SUPPORTED_SUFFIXES, load_file
+from askdocs.loaders import (
+    SUPPORTED_SUFFIXES,
+    Fetcher,
+    FetchLimits,
+    WebSources,
+    WebState,
+    load_file,
+    load_urls,
+)
 from faults import Recorder, synthetic_corpus
+from test_web_sources import REPORT_PAGES, _pdf
 
 NASTY = Path(__file__).parents[1] / "nasty"
 SUFFIXES = sorted(SUPPORTED_SUFFIXES)
@@ -45,6 +56,45 @@ def _check(folder: Path, name: str, data: bytes, counter: list[int]) -> None:
     assert (loaded.error is None) == bool(loaded.articles), (name, data[:80], loaded.error)
     for article in loaded.articles:
         assert article.text.strip() and isinstance(article.title, str)
+
+
+# Feeds as a hostile or broken server sends them: RSS/Atom skeletons with any text in any
+# field, cut off anywhere (feedparser must never be handed a URL: it would fetch it).
+_FEED_PARTS = st.text(max_size=60)
+FEEDS = st.builds(
+    lambda kind, title, link, body, cut: (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>'
+        f"<item><title>{title}</title><link>{link}</link><description>{body}</description>"
+        "</item></channel></rss>"
+        if kind == "rss"
+        else f'<feed xmlns="http://www.w3.org/2005/Atom"><entry><title>{title}</title>'
+        f'<link href="{link}"/><content type="html">{body}</content></entry></feed>'
+    )[: cut or None],
+    st.sampled_from(["rss", "atom"]),
+    _FEED_PARTS,
+    st.one_of(_FEED_PARTS, st.just("http://news.example/a"), st.just("file:///etc/passwd")),
+    st.text(max_size=300),
+    st.integers(0, 400),
+)
+
+
+def _check_feed(folder: Path, feed: str, page: str, counter: list[int]) -> None:
+    import httpx
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/feed":
+            return httpx.Response(200, text=feed, headers={"Content-Type": "application/rss+xml"})
+        return httpx.Response(200, text=page, headers={"Content-Type": "text/html"})
+
+    fetcher = Fetcher(
+        FetchLimits(), transport=httpx.MockTransport(serve), resolve=lambda h, p: ["93.184.216.34"]
+    )
+    sources = WebSources(fetcher, WebState(None), indexed=set(), concurrency=1)
+    for loaded in load_urls([], ["http://news.example/feed"], sources):
+        counter[0] += 1
+        assert (loaded.error is None) == bool(loaded.articles), (feed[:80], loaded.error)
+        for article in loaded.articles:
+            assert article.text.strip() and isinstance(article.title, str)
 
 
 def test_fuzzed_loader_inputs_never_crash(tmp_path: Path, record: Recorder) -> None:
@@ -78,8 +128,26 @@ def test_fuzzed_loader_inputs_never_crash(tmp_path: Path, record: Recorder) -> N
     def any_jsonl(lines: list[str]) -> None:
         _check(tmp_path, "lines.jsonl", "\n".join(lines).encode("utf-8", "replace"), counter)
 
+    pdf = _pdf(REPORT_PAGES)
+
+    @fuzz
+    @given(
+        cut=st.integers(0, len(pdf)),
+        flips=st.lists(st.tuples(st.integers(0, len(pdf) - 1), st.integers(0, 255)), max_size=8),
+    )
+    def damaged_pdf(cut: int, flips: list[tuple[int, int]]) -> None:
+        data = bytearray(pdf)
+        for where, byte in flips:
+            data[where] = byte
+        _check(tmp_path, "damaged.pdf", bytes(data[: max(cut, 1)]), counter)
+
+    @fuzz
+    @given(feed=FEEDS, page=st.text(max_size=400))
+    def malformed_feed(feed: str, page: str) -> None:
+        _check_feed(tmp_path, feed, page, counter)
+
     crashes = []
-    for fuzzer in (any_bytes, any_text, any_json, any_jsonl):
+    for fuzzer in (any_bytes, any_text, any_json, any_jsonl, damaged_pdf, malformed_feed):
         try:
             fuzzer()
         except Exception as exc:  # noqa: BLE001 - hypothesis re-raises the smallest failing case
@@ -87,7 +155,8 @@ def test_fuzzed_loader_inputs_never_crash(tmp_path: Path, record: Recorder) -> N
     record(
         "hostile input", "fuzzed loader inputs (hypothesis)", trials=counter[0],
         failures=len(crashes),
-        detail="; ".join(crashes) or "bytes, text in 4 encodings, JSON values, JSONL lines",
+        detail="; ".join(crashes)
+        or "bytes, text in 4 encodings, JSON values, JSONL lines, damaged PDFs, malformed feeds",
     )  # fmt: skip
     assert not crashes
     assert counter[0] >= 10_000
@@ -116,6 +185,12 @@ EXPECTED = {
     "very-long-line.txt": "indexed",
     "huge.txt": "above the",
     "unreadable.txt": "cannot read file",
+    "stub.pdf": "corrupt PDF",
+    "truncated.pdf": "corrupt PDF",
+    "scanned.pdf": "no text layer",
+    "zip-bomb.docx": "zip bomb",
+    "renamed-text.docx": "not a readable Word file",
+    "report.pdf": "indexed",
 }
 
 
@@ -133,8 +208,35 @@ def nasty_folder(tmp_path: Path) -> Path:
     (loop / "again").symlink_to(folder, target_is_directory=True)
     (loop / "self").symlink_to(loop, target_is_directory=True)
     (folder / "dangling.txt").symlink_to(folder / "missing.txt")
-    (folder / "unsupported.pdf").write_bytes(b"%PDF-1.4")
+    (folder / "stub.pdf").write_bytes(b"%PDF-1.4")
+    good_pdf = _pdf(REPORT_PAGES)
+    (folder / "report.pdf").write_bytes(good_pdf)
+    (folder / "truncated.pdf").write_bytes(good_pdf[: len(good_pdf) // 2])
+    (folder / "scanned.pdf").write_bytes(_picture_only_pdf())
+    (folder / "zip-bomb.docx").write_bytes(_zip_bomb())
+    (folder / "renamed-text.docx").write_text("Just text with a Word file's name.")
     return folder
+
+
+def _picture_only_pdf() -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.rect(20, 20, 100, 60, style="F")
+    return bytes(pdf.output())
+
+
+def _zip_bomb() -> bytes:
+    """A 300 MB document.xml of spaces, zipped to a few hundred KB."""
+    buffer = io.BytesIO()
+    with (
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("word/document.xml", "w", force_zip64=True) as member,
+    ):
+        for _ in range(300):
+            member.write(b" " * 1_000_000)
+    return buffer.getvalue()
 
 
 def test_nasty_files_each_get_their_reason(

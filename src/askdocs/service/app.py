@@ -25,10 +25,10 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from askdocs.api import Assistant
-from askdocs.loaders import SUPPORTED_SUFFIXES
+from askdocs.loaders import SUPPORTED_SUFFIXES, is_url
 from askdocs.service import openai_compat as oa
 from askdocs.service.auth import READ, WRITE, ApiKey, RateLimiter, bearer_token, find_key
-from askdocs.service.schemas import AskBody, ChatCompletionBody, SearchBody
+from askdocs.service.schemas import AskBody, ChatCompletionBody, FetchBody, SearchBody
 from askdocs.store import IndexBusyError
 from askdocs.types import Answer, passage_to_json
 
@@ -491,5 +491,19 @@ def create_app(assistant: Assistant, keys: list[ApiKey], host: str = "127.0.0.1"
                 report = assistant.ingest(accepted).to_json()
         report["files"] = [*skipped, *report["files"]]
         return report
+
+    @app.post("/v1/articles/fetch", tags=["articles"])
+    def fetch(body: FetchBody, _: ApiKey = writer) -> dict[str, Any]:
+        """Fetch and index web pages and RSS/Atom feeds (a URL serving a feed is followed
+        too). Loopback, private and link-local addresses are refused unless the server's
+        `fetch_allow_private` setting allows them; each URL gets its own report row."""
+        urls = list(dict.fromkeys(body.urls))
+        wrong = [u for u in [*urls, *body.feeds] if not is_url(u)]
+        if wrong:
+            raise ApiError(422, "invalid_request", f"not an http(s) URL: {wrong[0][:200]}")
+        if not (urls or body.feeds):
+            raise ApiError(422, "invalid_request", "give urls or feeds")
+        with ingest_lock, busy_index():
+            return assistant.ingest(urls, feeds=body.feeds).to_json()
 
     return app

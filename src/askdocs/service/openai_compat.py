@@ -25,13 +25,10 @@ def model_ids(backend: str) -> list[str]:
 
 
 def sources_block(answer: Answer) -> str:
-    """One line per citation: [n] title (source, characters start-end): "quote"."""
+    """One line per citation: [n] title (source[, p. N], characters start-end): "quote"."""
     if not answer.citations:
         return ""
-    lines = [
-        f'[{c.key}] {c.title} ({c.source}, characters {c.start}-{c.end}): "{c.quote}"'
-        for c in answer.citations
-    ]
+    lines = [f'[{c.key}] {c.title} ({c.where()}): "{c.quote}"' for c in answer.citations]
     return SOURCES_HEADING + "\n".join(lines)
 
 

@@ -51,6 +51,15 @@ class SearchBody(BaseModel):
     filters: FilterBody | None = None
 
 
+class FetchBody(BaseModel):
+    """Web pages and feeds to fetch and index (`POST /v1/articles/fetch`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    urls: list[str] = Field(default_factory=list, max_length=100)
+    feeds: list[str] = Field(default_factory=list, max_length=100)
+
+
 class ChatMessage(BaseModel):
     """An OpenAI chat message; content may be a string or a list of text parts."""
 
