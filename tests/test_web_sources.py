@@ -330,3 +330,39 @@ def test_bad_docx_gets_a_reason(tmp_path: Path) -> None:
     (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
     result = load_file(tmp_path / "broken.docx", LIMIT)
     assert result.error and "not a readable Word file" in result.error
+
+
+def test_a_failed_entry_is_retried_on_the_next_run(
+    web_assistant: Assistant, site: NewsSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The school page is down and the feed's text of it is missing too: that entry fails.
+    real_handle = site.handle
+    down = [True]
+
+    def handle(handler, path: str) -> None:
+        if path == "/news/school.html" and down[0]:
+            down[0] = False  # back up for the next run
+            NewsSite._send(handler, 503, b"busy", "text/html")
+        else:
+            real_handle(handler, path)
+
+    from askdocs.loaders import web
+
+    real_entry = web._article_from_entry
+
+    def feed_text(link: str, *args: object) -> object:
+        if link.endswith("/school.html"):
+            raise LoadError("the feed has no text for this entry")
+        return real_entry(link, *args)
+
+    monkeypatch.setattr(site, "handle", handle)
+    monkeypatch.setattr(web, "_article_from_entry", feed_text)
+    first = web_assistant.ingest([site.url("/feeds/rss.xml")])
+    assert [f.reason for f in first.failed] == ["HTTP 503; the feed has no text for this entry"]
+    site.hits.clear()
+    second = web_assistant.ingest([site.url("/feeds/rss.xml")])
+    assert [f.path for f in second.files if f.status == "indexed"] == [
+        site.url("/news/school.html")
+    ]
+    # Only the failed entry was fetched again (the gone page's entry was indexed from the feed).
+    assert {p for p in site.hits if p.startswith("/news/")} == {"/news/school.html"}

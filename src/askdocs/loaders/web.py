@@ -68,11 +68,15 @@ class WebState:
     def article_ids(self, url: str) -> list[str]:
         return list(self.urls.get(url, {}).get("article_ids", []))
 
-    def remember(self, url: str, fetched: Fetched, article_ids: Iterable[str]) -> None:
+    def remember(
+        self, url: str, fetched: Fetched, article_ids: Iterable[str], complete: bool = True
+    ) -> None:
+        """`complete=False` (an entry failed) keeps no validators: the next run gets the feed
+        again and retries just the failed entries (the others are indexed by then)."""
         with self._lock:
             self.urls[url] = {
-                "etag": fetched.etag,
-                "last_modified": fetched.last_modified,
+                "etag": fetched.etag if complete else None,
+                "last_modified": fetched.last_modified if complete else None,
                 "article_ids": sorted(set(article_ids)),
             }
 
@@ -185,11 +189,13 @@ def _feed_entries(url: str, fetched: Fetched, sources: WebSources) -> Iterator[L
     def load(link: str) -> LoadedFile:
         return _entry_article(link, entries_by_link[link], url, outlet, sources)
 
+    complete = not problems
     with ThreadPoolExecutor(max_workers=max(1, sources.concurrency)) as pool:
         for loaded in pool.map(load, new):
             article_ids += [a.id for a in loaded.articles]
+            complete = complete and loaded.error is None
             yield loaded
-    sources.state.remember(url, fetched, article_ids)
+    sources.state.remember(url, fetched, article_ids, complete)
 
 
 def _entry_article(
