@@ -243,6 +243,10 @@ def test_choose_adds_a_second_sentence_only_when_close() -> None:
         ("Where was it held?", "It was held in Rome last year.", "Rome"),
         ("Why did it fall?", "It fell because of rain.", None),  # no phrase kind for why
         ("Who leads Acme?", "Acme said so.", None),  # nothing new of the kind
+        # the asked unit decides between two quantities, whichever is nearer the focus words
+        ("How much did parents raise?", "Parents raised 180,000 pounds in six weeks.", "180,000"),
+        ("How long did the appeal take?", "The appeal raised £180,000 in six weeks.", "six"),
+        ("How many fans came?", "In 2 hours 40,000 fans came.", "40,000"),
     ],
 )
 def test_short_answer(question: str, sentence: str, short: str | None) -> None:

@@ -162,6 +162,35 @@ def holds_unit(sentence: str, unit: str) -> bool:
     )
 
 
+UNIT_WORDS_AFTER = 3
+"""A number's unit follows it within a few words ("40,000 loyal fans", "5 million pounds")."""
+
+
+def unit_window(sentence: str, span: Span, spans: Sequence[Span] = ()) -> str:
+    """A quantity with the sign just before it and the few words after it, up to the next of
+    `spans`: the text that says what this quantity measures.
+
+    >>> s = "They raised £180,000 in six weeks to keep it open."
+    >>> [unit_window(s, x, quantities(s)) for x in quantities(s)]
+    ['£180,000 in', 'six weeks to keep']
+    """
+    start = span.start - 1 if span.start and not sentence[span.start - 1].isspace() else span.start
+    end = min((s.start for s in spans if s.start >= span.end), default=len(sentence))
+    after = sentence[span.end : end].split()[:UNIT_WORDS_AFTER]
+    return " ".join([sentence[start : span.end], *after])
+
+
+def measuring(sentence: str, found: Sequence[Span], spans: Sequence[Span], unit: str) -> list[Span]:
+    """The quantities of `found` that measure `unit` (money, time, percent, count:<noun>),
+    each judged by its own few words, not by the whole sentence.
+
+    >>> s = "Parents raised 180,000 pounds in six weeks."
+    >>> [x.text for x in measuring(s, quantities(s), quantities(s), "time")]
+    ['six']
+    """
+    return [x for x in found if holds_unit(unit_window(sentence, x, spans), unit)]
+
+
 def has_cause(sentence: str) -> bool:
     """Whether the sentence gives a reason ("because", "due to", "after", "blamed")."""
     return bool(_CAUSE.search(sentence))

@@ -12,7 +12,7 @@ from langchain_core.embeddings import Embeddings
 
 from askdocs.answer.candidates import Candidate, CandidatePool, Retrieved, gather
 from askdocs.answer.combiner import QUESTION_FEATURES, Combiner
-from askdocs.answer.entities import new_spans, spans_of_kind, words
+from askdocs.answer.entities import measuring, new_spans, spans_of_kind, words
 from askdocs.answer.features import FEATURES, feature_matrix
 from askdocs.answer.question import (
     DATE,
@@ -359,6 +359,12 @@ def short_answer(analysis: QuestionAnalysis, sentence: str) -> str | None:
     found = new_spans(spans_of_kind(analysis.kind, sentence), words(analysis.text))
     if not found:
         return None
+    if analysis.unit:
+        # "How much did they raise?" asks for money: "180,000 pounds", not "six" (weeks).
+        found = (
+            measuring(sentence, found, spans_of_kind(analysis.kind, sentence), analysis.unit)
+            or found
+        )
     focus = set(analysis.focus_terms)
     anchors = [
         m.start()
