@@ -267,7 +267,8 @@ def test_nasty_files_each_get_their_reason(
         or (expected != "indexed" and expected not in str(outcomes.get(name)))
     }
     record(
-        "hostile input", "nasty files (binary, encodings, huge, loops, names, HTML, JSON, PDF, Word)",
+        "hostile input",
+        "nasty files (binary, encodings, huge, loops, names, HTML, JSON, PDF, Word)",
         trials=len(EXPECTED), failures=len(wrong),
         detail=f"{seconds:.1f} s",
     )  # fmt: skip
