@@ -22,12 +22,15 @@ DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 
 _config_file: ContextVar[Path | None] = ContextVar("askdocs_config_file", default=None)
 
-# Fields that decide where data lives or how the chat page guards itself, not what answers look
-# like: left out of the hash so the same configuration gives the same hash on every machine.
+# Fields that decide where data lives, how sources are fetched or how the chat page and the
+# API guard themselves, not what answers look like: left out of the hash so the same
+# configuration gives the same hash on every machine.
 _NOT_HASHED = {
     "index_dir", "chroma_url", "ui_max_upload_mb", "ui_max_upload_files", "llm_base_url",
     "ollama_url", "llm_timeout", "llm_retries", "api_keys", "serve_rate_per_minute",
     "serve_max_question_chars", "serve_max_request_mb", "serve_cors_origins",
+    "fetch_allow_private", "fetch_timeout", "fetch_total_seconds", "fetch_max_redirects",
+    "fetch_concurrency",
 }  # fmt: skip
 
 
