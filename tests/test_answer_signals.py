@@ -121,6 +121,9 @@ def test_rank_scores_and_neighbours() -> None:
         ("Who leads Acme?", "Acme said so.", 0.0),  # only the question's own name
         ("How many fans came?", "Some 40,000 fans came.", 1.0),
         ("How many fans came in 2004?", "Fans came in 2004.", 0.0),  # a year is not a count
+        ("How much did the appeal raise?", "The appeal raised £180,000.", 1.0),
+        # the only money is the question's own; the new number measures nothing asked
+        ("How much did the £2m appeal raise?", "The £2m appeal raised 180 in all.", 0.5),
         ("When did it open?", "It opened in May 2004.", 1.0),
         ("Where was the show?", "The show was held in Rome.", 1.0),
         ("Where was the show?", "Rome hosted the show.", 0.5),  # a name, not said to be a place

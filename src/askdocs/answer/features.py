@@ -20,7 +20,7 @@ from askdocs.answer.candidates import CandidatePool
 from askdocs.answer.entities import (
     Span,
     has_cause,
-    holds_unit,
+    measuring,
     names,
     new_spans,
     places,
@@ -134,8 +134,12 @@ def kind_match(analysis: QuestionAnalysis, sentence: str, question_words: set[st
     found = new_spans(spans_of_kind(analysis.kind, sentence), question_words)
     if not found:
         return 0.0
-    if analysis.kind == NUMBER and analysis.unit and not holds_unit(sentence, analysis.unit):
-        return 0.5  # a number, but not of what is asked (a sum for "how much did X pay")
+    if analysis.kind == NUMBER and analysis.unit:
+        every = spans_of_kind(NUMBER, sentence)
+        if not measuring(sentence, found, every, analysis.unit):
+            # New numbers, but none of what is asked: "six weeks" for "how much did X pay"
+            # (each number judged by its own unit words, not by the sentence's other numbers).
+            return 0.5
     if analysis.kind == PERSON and not any(_person_like(sentence, s) for s in found):
         return 0.5  # a new name, but nothing marks it as a person's
     if analysis.kind == PLACE and not new_spans(places(sentence), question_words):
