@@ -462,7 +462,12 @@ def main() -> None:
     for n in oof:
         s, p = oof[n]
         qf[n] = question_features(
-            cv_view[n]["features"], s, p, rows[n]["article_scores"], rows[n]["kind"]
+            cv_view[n]["features"],
+            s,
+            p,
+            rows[n]["article_scores"],
+            rows[n]["kind"],
+            unit_asked=bool(rows[n]["analysis"].unit),
         )
 
     def pick_ratio(idx: list[int]) -> float:
@@ -504,7 +509,12 @@ def main() -> None:
     for n in all_idx:
         s, p = ranked(oof_rows[n], *full)
         train_qf[n] = question_features(
-            oof_rows[n]["features"], s, p, rows[n]["article_scores"], rows[n]["kind"]
+            oof_rows[n]["features"],
+            s,
+            p,
+            rows[n]["article_scores"],
+            rows[n]["kind"],
+            unit_asked=bool(rows[n]["analysis"].unit),
         )
     training = evaluate_rows(
         oof_rows,

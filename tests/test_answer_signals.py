@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 
 from askdocs.answer.candidates import Candidate, CandidatePool, Retrieved, gather
+from askdocs.answer.combiner import QUESTION_FEATURES
 from askdocs.answer.entities import dates, names, places, quantities, words
-from askdocs.answer.extractive import choose, short_answer, softmax, with_antecedent
+from askdocs.answer.extractive import (
+    choose,
+    question_features,
+    short_answer,
+    softmax,
+    with_antecedent,
+)
 from askdocs.answer.features import (
     FEATURES,
     answer_near_focus,
@@ -17,7 +24,7 @@ from askdocs.answer.features import (
     rank_scores,
     weighted_overlap,
 )
-from askdocs.answer.question import analyse, split_focus
+from askdocs.answer.question import analyse, asked_unit, split_focus
 from askdocs.keywords import content_terms
 from askdocs.types import Article, Chunk, Passage
 
@@ -295,3 +302,39 @@ def test_number_questions_want_the_unit_they_ask_for(
     q = analyse(question)
     assert q.kind == "number"
     assert kind_match(q, sentence, words(question)) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "unit"),
+    [
+        ("How much did Fiat pay for Ferrari?", "money"),
+        ("What transfer fee did the club pay?", "money"),
+        ("How long did the strike last?", "time"),
+        ("What percentage of the vote did she win?", "percent"),
+        # the counted noun phrase up to the auxiliary; any of its words may be what is counted
+        ("How many international goals did she score?", "count:international+goal"),
+        ("How many fraud or theft cases were found?", "count:fraud+theft+cas"),
+        ("How many times had he been capped?", None),  # "51 caps": times are counted by any noun
+        ("Who leads the bank?", None),
+    ],
+)
+def test_asked_unit(question: str, unit: str | None) -> None:
+    assert asked_unit(question) == unit
+
+
+def test_unit_missing_top3_only_when_an_amount_is_asked_and_none_of_three_states_one() -> None:
+    features = np.zeros((4, len(FEATURES)))
+    number = FEATURES.index("kind_number")
+    features[3, number] = 1.0  # only the fourth best states a new amount of what is asked
+    scores = np.array([4.0, 3.0, 2.0, 1.0])
+    missing = QUESTION_FEATURES.index("unit_missing_top3")
+
+    def flag(unit_asked: bool, rows: np.ndarray) -> float:
+        return question_features(rows, scores, softmax(scores), [1.0], "number", unit_asked)[
+            missing
+        ]
+
+    assert flag(True, features) == 1.0
+    assert flag(False, features) == 0.0  # "how many" without a unit, or not a number question
+    features[2, number] = 1.0  # the third best states one
+    assert flag(True, features) == 0.0

@@ -30,6 +30,8 @@ QUESTION_FEATURES: tuple[str, ...] = (
     "top_kind",  # whether it holds a new phrase of the asked kind
     "kind_missing",  # the question asks for a phrase (number, date, name...) the best lacks
     "kind_missing_top3",  # ... and none of the three best holds one
+    "unit_missing_top3",  # an amount of something is asked (money, time, a count of X) and none
+    # of the three best states a new one: the articles likely lack that detail
     "top_focus_overlap",  # how much of the question's focus it holds
     "top_constraints",  # share of the question's years and numbers its article holds
     "top_sim_question",  # its cosine to the question

@@ -154,11 +154,10 @@ def holds_unit(sentence: str, unit: str) -> bool:
         return bool(_TIME.search(undated))
     if unit == "percent":
         return bool(_PERCENT.search(undated))
-    noun = unit.removeprefix("count:")
+    nouns = "|".join(re.escape(noun) for noun in unit.removeprefix("count:").split("+"))
     number = rf"(?:\d[\d,.]*|{_NUMBER_WORDS})"
     return (
-        re.search(rf"\b{number}\s+(?:\S+\s+){{0,2}}{re.escape(noun)}", undated, re.IGNORECASE)
-        is not None
+        re.search(rf"\b{number}\s+(?:\S+\s+){{0,2}}(?:{nouns})", undated, re.IGNORECASE) is not None
     )
 
 

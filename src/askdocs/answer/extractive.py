@@ -50,6 +50,7 @@ class ScoredPool:
             self.probabilities,
             self.pool.article_scores,
             self.analysis.kind,
+            unit_asked=bool(self.analysis.unit),
         )
 
 
@@ -59,8 +60,10 @@ def question_features(
     probabilities: np.ndarray,
     article_scores: Sequence[float],
     kind_asked: str,
+    unit_asked: bool = False,
 ) -> np.ndarray:
-    """QUESTION_FEATURES from one question's candidate features and scores."""
+    """QUESTION_FEATURES from one question's candidate features and scores; `unit_asked`:
+    the question asks for an amount of something (QuestionAnalysis.unit)."""
     order = np.argsort(-scores, kind="stable")
     top = order[0]
     second = scores[order[1]] if len(order) > 1 else scores[top] - 1.0
@@ -70,6 +73,8 @@ def question_features(
     asked = FEATURES.index(f"kind_{kind_asked}")
     missing = kind_asked in _PHRASE_KINDS and features[top, asked] < 1.0
     missing3 = missing and all(features[j, asked] < 1.0 for j in order[:3])
+    # kind_number is below 1 when no new number of the sentence measures the asked unit.
+    unit_missing3 = unit_asked and all(features[j, asked] < 1.0 for j in order[:3])
     values = {
         "top_probability": probabilities[top],
         "top_score": scores[top],
@@ -77,6 +82,7 @@ def question_features(
         "top_kind": kind,
         "kind_missing": float(missing),
         "kind_missing_top3": float(missing3),
+        "unit_missing_top3": float(unit_missing3),
         "top_focus_overlap": column["focus_overlap"],
         "top_constraints": column["constraints_article"],
         "top_sim_question": column["sim_question"],

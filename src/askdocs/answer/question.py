@@ -131,16 +131,28 @@ _TIME_QUESTION = re.compile(r"\bhow (?:long|far into|soon|late|early)\b", re.IGN
 _PERCENT_QUESTION = re.compile(
     r"\b(?:what|by what) (?:percentage|proportion|share)\b|\bby how much\b", re.IGNORECASE
 )
-_HOW_MANY = re.compile(r"\bhow many\s+([a-z]+)", re.IGNORECASE)
+_HOW_MANY = re.compile(r"\bhow many\s+((?:[a-z-]+\s*){1,6})", re.IGNORECASE)
+# Words that end the counted noun phrase of "how many ...": auxiliaries, prepositions, linkers.
+_COUNT_PHRASE_END = frozenset(
+    "did do does had has have were was are is will would could can should may might been be "
+    "of in on at for to from by with that who which whom per than".split()
+)
+_COUNT_PHRASE_WORDS = 4
+_CONJUNCTIONS = frozenset({"or", "and"})
+# "How many times ...": the count of occurrences, which text gives with any noun ("51 caps").
+_GENERIC_COUNTERS = frozenset({"times", "occasions"})
 MONEY, TIME, PERCENT = "money", "time", "percent"
 
 
 def asked_unit(question: str) -> str | None:
     """What a "how much / how many / how long" answer must measure, when the question says:
-    money, time, percent, or "count:<noun stem>" for "how many <noun>".
+    money, time, percent, or "count:<stem>+<stem>…" for "how many <noun phrase>" (the words
+    up to the first auxiliary or preposition; any of them may name what the text counts).
 
     >>> asked_unit("How much did Fiat pay for Ferrari?"), asked_unit("How many fans came?")
-    ('money', 'count:fan')
+    ('money', 'count:fan+came')
+    >>> asked_unit("How many international goals did she score?"), asked_unit("How many times?")
+    ('count:international+goal', None)
     """
     if _MONEY_QUESTION.search(question):
         return MONEY
@@ -149,7 +161,17 @@ def asked_unit(question: str) -> str | None:
     if _TIME_QUESTION.search(question):
         return TIME
     counted = _HOW_MANY.search(question)
-    return f"count:{stem(counted[1].lower())}" if counted else None
+    if not counted:
+        return None
+    phrase: list[str] = []
+    for word in counted[1].lower().split():
+        if word in _COUNT_PHRASE_END or len(phrase) == _COUNT_PHRASE_WORDS:
+            break
+        if word in _GENERIC_COUNTERS and not phrase:
+            return None
+        if word not in _CONJUNCTIONS:
+            phrase.append(stem(word))
+    return "count:" + "+".join(phrase) if phrase else None
 
 
 def answer_kind(question: str) -> str:
