@@ -94,6 +94,26 @@ def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+def describe(accept: Iterable[str]) -> str:
+    """What a set of accepted media types is, for people.
+
+    >>> describe(FEED_TYPES), describe(HTML_TYPES + PDF_TYPES)
+    ('a feed', 'a web page or PDF')
+    """
+    accept = set(accept)
+    named = (
+        ("web page", HTML_TYPES),
+        ("feed", FEED_TYPES),
+        ("plain text", TEXT_TYPES),
+        ("PDF", PDF_TYPES),
+    )
+    kinds = [label for label, types in named if accept & set(types)]
+    if not kinds:
+        return "an accepted type"
+    listed = kinds[0] if len(kinds) == 1 else f"{', '.join(kinds[:-1])} or {kinds[-1]}"
+    return f"a {listed}"
+
+
 def media_type(content_type: str) -> str:
     """The media type of a Content-Type header, lower-cased.
 
@@ -226,9 +246,7 @@ class Fetcher:
         if not 200 <= status < 300:
             raise FetchError(f"HTTP {status}")
         if accept and fetched.content_type and fetched.content_type not in accept:
-            raise FetchError(
-                f"content type {fetched.content_type} is not one of {', '.join(accept)}"
-            )
+            raise FetchError(f"content type {fetched.content_type} is not {describe(accept)}")
         cap = self.limits.max_bytes
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
