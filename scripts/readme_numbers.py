@@ -219,7 +219,9 @@ def ingest_table() -> str:
             f"| askdocs, unchanged re-run | {rerun['seconds']:.1f} | {rerun['texts_embedded']} | "
             f"{rerun['seconds'] / recipe['seconds']:.3f} |",
             "",
-            f"({r['files']:,} files, {r['machine']['cpus']} cores.)",
+            f"({r['files']:,} files, {r['machine']['cpus']} cores. First ingest by stage: "
+            + ", ".join(f"{k} {v:.1f} s" for k, v in ours["stage_seconds"].items() if k != "total")
+            + ".)",
         ]
     )
 
