@@ -366,3 +366,17 @@ def test_a_failed_entry_is_retried_on_the_next_run(
     ]
     # Only the failed entry was fetched again (the gone page's entry was indexed from the feed).
     assert {p for p in site.hits if p.startswith("/news/")} == {"/news/school.html"}
+
+
+def test_an_extractor_crash_is_a_reason_not_a_failed_ingest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import trafilatura
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise ValueError("unexpected markup")
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", crash)
+    (tmp_path / "odd.html").write_text("<html><body><p>Some story text here.</p></body></html>")
+    result = load_file(tmp_path / "odd.html", LIMIT)
+    assert result.error == "could not extract the page's text (ValueError)"

@@ -16,14 +16,19 @@ def article_from_html(source: str, html: str, url: str | None = None) -> Article
     """The article of one web page; `url` (a fetched page's) also becomes its identity."""
     import trafilatura  # lazy: lxml and its date parsers cost ~0.3 s to import
 
-    document = trafilatura.bare_extraction(
-        html,
-        url=url,
-        with_metadata=True,
-        include_comments=False,
-        # Precision over recall: a boilerplate line in the index gets retrieved and quoted.
-        favor_precision=True,
-    )
+    try:
+        document = trafilatura.bare_extraction(
+            html,
+            url=url,
+            with_metadata=True,
+            include_comments=False,
+            # Precision over recall: a boilerplate line in the index gets retrieved and quoted.
+            favor_precision=True,
+        )
+    except (RecursionError, MemoryError):
+        raise LoadError("web page is nested too deeply to read") from None
+    except Exception as exc:  # noqa: BLE001 - one odd page must not stop an ingest
+        raise LoadError(f"could not extract the page's text ({type(exc).__name__})") from None
     text = (document.text or "").strip() if document is not None else ""
     if not text:
         raise LoadError("web page has no article text (only navigation or boilerplate)")
