@@ -388,6 +388,14 @@ def main() -> None:
         metavar="FEATURE",
         help="fit with these features held at 0 (to measure what they add)",
     )
+    parser.add_argument(
+        "--ablate-abstain",
+        nargs="*",
+        default=[],
+        choices=QUESTION_FEATURES,
+        metavar="FEATURE",
+        help="fit the abstention model with these question features held at 0",
+    )
     parser.add_argument("--out", type=Path, default=WEIGHTS)
     parser.add_argument("--report", type=Path, default=Path("benchmarks/results/answerer_cv.json"))
     parser.add_argument("--dry-run", action="store_true", help="report only, write no weights")
@@ -469,6 +477,8 @@ def main() -> None:
             rows[n]["kind"],
             unit_asked=bool(rows[n]["analysis"].unit),
         )
+    held_abstain = [QUESTION_FEATURES.index(name) for name in args.ablate_abstain]
+    qf[:, held_abstain] = 0.0
 
     def pick_ratio(idx: list[int]) -> float:
         best = None
@@ -516,6 +526,7 @@ def main() -> None:
             rows[n]["kind"],
             unit_asked=bool(rows[n]["analysis"].unit),
         )
+    train_qf[:, held_abstain] = 0.0
     training = evaluate_rows(
         oof_rows,
         lambda _n, r: ranked(r, *full),

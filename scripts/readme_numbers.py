@@ -128,6 +128,8 @@ ABLATIONS = {
     "answerer_cv-no-kinds.json": "without the answer-kind features (new name / number / date / "
     "place / cause, nearness)",
     "answerer_cv-no-name-split.json": "without splitting the focus's names from its other words",
+    "answerer_cv-no-unit-missing.json": "abstention without `unit_missing_top3` (an amount is "
+    "asked and none of the three best sentences states one)",
     "answerer_cv-l2-0.001.json": "ranker L2 penalty 0.001 (shipped: 0.01)",
     "answerer_cv-l2-0.1.json": "ranker L2 penalty 0.1",
     "answerer_cv-l2-1.json": "ranker L2 penalty 1.0",
@@ -137,15 +139,38 @@ ABLATIONS = {
 def ablation_table() -> str:
     """The fitting script with `--dry-run --report benchmarks/results/answerer_cv-NAME.json`
     and `--no-encoder` or `--ablate …` (the commands are in the README above the table)."""
-    lines = ["| | answer_contains | dev2 | top 1 |", "|---|---|---|---|"]
+    lines = [
+        "| | answer_contains | dev2 | top 1 | unanswerable refused | false abstentions |",
+        "|---|---|---|---|---|---|",
+    ]
     for file, label in ABLATIONS.items():
         r = _load(file)
         dev2 = next(v for k, v in r["cv_by_file"].items() if "dev2" in k)
         bold = "**" if file == "answerer_cv.json" else ""
+        refused = r["cv"]["unanswerable_abstained"].replace("/", " of ")
         lines.append(
             f"| {label} | {bold}{_f(r['cv']['answer_contains'])}{bold} | "
-            f"{bold}{_f(dev2['answer_contains'])}{bold} | {_f(r['cv']['top1'])} |"
+            f"{bold}{_f(dev2['answer_contains'])}{bold} | {_f(r['cv']['top1'])} | {refused} | "
+            f"{_f(r['cv']['false_abstentions'])} |"
         )
+    return "\n".join(lines)
+
+
+FUSION = {
+    "eval-dev.json": "hybrid, min-max score fusion (default)",
+    "eval-dev-rrf.json": "hybrid, reciprocal rank fusion (`fusion = \"rrf\"`)",
+    "eval-dev-keyword.json": "keyword (BM25) only",
+    "eval-dev-dense.json": "dense (Chroma) only",
+}
+
+
+def fusion_table() -> str:
+    """`askdocs eval ../shared/data/qa/dev.jsonl …` with `ASKDOCS_FUSION=rrf` or
+    `--retrieval keyword|dense`, each `--record benchmarks/results/eval-dev-NAME.json`."""
+    lines = ["| retrieval | doc_recall@5 | answer_contains |", "|---|---|---|"]
+    for file, label in FUSION.items():
+        a = _load(file)["aggregate"]
+        lines.append(f"| {label} | {_f(a['doc_recall@k'])} | {_f(a['answer_contains'])} |")
     return "\n".join(lines)
 
 
@@ -331,6 +356,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "eval": eval_table,
     "cv": cv_table,
     "ablations": ablation_table,
+    "fusion": fusion_table,
     "rgb": rgb_table,
     "llm": llm_table,
     "reliability": reliability_table,
