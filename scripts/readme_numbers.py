@@ -174,6 +174,17 @@ def fusion_table() -> str:
     return "\n".join(lines)
 
 
+def abstention_auc() -> str:
+    """`scripts/fit_answerer.py` writes `answerable_auc_cv` into answerer_cv.json."""
+    auc = _load("answerer_cv.json")["answerable_auc_cv"]
+    return (
+        "Cross-validated ROC AUC of telling answerable from unanswerable questions (0.5 is "
+        f"chance): a model trained on that directly {auc['model_trained_on_answerable']:.3f}; "
+        f"the shipped model, trained on whether the best sentence is right, "
+        f"{auc['shipped_model']:.3f}."
+    )
+
+
 def llm_table() -> str:
     """`askdocs eval ../shared/data/qa/dev.jsonl … --llm llamacpp:… --record
     benchmarks/results/eval-dev-smollm2.json`, beside the extractive eval-dev.json."""
@@ -357,6 +368,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "cv": cv_table,
     "ablations": ablation_table,
     "fusion": fusion_table,
+    "abstention-auc": abstention_auc,
     "rgb": rgb_table,
     "llm": llm_table,
     "reliability": reliability_table,
