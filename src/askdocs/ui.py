@@ -285,16 +285,7 @@ class ChatApp:
                 target = self.upload_dir / name
                 shutil.copyfile(original, target)
                 accepted.append(target)
-        if accepted:
-            with self.ingest_lock:
-                report = self.assistant.ingest(
-                    accepted,
-                    progress=(lambda d, t, _: progress((d, t), desc="indexing"))
-                    if progress
-                    else None,
-                )
-            rows += _report_rows(report)
-        return _rows_table(rows), self.stats_text(), gr.update(choices=self.source_choices())
+        return self._ingest_and_report(accepted, rows, progress, "indexing")
 
     def add_urls(self, text: str, progress: Any = None) -> tuple[str, str, Any]:
         """Fetch web pages and feeds typed into the page, under the same limits as ingest
@@ -309,16 +300,21 @@ class ChatApp:
             limit = self.assistant.settings.ui_max_upload_files
             raise gr.Error(f"{len(urls)} URLs is more than the {limit} allowed at once.")
         rows = [(u, "skipped", "not an http:// or https:// URL") for u in urls if not is_url(u)]
-        wanted = [u for u in urls if is_url(u)]
-        if wanted:
+        return self._ingest_and_report([u for u in urls if is_url(u)], rows, progress, "fetching")
+
+    def _ingest_and_report(
+        self, sources: list[Any], rows: list[tuple[str, str, str]], progress: Any, desc: str
+    ) -> tuple[str, str, Any]:
+        """Ingest files or URLs one upload at a time; the table of every source's result."""
+        import gradio as gr
+
+        if sources:
             with self.ingest_lock:
                 report = self.assistant.ingest(
-                    wanted,
-                    progress=(lambda d, t, _: progress((d, t), desc="fetching"))
-                    if progress
-                    else None,
+                    sources,
+                    progress=(lambda d, t, _: progress((d, t), desc=desc)) if progress else None,
                 )
-            rows += _report_rows(report)
+            rows = rows + _report_rows(report)
         return _rows_table(rows), self.stats_text(), gr.update(choices=self.source_choices())
 
     def stats_text(self) -> str:

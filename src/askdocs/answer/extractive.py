@@ -362,15 +362,13 @@ def short_answer(analysis: QuestionAnalysis, sentence: str) -> str | None:
     """
     if analysis.kind not in _PHRASE_KINDS:
         return None
-    found = new_spans(spans_of_kind(analysis.kind, sentence), words(analysis.text))
+    every = spans_of_kind(analysis.kind, sentence)
+    found = new_spans(every, words(analysis.text))
     if not found:
         return None
     if analysis.unit:
         # "How much did they raise?" asks for money: "180,000 pounds", not "six" (weeks).
-        found = (
-            measuring(sentence, found, spans_of_kind(analysis.kind, sentence), analysis.unit)
-            or found
-        )
+        found = measuring(sentence, found, every, analysis.unit) or found
     focus = set(analysis.focus_terms)
     anchors = [
         m.start()

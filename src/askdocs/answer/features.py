@@ -131,15 +131,18 @@ def kind_match(analysis: QuestionAnalysis, sentence: str, question_words: set[st
     """
     if analysis.kind == REASON:
         return 1.0 if has_cause(sentence) else 0.0
-    found = new_spans(spans_of_kind(analysis.kind, sentence), question_words)
+    every = spans_of_kind(analysis.kind, sentence)
+    found = new_spans(every, question_words)
     if not found:
         return 0.0
-    if analysis.kind == NUMBER and analysis.unit:
-        every = spans_of_kind(NUMBER, sentence)
-        if not measuring(sentence, found, every, analysis.unit):
-            # New numbers, but none of what is asked: "six weeks" for "how much did X pay"
-            # (each number judged by its own unit words, not by the sentence's other numbers).
-            return 0.5
+    if (
+        analysis.kind == NUMBER
+        and analysis.unit
+        and not measuring(sentence, found, every, analysis.unit)
+    ):
+        # New numbers, but none of what is asked: "six weeks" for "how much did X pay"
+        # (each number judged by its own unit words, not by the sentence's other numbers).
+        return 0.5
     if analysis.kind == PERSON and not any(_person_like(sentence, s) for s in found):
         return 0.5  # a new name, but nothing marks it as a person's
     if analysis.kind == PLACE and not new_spans(places(sentence), question_words):
@@ -194,7 +197,8 @@ def _word_distance(starts: Sequence[int], at: int, span: Span) -> int:
 
 def answer_near_focus(analysis: QuestionAnalysis, sentence: str, question_words: set[str]) -> float:
     """1 / (1 + words between a new phrase of the asked kind and the nearest focus word)."""
-    found = new_spans(spans_of_kind(analysis.kind, sentence), question_words)
+    every = spans_of_kind(analysis.kind, sentence)
+    found = new_spans(every, question_words)
     if not found or not analysis.focus_terms:
         return 0.0
     focus = set(analysis.focus_terms)

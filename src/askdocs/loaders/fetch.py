@@ -12,7 +12,7 @@ import ipaddress
 import socket
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urljoin
 
 from askdocs.loaders.common import LoadError
@@ -21,13 +21,9 @@ Resolver = Callable[[str, int], list[str]]
 
 USER_AGENT = "askdocs/0.1 (+https://pypi.org/project/askdocs/; article indexing)"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-FEED_TYPES = (
-    "application/rss+xml",
-    "application/atom+xml",
-    "application/rdf+xml",
-    "application/xml",
-    "text/xml",
-)
+# Types only feeds are served as; generic XML may be a feed or anything else (sniffed).
+FEED_ONLY_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml")
+FEED_TYPES = (*FEED_ONLY_TYPES, "application/xml", "text/xml")
 TEXT_TYPES = ("text/plain",)
 PDF_TYPES = ("application/pdf",)
 
@@ -56,7 +52,6 @@ class Fetched:
     body: bytes = b""
     etag: str | None = None
     last_modified: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def not_modified(self) -> bool:

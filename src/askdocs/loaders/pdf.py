@@ -76,16 +76,17 @@ def article_from_pdf(source: str, stem: str, data: bytes) -> Article:
         metadata["author"] = author
     # The file's creation date is when the PDF was made, often not when the story was
     # published: kept for people, not used as the date that filters and "when" answers use.
-    created = parse_date(_created(info))
+    created = parse_date(_attribute(info, "creation_date"))
     if created:
         metadata["pdf_created"] = created.isoformat()
     return make_article(source, title, text, {}, metadata=metadata)
 
 
-def _created(info: object) -> object:
+def _attribute(info: object, name: str) -> object:
+    """A field of the PDF's info dictionary; a damaged one is just no metadata."""
     try:
-        return getattr(info, "creation_date", None) if info is not None else None
-    except Exception:  # noqa: BLE001 - a malformed date is just no date
+        return getattr(info, name, None) if info is not None else None
+    except Exception:  # noqa: BLE001 - pypdf raises many kinds on malformed fields
         return None
 
 
@@ -98,8 +99,5 @@ def _opens_without_password(reader: object) -> bool:
 
 
 def _info(info: object, name: str) -> str:
-    try:
-        value = getattr(info, name, None) if info is not None else None
-    except Exception:  # noqa: BLE001 - a damaged info dictionary is just no metadata
-        return ""
+    value = _attribute(info, name)
     return " ".join(str(value).split()) if value else ""

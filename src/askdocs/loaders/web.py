@@ -27,6 +27,7 @@ from askdocs.loaders.common import (
     with_title_line,
 )
 from askdocs.loaders.fetch import (
+    FEED_ONLY_TYPES,
     FEED_TYPES,
     HTML_TYPES,
     PDF_TYPES,
@@ -101,7 +102,7 @@ class WebSources:
 
 def looks_like_feed(fetched: Fetched) -> bool:
     """A feed by its content type, or XML whose root is rss, feed or rdf:RDF."""
-    if fetched.content_type in FEED_TYPES[:3]:
+    if fetched.content_type in FEED_ONLY_TYPES:
         return True
     head = fetched.body[:2048].lstrip().lower()
     return (fetched.content_type in FEED_TYPES or head.startswith(b"<?xml")) and any(
@@ -114,7 +115,8 @@ def load_urls(
 ) -> Iterator[LoadedFile]:
     """Pages, feeds (detected, or forced by being in `feeds`) and their entries."""
     forced = list(dict.fromkeys(feeds))
-    for url in [*dict.fromkeys(urls), *forced]:
+    pages = [url for url in dict.fromkeys(urls) if url not in forced]  # each URL fetched once
+    for url in [*pages, *forced]:
         yield from _load_url(url, url in forced, sources)
 
 
