@@ -49,7 +49,7 @@ UPDATE_NAME = "Quillon Abernathy-Voss"
 
 def load_source(index: Path) -> dict:
     from askdocs.config import Settings
-    from askdocs.store import open_store
+    from askdocs.index.store import open_store
 
     store = open_store(Settings(index_dir=index))
     chunks = store.chunks.get(include=["documents", "metadatas", "embeddings"])
@@ -63,7 +63,7 @@ def grow(source: dict, target_chunks: int, out: Path, seed: int = 0) -> dict:
     import chromadb
 
     from askdocs.config import Settings
-    from askdocs.store import ArticleVersion, open_store
+    from askdocs.index.store import ArticleVersion, open_store
     from askdocs.types import Article, Chunk
 
     rng = np.random.default_rng(seed)
@@ -322,7 +322,7 @@ def in_subprocess(side: str, folder: Path, file: Path) -> dict:
 
 def _current_snapshot(folder: Path) -> None:
     from askdocs.config import Settings
-    from askdocs.store import open_store
+    from askdocs.index.store import open_store
 
     open_store(Settings(index_dir=folder / "askdocs")).keywords.snapshot()
 

@@ -158,7 +158,7 @@ def ablation_table() -> str:
 
 FUSION = {
     "eval-dev.json": "hybrid, min-max score fusion (default)",
-    "eval-dev-rrf.json": "hybrid, reciprocal rank fusion (`fusion = \"rrf\"`)",
+    "eval-dev-rrf.json": 'hybrid, reciprocal rank fusion (`fusion = "rrf"`)',
     "eval-dev-keyword.json": "keyword (BM25) only",
     "eval-dev-dense.json": "dense (Chroma) only",
 }

@@ -27,7 +27,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from askdocs.api import Assistant
 from askdocs.embeddings import TokenAwareEmbeddings
-from askdocs.keywords import content_terms
+from askdocs.index.keywords import content_terms
 from faults import Recorder, recorder
 
 DATA = Path(__file__).parent / "data"

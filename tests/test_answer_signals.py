@@ -25,7 +25,7 @@ from askdocs.answer.features import (
     weighted_overlap,
 )
 from askdocs.answer.question import analyse, asked_unit, split_focus
-from askdocs.keywords import content_terms
+from askdocs.index.keywords import content_terms
 from askdocs.types import Article, Chunk, Passage
 
 # ------------------------------------------------------------------ question analysis

@@ -9,7 +9,7 @@ from askdocs.answer.follow_ups import standalone_question
 from askdocs.answer.question import answer_kind
 from askdocs.api import Assistant
 from askdocs.citations import CitationError, make_citation
-from askdocs.keywords import content_terms
+from askdocs.index.keywords import content_terms
 from askdocs.types import CANNOT_ANSWER, Article, Chunk, Filters, Passage
 
 

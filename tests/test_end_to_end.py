@@ -113,7 +113,7 @@ def test_real_model_and_chroma_server(chroma_server: str, tmp_path: Path) -> Non
 
 
 def test_unreachable_chroma_server_is_a_clear_error() -> None:
-    from askdocs.store import StoreError
+    from askdocs.index import StoreError
 
     with pytest.raises(StoreError, match="cannot reach the Chroma server"):
         Assistant(chroma_url=f"http://127.0.0.1:{free_port()}").stats()

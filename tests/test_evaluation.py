@@ -242,7 +242,7 @@ def test_evaluation_deletes_under_the_ingest_lock(ingested, articles_dir: Path) 
     # An eval reusing an index drops the articles outside its corpus: a write, so it must not
     # run while another ingest (here: the lock held) is writing the same index.
     from askdocs.evaluation import _drop_articles_outside
-    from askdocs.store import IndexBusyError, ingest_lock
+    from askdocs.index import IndexBusyError, ingest_lock
 
     elsewhere = articles_dir / "only-this"
     elsewhere.mkdir()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from askdocs.api import Assistant
-from askdocs.store import ArticleVersion, ChromaStore
+from askdocs.index.store import ArticleVersion, ChromaStore
 from conftest import FakeEmbeddings
 
 
@@ -164,7 +164,7 @@ def test_chunk_offsets_point_into_stored_article_text(ingested: Assistant) -> No
 def test_a_second_ingest_on_the_same_index_is_refused(
     assistant: Assistant, articles_dir: Path
 ) -> None:
-    from askdocs.store import StoreError, ingest_lock
+    from askdocs.index import StoreError, ingest_lock
 
     with ingest_lock(assistant.settings), pytest.raises(StoreError, match="another ingest"):
         assistant.ingest([articles_dir])
@@ -203,7 +203,7 @@ def test_listings_read_a_large_index_page_by_page(
     # One get of ~300,000 records fails inside Chroma ("too many SQL variables").
     whole = ingested.store.indexed_articles()
     chunk_count = ingested.store.counts()["chunks"]
-    monkeypatch.setattr("askdocs.store.GET_PAGE", 2)
+    monkeypatch.setattr("askdocs.index.store.GET_PAGE", 2)
     assert ingested.store.indexed_articles() == whole
     assert ingested.check() == []
     assert ingested.store.drop_orphans({}) == len(whole)  # every chunk's article found

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from askdocs.keywords import REBUILD_FRACTION, KeywordIndex
+from askdocs.index.keywords import REBUILD_FRACTION, KeywordIndex
 from askdocs.types import Article, Chunk, Filters
 
 WORDS = [f"x{v}{c}" for v in "aeio" for c in "bcfhjklmnprtvwz"]

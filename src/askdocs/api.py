@@ -25,6 +25,8 @@ from askdocs.chunking import Chunker, candidate_sentences
 from askdocs.citations import CitationVerifier
 from askdocs.config import Settings, load_settings
 from askdocs.embeddings import SentenceVectors, TokenAwareEmbeddings, make_embedder
+from askdocs.index import StoreError, ingest_lock
+from askdocs.index.store import ArticleVersion, ChromaStore, check_index, open_store
 from askdocs.llms import make_chat_model
 from askdocs.loaders import (
     Fetcher,
@@ -38,14 +40,6 @@ from askdocs.loaders import (
     load_urls,
 )
 from askdocs.retrieval import PassageRetriever
-from askdocs.store import (
-    ArticleVersion,
-    ChromaStore,
-    StoreError,
-    check_index,
-    ingest_lock,
-    open_store,
-)
 from askdocs.types import (
     Answer,
     Article,

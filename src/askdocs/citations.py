@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from askdocs.keywords import content_terms
+from askdocs.index.keywords import content_terms
 from askdocs.loaders.pdf import page_at
 from askdocs.types import Article, Citation, Claim, Passage
 

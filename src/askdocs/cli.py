@@ -54,9 +54,9 @@ def _assistant(ctx: click.Context, **overrides: Any) -> Assistant:
 def _user_errors() -> tuple[type[Exception], ...]:
     from askdocs.citations import CitationError
     from askdocs.embeddings import EmbedderError
+    from askdocs.index import StoreError
     from askdocs.llms import LLMError
     from askdocs.prompts import PromptError
-    from askdocs.store import StoreError
 
     return (StoreError, EmbedderError, CitationError, LLMError, PromptError, FileNotFoundError,
             ValueError)  # fmt: skip

@@ -442,7 +442,7 @@ def run_evaluation(
 def _drop_articles_outside(assistant: Any, corpus: Path) -> None:
     """A reused index must hold this corpus and nothing else. Deleting takes the ingest lock,
     like every other write to the index."""
-    from askdocs.store import ingest_lock
+    from askdocs.index import ingest_lock
 
     root = corpus.resolve()
     with ingest_lock(assistant.settings):

@@ -15,8 +15,8 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from askdocs.keywords import content_terms
-from askdocs.store import ChromaStore
+from askdocs.index.keywords import content_terms
+from askdocs.index.store import ChromaStore
 from askdocs.types import Filters, Passage
 
 

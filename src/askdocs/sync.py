@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from askdocs.index import StoreError
 from askdocs.loaders import is_supported
-from askdocs.store import StoreError
 from askdocs.types import IngestReport
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from askdocs.api import Assistant
+from askdocs.index import StoreError
 from askdocs.llms import LLMError
-from askdocs.store import StoreError
 from conftest import DATA, FakeEmbeddings, free_port, wait_until_serving
 from faults import Recorder
 

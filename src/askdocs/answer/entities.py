@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from askdocs.answer.question import DATE, NAME, NUMBER, PERSON, PLACE, REASON
-from askdocs.keywords import STOPWORDS
+from askdocs.index.keywords import STOPWORDS
 
 _MONTH = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"

@@ -26,7 +26,7 @@ from askdocs.answer.question import (
 from askdocs.chunking import candidate_sentences
 from askdocs.citations import format_marker, make_citation
 from askdocs.embeddings import SentenceVectors
-from askdocs.keywords import TOKEN, stem
+from askdocs.index.keywords import TOKEN, stem
 from askdocs.types import BELOW_THRESHOLD, CANNOT_ANSWER, Citation, Passage
 
 Rarity = Callable[[Iterable[str]], dict[str, float]]

@@ -36,7 +36,7 @@ from askdocs.answer.question import (
     REASON,
     QuestionAnalysis,
 )
-from askdocs.keywords import TOKEN, content_terms, stem
+from askdocs.index.keywords import TOKEN, content_terms, stem
 
 FEATURES: tuple[str, ...] = (
     "sim_question",  # cosine of the sentence to the whole question

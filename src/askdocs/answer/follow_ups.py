@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from askdocs.keywords import content_terms
+from askdocs.index.keywords import content_terms
 
 HistoryTurn = tuple[str, str] | Mapping[str, str]
 

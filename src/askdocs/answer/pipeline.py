@@ -14,9 +14,9 @@ from askdocs.answer.generative import GenerativeAnswerer
 from askdocs.chunking import candidate_sentences
 from askdocs.citations import claims_text
 from askdocs.embeddings import SentenceVectors
+from askdocs.index.store import ChromaStore
 from askdocs.llms import LLMError
 from askdocs.retrieval import PassageRetriever
-from askdocs.store import ChromaStore
 from askdocs.types import CANNOT_ANSWER, Answer, Article, Chunk, Claim, Filters, Passage
 
 EMPTY_QUESTION = "the question is empty"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from askdocs.keywords import content_terms, stem
+from askdocs.index.keywords import content_terms, stem
 
 # Kinds of answer, from the question's wording.
 NUMBER, DATE, PERSON, PLACE, NAME, REASON, ANY = (

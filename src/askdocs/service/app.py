@@ -25,11 +25,11 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from askdocs.api import Assistant
+from askdocs.index import IndexBusyError
 from askdocs.loaders import SUPPORTED_SUFFIXES, is_url
 from askdocs.service import openai_compat as oa
 from askdocs.service.auth import READ, WRITE, ApiKey, RateLimiter, bearer_token, find_key
 from askdocs.service.schemas import AskBody, ChatCompletionBody, FetchBody, SearchBody
-from askdocs.store import IndexBusyError
 from askdocs.types import Answer, passage_to_json
 
 log = logging.getLogger("askdocs.service")

@@ -21,12 +21,12 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from askdocs.index.filters import day_number, sql_filters
 from askdocs.types import Article, Chunk, Filters
 
 TOKEN = re.compile(r"[£$€]?\d[\d,.]*%?|[A-Za-z][A-Za-z'’\-]*")
@@ -206,7 +206,7 @@ class KeywordIndex:
         return hits
 
     def _mask(self, view: _View, filters: Filters) -> np.ndarray:
-        clauses, params = _sql_filters(filters)
+        clauses, params = sql_filters(filters)
         with self._lock:  # one sqlite connection serves every thread
             allowed = self._db.execute(
                 f"SELECT chunk_id FROM chunks WHERE {clauses}", params
@@ -476,26 +476,3 @@ class _View:
 def _idf(document_frequency: int, documents: int) -> float:
     """BM25's inverse document frequency, Lucene variant (the one bm25s uses)."""
     return float(np.log(1 + (documents - document_frequency + 0.5) / (document_frequency + 0.5)))
-
-
-def day_number(day: date) -> int:
-    return day.year * 10000 + day.month * 100 + day.day
-
-
-def _sql_filters(filters: Filters) -> tuple[str, list[object]]:
-    clauses: list[str] = []
-    params: list[object] = []
-    if filters.sources:
-        marks = ",".join("?" * len(filters.sources))
-        clauses.append(f"(source IN ({marks}) OR outlet IN ({marks}))")
-        params += [*filters.sources, *filters.sources]
-    if filters.articles:
-        clauses.append(f"article_id IN ({','.join('?' * len(filters.articles))})")
-        params += list(filters.articles)
-    if filters.date_from:
-        clauses.append("published_day >= ?")
-        params.append(day_number(filters.date_from))
-    if filters.date_to:
-        clauses.append("published_day <= ?")
-        params.append(day_number(filters.date_to))
-    return " AND ".join(clauses) or "1", params

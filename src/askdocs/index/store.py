@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -17,18 +15,12 @@ from urllib.parse import urlparse
 import numpy as np
 
 from askdocs.config import Settings
-from askdocs.keywords import KeywordIndex, day_number
+from askdocs.index.filters import chroma_where, day_number
+from askdocs.index.keywords import KeywordIndex
+from askdocs.index.lock import StoreError
 from askdocs.types import Article, Chunk, Filters, Passage
 
 T = TypeVar("T")
-
-
-class StoreError(RuntimeError):
-    """The index cannot be opened or reached; the message says what to do."""
-
-
-class IndexBusyError(StoreError):
-    """Another process holds the index's ingest lock."""
 
 
 @dataclass(frozen=True)
@@ -119,35 +111,6 @@ class SentenceVectorTable:
 
     def close(self) -> None:
         self._db.close()
-
-
-@contextmanager
-def ingest_lock(settings: Settings) -> Iterator[None]:
-    """One ingest per index at a time; a second one is refused at once, never interleaved.
-
-    The lock is an OS file lock, so a killed ingest (even kill -9) releases it.
-    """
-    import fcntl
-
-    folder = Path(settings.index_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".ingest.lock", "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise IndexBusyError(
-                f"another ingest is running on {folder}/ (pid {holder}); try again when it ends"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def open_store(settings: Settings, create: bool = False) -> ChromaStore:
@@ -452,7 +415,7 @@ class ChromaStore:
         result = self.chunks.query(
             query_embeddings=[list(vector)],
             n_results=k,
-            where=_where(filters),
+            where=chroma_where(filters),
             include=["documents", "metadatas", "distances", "embeddings"],
         )
         hits = []
@@ -541,22 +504,6 @@ def _article_from_record(article_id: str, meta: dict[str, Any], text: str) -> Ar
         published=date.fromisoformat(published) if published else None,
         metadata=json.loads(str(meta.get("metadata_json", "{}"))),
     )
-
-
-def _where(filters: Filters | None) -> dict[str, Any] | None:
-    if not filters:
-        return None
-    clauses: list[dict[str, Any]] = []
-    if filters.sources:
-        sources = list(filters.sources)
-        clauses.append({"$or": [{"source": {"$in": sources}}, {"outlet": {"$in": sources}}]})
-    if filters.articles:
-        clauses.append({"article_id": {"$in": list(filters.articles)}})
-    if filters.date_from:
-        clauses.append({"published_day": {"$gte": day_number(filters.date_from)}})
-    if filters.date_to:
-        clauses.append({"published_day": {"$lte": day_number(filters.date_to)}})
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
 def check_index(store: ChromaStore) -> list[str]:
