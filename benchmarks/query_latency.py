@@ -54,7 +54,9 @@ def load_source(index: Path) -> dict:
     store = open_store(Settings(index_dir=index))
     chunks = store.chunks.get(include=["documents", "metadatas", "embeddings"])
     articles = store.get_articles(store.indexed_articles())
-    sentences = store.sentences.get(chunks["ids"])
+    from askdocs.index.sentences import counts
+
+    sentences = store.sentence_vectors(counts(store.sentences.get(include=[])["ids"]))
     return {"chunks": chunks, "articles": articles, "sentences": sentences}
 
 

@@ -1,12 +1,11 @@
 """Ingest through the Assistant with the fake embedder and a real persistent Chroma."""
 
-from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from askdocs.api import Assistant
+from askdocs.index import sentences
 from askdocs.index.store import ArticleVersion, ChromaStore
 from conftest import FakeEmbeddings
 
@@ -31,9 +30,9 @@ def test_ingest_reports_every_article_and_skipped_file(
     assert assistant.stats()["articles"] == 6
     # every sentence is embedded once, and its vector kept for answering
     chunk_ids = assistant.store.chunks.get(include=[])["ids"]
-    stored = assistant.store.sentences.get(chunk_ids)
+    stored = sentences.counts(assistant.store.sentences.get(include=[])["ids"])
     assert set(stored) == set(chunk_ids)
-    assert report.texts_embedded >= sum(len(m) for m in stored.values()) / 2
+    assert report.texts_embedded >= sum(stored.values()) / 2
 
 
 def test_reingest_of_unchanged_articles_embeds_nothing(
@@ -184,17 +183,14 @@ def test_check_reports_sentence_vectors_that_disagree(ingested: Assistant) -> No
     store = ingested.store
     assert ingested.check() == []
     chunk_id = store.chunks.get(limit=1)["ids"][0]
-    (vectors,) = store.sentences.get([chunk_id]).values()
-    article_id = store.chunks.get(ids=[chunk_id])["metadatas"][0]["article_id"]
-    chunk = store.article_chunks([article_id])[0]
-    # One sentence vector too many for its chunk, and a row for a chunk that does not exist.
-    extra = np.vstack([vectors, vectors[:1]])
-    store.sentences.replace([article_id], [(replace(chunk, id=chunk_id), extra)])
-    ghost = replace(chunk, id="no-such-chunk", article_id="no-such-article")
-    store.sentences.replace(["no-such-article"], [(ghost, vectors)])
+    stored = sentences.counts(store.sentences.get(include=[])["ids"])
+    vector = store.sentences.get(ids=[f"{chunk_id}/0"], include=["embeddings"])["embeddings"]
+    # One sentence vector too many for its chunk, and one for a chunk that does not exist.
+    extra = [f"{chunk_id}/{stored[chunk_id]}", "no-such-chunk/0"]
+    store.sentences.add(ids=extra, embeddings=[vector[0], vector[0]])
     problems = ingested.check()
-    assert any("do not match their sentences" in p for p in problems)
-    assert any("for chunks that do not exist" in p for p in problems)
+    assert any("1 chunk(s) whose stored sentence vectors do not match" in p for p in problems)
+    assert any("sentence vectors for 1 chunk(s) that do not exist" in p for p in problems)
 
 
 def test_listings_read_a_large_index_page_by_page(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -25,8 +26,14 @@ from askdocs.chunking import Chunker, candidate_sentences
 from askdocs.citations import CitationVerifier
 from askdocs.config import Settings, load_settings
 from askdocs.embeddings import SentenceVectors, TokenAwareEmbeddings, make_embedder
-from askdocs.index import StoreError, ingest_lock
-from askdocs.index.store import ArticleVersion, ChromaStore, check_index, open_store
+from askdocs.index import IndexBusyError, ingest_lock
+from askdocs.index.store import (
+    ArticleVersion,
+    ChromaStore,
+    check_index,
+    legacy_sentence_table,
+    open_store,
+)
 from askdocs.llms import make_chat_model
 from askdocs.loaders import (
     Fetcher,
@@ -99,24 +106,37 @@ class Assistant:
             self._embedder = make_embedder(self.settings)
         return self._embedder
 
-    def _open_store(self, create: bool) -> ChromaStore:
+    def _open_store(self, create: bool, locked: bool = False) -> ChromaStore:
+        """The store, opened once; `locked`: the caller holds the ingest lock."""
         with self._lock:
             if self._store is None:
                 store = open_store(self.settings, create=create)
-                if store.keywords.count() != store.chunks.count():
-                    self._sync_keywords(store)
+                if locked:
+                    self._prepare_local_caches(store)
+                elif self._caches_behind(store):
+                    # Skipped while an ingest runs here: that ingest does it itself.
+                    with contextlib.suppress(IndexBusyError), ingest_lock(self.settings):
+                        self._prepare_local_caches(store)
                 self._store = store
             return self._store
 
-    def _sync_keywords(self, store: ChromaStore) -> None:
-        """Fill the keyword index of an index built before it existed (skipped while an ingest
-        runs: that ingest brings it in line itself)."""
-        try:
-            with ingest_lock(self.settings):
-                store.sync_keywords()
-                store.keywords.rebuild()
-        except StoreError:
-            pass
+    def _caches_behind(self, store: ChromaStore) -> bool:
+        return (
+            legacy_sentence_table(self.settings).is_file()
+            or store.keywords.count() != store.chunks.count()
+        )
+
+    def _prepare_local_caches(self, store: ChromaStore) -> None:
+        """Before first use on this machine (under the ingest lock): move sentence vectors an
+        older version kept in a side file into Chroma, and fill the keyword cache from
+        Chroma's chunks when it does not hold them all (a new machine, an index from before
+        the keyword index)."""
+        store.adopt_sentence_table(legacy_sentence_table(self.settings))
+        if store.keywords.count() != store.chunks.count():
+            current = store.changes.current()
+            store.sync_keywords()
+            store.keywords.set_synced_generation(current)
+            store.keywords.rebuild()
 
     @property
     def store(self) -> ChromaStore:
@@ -192,7 +212,8 @@ class Assistant:
         fetcher: Fetcher | None,
     ) -> IngestReport:
         started = time.perf_counter()
-        store = self._open_store(create=True)
+        store = self._open_store(create=True, locked=True)
+        store.catch_up()
         indexed = store.indexed_articles()
         store.drop_orphans(indexed)
         store.sync_keywords()
@@ -482,6 +503,7 @@ class Assistant:
             extractive=self.answerer,
             generative=self.generative,
             settings_hash=self.settings.settings_hash(),
+            refresh_seconds=self.settings.index_refresh_seconds,
             fallback_extractive=self.settings.llm_fallback_extractive,
             backend=self.settings.llm,
         )

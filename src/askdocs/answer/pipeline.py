@@ -3,6 +3,7 @@ extractive or generative answer, streamed; `Assistant.ask` and `Assistant.stream
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from askdocs.answer.generative import GenerativeAnswerer
 from askdocs.chunking import candidate_sentences
 from askdocs.citations import claims_text
 from askdocs.embeddings import SentenceVectors
+from askdocs.index import StoreError
 from askdocs.index.store import ChromaStore
 from askdocs.llms import LLMError
 from askdocs.retrieval import PassageRetriever
@@ -38,11 +40,17 @@ class QuestionPipeline:
     settings_hash: str
     fallback_extractive: bool
     backend: str = "extractive"
+    # How stale this process's keyword cache may get before a question checks Chroma's change
+    # log for writes by other processes (index/changes.py).
+    refresh_seconds: float = 1.0
 
     def retrieve(
         self, question: str, k: int | None = None, filters: Filters | None = None
     ) -> Retrieved:
         """The passages for a (standalone) question, their articles and their other chunks."""
+        # On failure, answered from this process's cache as it is; checked again next time.
+        with contextlib.suppress(StoreError):
+            self.store.catch_up(self.refresh_seconds)
         passages = self.retriever(k, filters).search(question)
         articles = self.store.get_articles(p.chunk.article_id for p in passages)
         # Chunks whose article record is missing come from an interrupted ingest: never cite them.
@@ -62,15 +70,15 @@ class QuestionPipeline:
 
     def load_sentence_vectors(self, chunks: Sequence[Chunk], articles: dict[str, Article]) -> None:
         """Put the sentence vectors stored at ingest for these chunks into the cache."""
-        stored = self.store.sentences.get([c.id for c in chunks])
+        texts = {}
         for chunk in chunks:
-            matrix = stored.get(chunk.id)
             article = articles.get(chunk.article_id)
-            if matrix is None or article is None:
-                continue
-            spans = candidate_sentences(article.text, chunk.start, chunk.end)
-            if len(spans) == len(matrix):  # else made by other chunking rules: embed afresh
-                self.sentence_vectors.add([article.text[a:b] for a, b in spans], matrix)
+            if article is not None:
+                spans = candidate_sentences(article.text, chunk.start, chunk.end)
+                texts[chunk.id] = [article.text[a:b] for a, b in spans]
+        stored = self.store.sentence_vectors({c: len(t) for c, t in texts.items()})
+        for chunk_id, matrix in stored.items():
+            self.sentence_vectors.add(texts[chunk_id], matrix)
 
     def stream(
         self,

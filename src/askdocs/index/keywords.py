@@ -157,6 +157,20 @@ class KeywordIndex:
             row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return int(row[0]) if row else 0
 
+    def synced_generation(self) -> int:
+        """The change-log generation of the index these rows reflect (see index/changes.py)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM meta WHERE key = 'chroma_generation'"
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def set_synced_generation(self, generation: int) -> None:
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('chroma_generation', ?)", (str(generation),)
+            )
+
     def chunk_ids(self) -> dict[str, str]:
         """Every chunk id with its article id."""
         with self._lock:

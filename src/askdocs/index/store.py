@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import threading
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -15,6 +17,8 @@ from urllib.parse import urlparse
 import numpy as np
 
 from askdocs.config import Settings
+from askdocs.index import sentences
+from askdocs.index.changes import ChangeLog
 from askdocs.index.filters import chroma_where, day_number
 from askdocs.index.keywords import KeywordIndex
 from askdocs.index.lock import StoreError
@@ -47,72 +51,6 @@ class ArticleVersion:
     sentence_vectors: Sequence[np.ndarray] | None = None
 
 
-class SentenceVectorTable:
-    """Sentence vectors computed at ingest, one float16 matrix per chunk, in sqlite.
-
-    Answering reads them instead of running the model on every retrieved sentence. Missing
-    rows (an index built by another version, a server written by another machine) only cost
-    speed: those sentences are embedded when asked about.
-    """
-
-    def __init__(self, path: Path) -> None:
-        import sqlite3
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False)
-        self._db.executescript(
-            """
-            PRAGMA journal_mode = WAL;
-            PRAGMA synchronous = NORMAL;
-            CREATE TABLE IF NOT EXISTS sentences (
-                chunk_id TEXT PRIMARY KEY, article_id TEXT NOT NULL, dimensions INTEGER NOT NULL,
-                vectors BLOB NOT NULL);
-            CREATE INDEX IF NOT EXISTS sentences_by_article ON sentences(article_id);
-            """
-        )
-        self._lock = threading.Lock()
-
-    def replace(self, article_ids: Sequence[str], rows: Iterable[tuple[Chunk, np.ndarray]]) -> None:
-        records = [
-            (chunk.id, chunk.article_id, int(m.shape[1]), m.astype(np.float16).tobytes())
-            for chunk, m in rows
-            if m.ndim == 2 and m.shape[0]
-        ]
-        with self._lock, self._db:
-            self._db.executemany(
-                "DELETE FROM sentences WHERE article_id = ?", [(a,) for a in article_ids]
-            )
-            self._db.executemany("INSERT OR REPLACE INTO sentences VALUES (?,?,?,?)", records)
-
-    def delete(self, article_ids: Sequence[str]) -> None:
-        self.replace(article_ids, [])
-
-    def row_counts(self) -> dict[str, int]:
-        """How many sentence vectors each stored chunk has (read without the vectors)."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT chunk_id, length(vectors) / (2 * dimensions) FROM sentences"
-            ).fetchall()
-        return {chunk_id: int(count) for chunk_id, count in rows}
-
-    def get(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
-        if not chunk_ids:
-            return {}
-        marks = ",".join("?" * len(chunk_ids))
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT chunk_id, dimensions, vectors FROM sentences WHERE chunk_id IN ({marks})",
-                list(chunk_ids),
-            ).fetchall()
-        return {
-            chunk_id: np.frombuffer(blob, dtype=np.float16).reshape(-1, dims).astype(np.float32)
-            for chunk_id, dims, blob in rows
-        }
-
-    def close(self) -> None:
-        self._db.close()
-
-
 def open_store(settings: Settings, create: bool = False) -> ChromaStore:
     """The store factory: a local persistent index, or a Chroma server when chroma_url is set."""
     import chromadb
@@ -142,7 +80,6 @@ def open_store(settings: Settings, create: bool = False) -> ChromaStore:
             client,
             settings.collection,
             _keywords(settings),
-            _sentences(settings),
             where=settings.chroma_url,
         )
     index_dir = Path(settings.index_dir)
@@ -153,7 +90,6 @@ def open_store(settings: Settings, create: bool = False) -> ChromaStore:
         chromadb.PersistentClient(path=str(index_dir), settings=chroma_settings),
         settings.collection,
         _keywords(settings),
-        _sentences(settings),
         where=str(index_dir),
     )
 
@@ -163,12 +99,14 @@ def _side_folder(settings: Settings) -> Path:
     return Path(settings.index_dir) / "keywords" / settings.collection
 
 
+def legacy_sentence_table(settings: Settings) -> Path:
+    """Where versions before sentence vectors moved into Chroma kept them (see
+    ChromaStore.adopt_sentence_table)."""
+    return _side_folder(settings) / "sentences.sqlite3"
+
+
 def _keywords(settings: Settings) -> KeywordIndex:
     return KeywordIndex(_side_folder(settings))
-
-
-def _sentences(settings: Settings) -> SentenceVectorTable:
-    return SentenceVectorTable(_side_folder(settings) / "sentences.sqlite3")
 
 
 def _reachable(method: Callable[..., T]) -> Callable[..., T]:
@@ -206,12 +144,10 @@ class ChromaStore:
         client: Any,
         prefix: str,
         keywords: KeywordIndex,
-        sentences: SentenceVectorTable,
         where: str = "",
     ) -> None:
         self.client = client
         self.keywords = keywords
-        self.sentences = sentences
         self.remote = where.startswith(("http://", "https://"))
         self.where = where
         # embedding_function=None: we always pass our own vectors, and Chroma's default
@@ -223,7 +159,13 @@ class ChromaStore:
         self.articles = client.get_or_create_collection(
             f"{prefix}_articles", embedding_function=None, configuration=space
         )
+        self.sentences = client.get_or_create_collection(
+            f"{prefix}_sentences", embedding_function=None, configuration=space
+        )
+        self.changes = ChangeLog(client, prefix)
         self._batch = max(1, client.get_max_batch_size())
+        self._checked_at = float("-inf")
+        self._catching_up = threading.Lock()
 
     @_reachable
     def indexed_articles(self) -> dict[str, IndexedArticle]:
@@ -261,8 +203,8 @@ class ChromaStore:
         ids = [item.article.id for item in items]
         self.articles.delete(ids=ids)
         self.chunks.delete(where={"article_id": {"$in": ids}})
+        self.sentences.delete(where={"article_id": {"$in": ids}})
         self.keywords.delete(ids)
-        self.sentences.delete(ids)
         rows = [
             (chunk, vector, _display_metadata(item.article))
             for item in items
@@ -285,17 +227,9 @@ class ChromaStore:
                     for chunk, _, base in batch
                 ],
             )
+        self._add_sentences(items)
         self.keywords.replace(
             ids, [(chunk, item.article) for item in items for chunk in item.chunks]
-        )
-        self.sentences.replace(
-            ids,
-            [
-                (chunk, matrix)
-                for item in items
-                if item.sentence_vectors is not None
-                for chunk, matrix in zip(item.chunks, item.sentence_vectors, strict=True)
-            ],
         )
         for i in range(0, len(items), self._batch):
             batch_items = items[i : i + self._batch]
@@ -313,13 +247,15 @@ class ChromaStore:
                     for item in batch_items
                 ],
             )
+        self._logged(ids)
 
     @_reachable
     def delete_article(self, article_id: str) -> None:
         self.articles.delete(ids=[article_id])
         self.chunks.delete(where={"article_id": article_id})
+        self.sentences.delete(where={"article_id": article_id})
         self.keywords.delete([article_id])
-        self.sentences.delete([article_id])
+        self._logged([article_id])
 
     @_reachable
     def drop_orphans(self, records: dict[str, IndexedArticle]) -> int:
@@ -331,18 +267,88 @@ class ChromaStore:
         for i in range(0, len(orphans), self._batch):
             batch = orphans[i : i + self._batch]
             self.chunks.delete(where={"article_id": {"$in": batch}})
+            self.sentences.delete(where={"article_id": {"$in": batch}})
             self.keywords.delete(batch)
-            self.sentences.delete(batch)
+        self._logged(orphans)
         return len(orphans)
 
+    def _add_sentences(self, items: Sequence[ArticleVersion]) -> None:
+        rows = [
+            row
+            for item in items
+            if item.sentence_vectors is not None
+            for row in sentences.records(
+                item.article.id, [c.id for c in item.chunks], item.sentence_vectors
+            )
+        ]
+        for i in range(0, len(rows), self._batch):
+            batch = rows[i : i + self._batch]
+            self.sentences.upsert(
+                ids=[record_id for record_id, _, _ in batch],
+                embeddings=np.asarray([vector for _, vector, _ in batch]),
+                metadatas=[meta for _, _, meta in batch],
+            )
+
+    def _logged(self, article_ids: Sequence[str]) -> None:
+        """Log a write for other processes; this process's own cache is current at once, if it
+        was current before (else catching up later replays what it missed)."""
+        before = self.keywords.synced_generation()
+        previous = self.changes.current()
+        generation = self.changes.record(article_ids)
+        if before == previous:
+            self.keywords.set_synced_generation(generation)
+
     @_reachable
-    def sync_keywords(self) -> int:
+    def catch_up(self, max_age: float = 0.0) -> int:
+        """Bring this process's keyword cache to what Chroma holds now, if it was last checked
+        more than `max_age` seconds ago: only the articles other processes changed since are
+        read again (all of them if the log cannot say). Returns the articles refreshed.
+
+        Questions call this (at most once per `index_refresh_seconds`), so a long-running
+        process finds what another process or machine ingested and stops finding what it
+        removed, without restarting. A check already running in another thread is not waited
+        for."""
+        if time.monotonic() - self._checked_at < max_age:
+            return 0
+        if not self._catching_up.acquire(blocking=False):
+            return 0
+        try:
+            self._checked_at = time.monotonic()
+            local = self.keywords.synced_generation()
+            changes = self.changes.after(local)
+            if changes.generation == local and changes.complete:
+                return 0
+            if not changes.complete:
+                current = self.changes.current()
+                refreshed = self.sync_keywords(force=True)
+                self.keywords.set_synced_generation(current)
+            else:
+                refreshed = self._refresh_keywords(sorted(changes.article_ids))
+                self.keywords.set_synced_generation(changes.generation)
+            self.keywords.rebuild()
+            return refreshed
+        finally:
+            self._catching_up.release()
+
+    def _refresh_keywords(self, article_ids: list[str]) -> int:
+        """Replace these articles' keyword rows with their chunks as Chroma holds them now."""
+        self.keywords.delete(article_ids)
+        for i in range(0, len(article_ids), REFRESH_ARTICLES):
+            found = self.chunks.get(
+                where={"article_id": {"$in": article_ids[i : i + REFRESH_ARTICLES]}},
+                include=["documents", "metadatas"],
+            )
+            self.keywords.add_texts(_keyword_rows(found))
+        return len(article_ids)
+
+    @_reachable
+    def sync_keywords(self, force: bool = False) -> int:
         """Make the keyword index hold exactly the dense index's chunks; returns rows changed.
 
         Needed for indexes built before the keyword index existed, for a Chroma server that
         another machine wrote to, and after a crash between the two writes.
         """
-        if self.keywords.count() == self.chunks.count():
+        if not force and self.keywords.count() == self.chunks.count():
             return 0
         dense_ids = set(_get_all(self.chunks, [])["ids"])
         keyword_ids = set(self.keywords.chunk_ids())
@@ -354,19 +360,7 @@ class ChromaStore:
             found = self.chunks.get(
                 ids=missing[i : i + self._batch], include=["documents", "metadatas"]
             )
-            self.keywords.add_texts(
-                (
-                    chunk_id,
-                    str(meta["article_id"]),
-                    str(meta.get("source", "")),
-                    str(meta.get("outlet", "")),
-                    meta.get("published_day"),
-                    text,
-                )
-                for chunk_id, text, meta in zip(
-                    found["ids"], found["documents"], found["metadatas"], strict=True
-                )
-            )
+            self.keywords.add_texts(_keyword_rows(found))
         return len(stale) + len(missing)
 
     @_reachable
@@ -386,6 +380,54 @@ class ChromaStore:
             )
         }
         return [by_id[i] for i in ids if i in by_id]
+
+    @_reachable
+    def sentence_vectors(self, wanted: dict[str, int]) -> dict[str, np.ndarray]:
+        """The stored sentence vectors of chunks, given as {chunk id: sentences in it}; chunks
+        whose vectors are not all stored are left out."""
+        ids = [i for chunk_id, n in wanted.items() for i in sentences.sentence_ids(chunk_id, n)]
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(ids), self._batch):
+            got = self.sentences.get(ids=ids[start : start + self._batch], include=["embeddings"])
+            found.update(zip(got["ids"], np.asarray(got["embeddings"]), strict=True))
+        return sentences.assemble(wanted, found)
+
+    @_reachable
+    def adopt_sentence_table(self, path: Path) -> int:
+        """Move sentence vectors from the sqlite file older versions kept beside the index
+        into their chunks' records, then delete the file; returns the chunks updated."""
+        import sqlite3
+
+        if not path.is_file():
+            return 0
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            rows = db.execute("SELECT chunk_id, dimensions, vectors FROM sentences").fetchall()
+        chunk_articles: dict[str, str] = {}
+        for i in range(0, len(rows), self._batch):
+            ids = [chunk_id for chunk_id, _, _ in rows[i : i + self._batch]]
+            got = self.chunks.get(ids=ids, include=["metadatas"])
+            chunk_articles.update(
+                (chunk_id, str(meta["article_id"]))
+                for chunk_id, meta in zip(got["ids"], got["metadatas"], strict=True)
+            )
+        records = []
+        adopted = set()
+        for chunk_id, dims, blob in rows:
+            article_id = chunk_articles.get(chunk_id)
+            if article_id is not None:
+                matrix = np.frombuffer(blob, np.float16).reshape(-1, dims).astype(np.float32)
+                records += sentences.records(article_id, [chunk_id], [matrix])
+                adopted.add(chunk_id)
+        for start in range(0, len(records), self._batch):
+            part = records[start : start + self._batch]
+            self.sentences.upsert(
+                ids=[record_id for record_id, _, _ in part],
+                embeddings=np.asarray([vector for _, vector, _ in part]),
+                metadatas=[meta for _, _, meta in part],
+            )
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return len(adopted)
 
     @_reachable
     def article_chunks(self, article_ids: Sequence[str]) -> list[Chunk]:
@@ -436,6 +478,9 @@ class ChromaStore:
         return {"articles": self.articles.count(), "chunks": self.chunks.count()}
 
 
+REFRESH_ARTICLES = 100
+"""Articles whose chunks one catch-up request reads (a bounded `$in` list)."""
+
 GET_PAGE = 20_000
 """Records per Chroma get: one get of a whole large collection fails ("too many SQL
 variables" at about 300,000 articles), so listings are read page by page."""
@@ -452,6 +497,21 @@ def _get_all(collection: Any, include: list[str]) -> dict[str, list[Any]]:
         if len(page["ids"]) < GET_PAGE:
             return merged
         offset += len(page["ids"])
+
+
+def _keyword_rows(found: dict[str, Any]) -> Iterator[tuple[str, str, str, str, Any, str]]:
+    """(chunk id, article id, source, outlet, day, text) of chunks read from Chroma."""
+    for chunk_id, text, meta in zip(
+        found["ids"], found["documents"], found["metadatas"], strict=True
+    ):
+        yield (
+            chunk_id,
+            str(meta["article_id"]),
+            str(meta.get("source", "")),
+            str(meta.get("outlet", "")),
+            meta.get("published_day"),
+            text,
+        )
 
 
 def _centroid(vectors: np.ndarray) -> np.ndarray:
@@ -545,23 +605,23 @@ def check_index(store: ChromaStore) -> list[str]:
 def _sentence_vector_problems(
     store: ChromaStore, ids: list[str], metadatas: list[dict], texts: dict[str, str]
 ) -> list[str]:
-    """Stored sentence vectors that belong to no chunk, or whose count is not the number of
-    sentences in their chunk (answering would then embed that chunk afresh; a missing row is
-    allowed: it only costs speed)."""
+    """Sentence vectors that belong to no chunk, or whose count is not the number of sentences
+    in their chunk (answering would then embed that chunk afresh; a chunk stored without them
+    is allowed: it only costs speed)."""
     from askdocs.chunking import candidate_sentences
 
-    counts = store.sentences.row_counts()
+    stored = sentences.counts(_get_all(store.sentences, [])["ids"])
     problems = []
-    stale = set(counts) - set(ids)
+    stale = set(stored) - set(ids)
     if stale:
-        problems.append(f"{len(stale)} sentence-vector row(s) for chunks that do not exist")
+        problems.append(f"sentence vectors for {len(stale)} chunk(s) that do not exist")
     mismatched = 0
     for chunk_id, meta in zip(ids, metadatas, strict=True):
         text = texts.get(str(meta["article_id"]))
-        if chunk_id not in counts or text is None:
+        if chunk_id not in stored or text is None:
             continue
         spans = candidate_sentences(text, int(meta["start"]), int(meta["end"]))
-        mismatched += counts[chunk_id] != len(spans)
+        mismatched += stored[chunk_id] != len(spans)
     if mismatched:
         problems.append(
             f"{mismatched} chunk(s) whose stored sentence vectors do not match their sentences"

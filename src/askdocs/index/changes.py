@@ -1,0 +1,114 @@
+"""The change log: which articles each write changed, numbered by generation, kept in Chroma.
+
+Every process that reads an index keeps local caches of it (the keyword index). A cache records
+the generation it reflects; to catch up it asks Chroma for the log records after that
+generation (one small request) and refreshes only the articles they name. A cache older than
+the oldest record kept, or one that sees a gap in the numbers, rebuilds from Chroma instead.
+
+Records live in their own collection, `<collection>_changes`: id = generation (zero-padded),
+metadata {generation, articles (JSON list), at (unix time)}. Chroma wants a vector for every
+record; a one-dimensional vector holding the generation number gives its HNSW index distinct
+points. The current generation is also kept in the collection's metadata, so the writer does
+not have to search for the largest number.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+ARTICLES_PER_RECORD_BYTES = 3900
+"""JSON of one record's article ids stays under Chroma Cloud's 4,096-byte metadata value."""
+
+READ_LIMIT = 300
+"""Records read in one request (Chroma Cloud returns at most 300); a process that is further
+behind than that rebuilds its cache from Chroma instead of replaying the log."""
+
+KEEP_RECORDS = 10_000
+"""Records kept; older ones are deleted as new ones arrive (a cache that far behind rebuilds)."""
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed after a generation: the newest generation and the articles it touched.
+
+    `complete` is False when the log cannot say (records pruned or too many): rebuild."""
+
+    generation: int
+    article_ids: frozenset[str]
+    complete: bool = True
+
+
+def pieces(article_ids: Sequence[str], limit: int = ARTICLES_PER_RECORD_BYTES) -> list[list[str]]:
+    """Article ids cut into groups whose JSON fits one metadata value."""
+    groups: list[list[str]] = [[]]
+    size = 2
+    for article_id in dict.fromkeys(article_ids):
+        cost = len(json.dumps(article_id)) + 2
+        if groups[-1] and size + cost > limit:
+            groups.append([])
+            size = 2
+        groups[-1].append(article_id)
+        size += cost
+    return [g for g in groups if g]
+
+
+def changes_after(generation: int, records: Sequence[dict[str, Any]], limit: int) -> Changes:
+    """Fold log records (metadatas) newer than `generation` into one Changes.
+
+    Complete only if the records continue the numbering without a gap (nothing pruned or
+    unread) and fewer than `limit` came back (nothing left unread)."""
+    numbers = sorted(int(r["generation"]) for r in records)
+    if not numbers:
+        return Changes(generation, frozenset())
+    contiguous = numbers == list(range(generation + 1, generation + 1 + len(numbers)))
+    articles = frozenset(a for r in records for a in json.loads(str(r["articles"])))
+    return Changes(numbers[-1], articles, contiguous and len(numbers) < limit)
+
+
+class ChangeLog:
+    """The log collection of one index (see the module's docstring)."""
+
+    def __init__(self, client: Any, prefix: str) -> None:
+        self.client = client
+        self.name = f"{prefix}_changes"
+        self.collection = client.get_or_create_collection(self.name, embedding_function=None)
+
+    def current(self) -> int:
+        """The newest generation written (read fresh: another process may have written)."""
+        metadata = self.client.get_collection(self.name).metadata or {}
+        return int(metadata.get("generation", 0))
+
+    def record(self, article_ids: Sequence[str]) -> int:
+        """Log a write that changed these articles; returns its last generation. Called by
+        the one writer (the index lock), after the write, so a reader that sees a record
+        finds the articles as written."""
+        generation = self.current()
+        groups = pieces(article_ids)
+        if not groups:
+            return generation
+        numbers = list(range(generation + 1, generation + 1 + len(groups)))
+        self.collection.add(
+            ids=[f"{n:016d}" for n in numbers],
+            embeddings=np.asarray([[float(n)] for n in numbers], dtype=np.float32),
+            metadatas=[
+                {"generation": n, "articles": json.dumps(group), "at": time.time()}
+                for n, group in zip(numbers, groups, strict=True)
+            ],
+        )
+        self.collection.modify(metadata={"generation": numbers[-1]})
+        if numbers[-1] > KEEP_RECORDS and numbers[-1] // 1000 != generation // 1000:
+            self.collection.delete(where={"generation": {"$lte": numbers[-1] - KEEP_RECORDS}})
+        return numbers[-1]
+
+    def after(self, generation: int) -> Changes:
+        """The changes after `generation`, from one request."""
+        found = self.collection.get(
+            where={"generation": {"$gt": generation}}, include=["metadatas"], limit=READ_LIMIT
+        )
+        return changes_after(generation, found["metadatas"] or [], READ_LIMIT)
