@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from askdocs.api import Assistant
 from askdocs.embeddings import make_embedder
 from askdocs.loaders import load_file
-from conftest import REPO, SHARED, free_port, wait_until_serving
+from conftest import REPO, SHARED, free_port
 
 EXAMPLES = REPO / "examples" / "articles"
 RUBIO_SENTENCE = "US Secretary of State Marco Rubio has accused the Venezuelan government"
@@ -74,34 +73,6 @@ def test_cli_entry_point_end_to_end(tmp_path: Path) -> None:
         check=True, env=env, capture_output=True, text=True,
     ).stdout  # fmt: skip
     assert "Venezuelan government" in out and "Sources:" in out and RUBIO_SENTENCE in out
-
-
-@pytest.fixture
-def chroma_server(tmp_path: Path) -> Iterator[str]:
-    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent))
-    assert chroma, "the chroma CLI comes with chromadb"
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [
-            chroma,
-            "run",
-            "--path",
-            str(tmp_path / "server-data"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_until_serving(f"{url}/api/v2/heartbeat", process, 60, "chroma server")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @pytest.mark.slow
