@@ -147,3 +147,93 @@ def test_sentence_vectors_of_an_older_version_move_into_chroma(
     assert writer.adopt_sentence_table(legacy) == 1
     assert not legacy.exists()
     assert np.allclose(writer.sentence_vectors({"art1:0": 2})["art1:0"], matrix, atol=1e-3)
+
+
+# --------------------------------------------- writes cost what they change, crash journal
+
+
+def test_catalogue_fields_name_the_file_and_every_folder_above_it() -> None:
+    from askdocs.index.store import _catalogue_fields
+
+    assert _catalogue_fields("/news/uk/feed.jsonl#3") == {
+        "source_file": "/news/uk/feed.jsonl", "folders": ["/news/uk", "/news"],
+    }  # fmt: skip
+    assert _catalogue_fields("https://news.example/a.html") == {}
+
+
+def test_adding_or_removing_one_article_never_lists_the_catalogue(
+    tmp_path: Path, articles_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from askdocs.api import Assistant
+    from askdocs.index import store as store_module
+
+    assistant = Assistant(index_dir=tmp_path / "index", embedder=FakeEmbeddings())
+    assistant.ingest([articles_dir])
+
+    def no_listing(*_: object, **__: object) -> None:
+        raise AssertionError("the whole catalogue was listed")
+
+    monkeypatch.setattr(store_module, "_get_all", no_listing)
+    monkeypatch.setattr(ChromaStore, "indexed_articles", no_listing)
+    extra = tmp_path / "more" / "quarry.txt"
+    extra.parent.mkdir()
+    extra.write_text("Quarry strike ends\n\nMiners at the Elderby quarry went back to work.")
+    assert assistant.ingest([extra]).added == 1
+    assert assistant.ingest([articles_dir]).unchanged == 6  # a folder: its own articles only
+    assert assistant.remove(str(extra)) and not assistant.remove(str(extra))
+    extra.write_text("Quarry strike ends\n\nMiners at the Elderby quarry went back to work.")
+    assistant.ingest([extra.parent])
+    extra.unlink()
+    report = assistant.ingest([extra.parent])  # the folder's vanished file goes
+    assert [f.status for f in report.files] == ["removed"]
+    monkeypatch.undo()
+    assert assistant.stats()["articles"] == 6 and assistant.check() == []
+
+
+def test_a_write_that_died_is_cleaned_up_by_the_next_writer(
+    tmp_path: Path, articles_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from askdocs.api import Assistant
+
+    index = tmp_path / "index"
+    crashing = Assistant(index_dir=index, embedder=FakeEmbeddings())
+
+    def die_before_the_records(self: ChromaStore, items: list[ArticleVersion]) -> None:
+        # Everything of the batch but the articles' records (the commit marker) is written.
+        def fail(*_: object, **__: object) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(self.articles, "upsert", fail)
+        real_replace(self, items)
+
+    real_replace = ChromaStore.replace_articles
+    monkeypatch.setattr(ChromaStore, "replace_articles", die_before_the_records)
+    assert crashing.ingest([articles_dir]).interrupted
+    monkeypatch.undo()
+    after_crash = Assistant(index_dir=index, embedder=FakeEmbeddings())
+    assert after_crash.stats()["articles"] == 0 and after_crash.stats()["chunks"] > 0
+    assert after_crash.store.changes.pending()  # the journal names the batch
+    for path in articles_dir.iterdir():  # the articles' files are gone before the next run
+        path.unlink()
+    resumed = Assistant(index_dir=index, embedder=FakeEmbeddings())
+    resumed.ingest([articles_dir])
+    assert resumed.store.chunks.count() == resumed.store.sentences.count() == 0
+    assert resumed.store.keywords.count() == 0
+    assert resumed.store.changes.pending() == [] and resumed.check() == []
+
+
+def test_records_of_an_older_index_get_their_catalogue_fields_once(
+    tmp_path: Path, articles_dir: Path
+) -> None:
+    from askdocs.api import Assistant
+
+    assistant = Assistant(index_dir=tmp_path / "index", embedder=FakeEmbeddings())
+    assistant.ingest([articles_dir])
+    store = assistant.store
+    ids = store.articles.get(include=[])["ids"]
+    store.articles.update(ids=ids, metadatas=[{"source_file": None, "folders": None}] * len(ids))
+    store.articles.modify(metadata={"catalogue": 1})
+    assert store.records_under([articles_dir.resolve()]) == {}
+    assert store.ensure_catalogue_fields() == len(ids)
+    assert set(store.records_under([articles_dir.resolve()])) == set(ids)
+    assert store.ensure_catalogue_fields() == 0  # marked: not again

@@ -7,7 +7,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
@@ -30,6 +30,7 @@ from askdocs.index import IndexBusyError, ingest_lock
 from askdocs.index.store import (
     ArticleVersion,
     ChromaStore,
+    IndexedArticle,
     check_index,
     legacy_sentence_table,
     open_store,
@@ -61,6 +62,27 @@ ProgressCallback = Callable[[int, int, FileResult | None], None]
 
 # Articles are embedded in groups so the model sees full batches even when articles are short.
 _EMBED_GROUP_CHUNKS = 1024
+
+
+class _Catalogue(Container[str]):
+    """The catalogue records one ingest may touch, without listing the whole catalogue: the
+    articles from its files and folders, read at its start, and any other article looked up
+    by id when it comes up (a web page, a feed entry, a new file)."""
+
+    def __init__(self, store: ChromaStore, roots: list[Path]) -> None:
+        self.store = store
+        self.under_roots = store.records_under(roots)
+        self._records = dict(self.under_roots)
+        self._looked_up: set[str] = set()
+
+    def get(self, article_id: str) -> IndexedArticle | None:
+        if article_id not in self._records and article_id not in self._looked_up:
+            self._looked_up.add(article_id)
+            self._records |= self.store.article_records([article_id])
+        return self._records.get(article_id)
+
+    def __contains__(self, article_id: object) -> bool:
+        return isinstance(article_id, str) and self.get(article_id) is not None
 
 
 class Assistant:
@@ -183,7 +205,7 @@ class Assistant:
         files: list[Path],
         urls: list[str],
         feeds: list[str],
-        indexed: set[str],
+        indexed: Container[str],
         fetcher: Fetcher | None,
     ) -> Iterator[LoadedFile]:
         """Every source's LoadedFile: files first, then pages and feed entries."""
@@ -214,9 +236,9 @@ class Assistant:
         started = time.perf_counter()
         store = self._open_store(create=True, locked=True)
         store.catch_up()
-        indexed = store.indexed_articles()
-        store.drop_orphans(indexed)
-        store.sync_keywords()
+        store.finish_interrupted()
+        store.ensure_catalogue_fields()
+        indexed = _Catalogue(store, [p.resolve() for p in paths])
         report = IngestReport()
         files = discover(paths)
         total = len(files) + len(urls) + len(feeds)
@@ -226,7 +248,7 @@ class Assistant:
         loaded_files: set[str] = set()
         this_run: dict[str, str] = {}  # article id -> the source that gave it in this ingest
         timings = {"load": 0.0, "chunk": 0.0, "embed": 0.0, "store": 0.0}
-        sources = self._sources(files, urls, feeds, set(indexed), fetcher)
+        sources = self._sources(files, urls, feeds, indexed, fetcher)
         try:
             done = 0
             while True:
@@ -237,14 +259,14 @@ class Assistant:
                     break
                 done = min(done + 1, total) if total else done + 1
                 for article_id in loaded.unchanged:
-                    if article_id in indexed:
+                    if (record := indexed.get(article_id)) is not None:
                         report.files.append(
                             FileResult(
                                 loaded.source,
                                 "unchanged",
                                 "not changed since the last fetch",
                                 article_ids=[article_id],
-                                chunks=indexed[article_id].chunks,
+                                chunks=record.chunks,
                             )
                         )
                 if loaded.error:
@@ -448,7 +470,7 @@ class Assistant:
     def _remove_vanished(
         self,
         store: ChromaStore,
-        indexed: dict[str, Any],
+        indexed: _Catalogue,
         roots: list[Path],
         seen_sources: set[str],
         loaded_files: set[str],
@@ -456,7 +478,7 @@ class Assistant:
     ) -> None:
         """Drop articles whose file is gone from an ingested folder (or record from its file)."""
         resolved_roots = [r.resolve() for r in roots]
-        for record in indexed.values():
+        for record in list(indexed.under_roots.values()):
             if record.source in seen_sources:
                 continue
             file_path = Path(record.source.split("#", 1)[0])
@@ -600,15 +622,15 @@ class Assistant:
 
     def _remove(self, reference: str) -> list[str]:
         store = self.store
+        store.finish_interrupted()
+        store.ensure_catalogue_fields()
         path = Path(reference).expanduser().resolve()
-        matches = [
-            record.id
-            for record in store.indexed_articles().values()
-            if reference == record.id
-            or record.source == reference
-            or (file := Path(record.source.split("#", 1)[0])) == path
-            or path in file.parents
-        ]
+        found = (
+            store.article_records([reference])
+            | store.records_from_source(reference)
+            | store.records_under([path])
+        )
+        matches = sorted(found)
         for article_id in matches:
             store.delete_article(article_id)
         return matches

@@ -6,10 +6,12 @@ generation (one small request) and refreshes only the articles they name. A cach
 the oldest record kept, or one that sees a gap in the numbers, rebuilds from Chroma instead.
 
 Records live in their own collection, `<collection>_changes`: id = generation (zero-padded),
-metadata {generation, articles (JSON list), at (unix time)}. Chroma wants a vector for every
-record; a one-dimensional vector holding the generation number gives its HNSW index distinct
-points. The current generation is also kept in the collection's metadata, so the writer does
-not have to search for the largest number.
+metadata {generation, articles (JSON list), at (unix time)}. Beside them, while a write is in
+progress, its journal: records `pending-<n>` {kind: "pending", articles}, deleted once the
+write is logged; a writer that finds them cleans up after one that died. Chroma wants a
+vector for every record; a one-dimensional vector holding the generation number gives its HNSW
+index distinct points. The current generation is also kept in the collection's metadata, so
+the writer does not have to search for the largest number.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ ARTICLES_PER_RECORD_BYTES = 3900
 READ_LIMIT = 300
 """Records read in one request (Chroma Cloud returns at most 300); a process that is further
 behind than that rebuilds its cache from Chroma instead of replaying the log."""
+
+PENDING = "pending-"
+"""Id prefix of journal records (a write in progress), kept apart from generations."""
 
 KEEP_RECORDS = 10_000
 """Records kept; older ones are deleted as new ones arrive (a cache that far behind rebuilds)."""
@@ -105,6 +110,26 @@ class ChangeLog:
         if numbers[-1] > KEEP_RECORDS and numbers[-1] // 1000 != generation // 1000:
             self.collection.delete(where={"generation": {"$lte": numbers[-1] - KEEP_RECORDS}})
         return numbers[-1]
+
+    def begin(self, article_ids: Sequence[str]) -> None:
+        """Journal a write before it starts: if the writer dies, the next writer cleans up
+        exactly these articles (store.finish_interrupted)."""
+        self.end()
+        groups = pieces(article_ids)
+        self.collection.upsert(
+            ids=[f"{PENDING}{n}" for n in range(len(groups))],
+            embeddings=np.asarray([[-1.0 - n] for n in range(len(groups))], dtype=np.float32),
+            metadatas=[{"kind": "pending", "articles": json.dumps(group)} for group in groups],
+        )
+
+    def end(self) -> None:
+        """The journalled write is finished (and logged)."""
+        self.collection.delete(where={"kind": "pending"})
+
+    def pending(self) -> list[str]:
+        """Articles of a write that began and never finished."""
+        found = self.collection.get(where={"kind": "pending"}, include=["metadatas"])
+        return [a for meta in found["metadatas"] or [] for a in json.loads(str(meta["articles"]))]
 
     def after(self, generation: int) -> Changes:
         """The changes after `generation`, from one request."""

@@ -169,18 +169,59 @@ class ChromaStore:
 
     @_reachable
     def indexed_articles(self) -> dict[str, IndexedArticle]:
-        records = _get_all(self.articles, ["metadatas"])
-        return {
-            article_id: IndexedArticle(
-                id=article_id,
-                title=str(meta["title"]),
-                source=str(meta["source"]),
-                version=str(meta["version"]),
-                chunks=int(meta["chunks"]),
-                outlet=str(meta.get("outlet", "")),
+        """The whole catalogue (for listings and check; writes look up only what they touch)."""
+        return _records(_get_all(self.articles, ["metadatas"]))
+
+    @_reachable
+    def article_records(self, ids: Iterable[str]) -> dict[str, IndexedArticle]:
+        """The catalogue records of these article ids (unknown ids left out)."""
+        ids = list(dict.fromkeys(ids))
+        found: dict[str, IndexedArticle] = {}
+        for i in range(0, len(ids), self._batch):
+            found |= _records(
+                self.articles.get(ids=ids[i : i + self._batch], include=["metadatas"])
             )
-            for article_id, meta in zip(records["ids"], records["metadatas"], strict=True)
-        }
+        return found
+
+    @_reachable
+    def records_from_source(self, source: str) -> dict[str, IndexedArticle]:
+        """The records of articles whose source is exactly this path or URL."""
+        return _records(self.articles.get(where={"source": source}, include=["metadatas"]))
+
+    @_reachable
+    def records_under(self, paths: Iterable[Path]) -> dict[str, IndexedArticle]:
+        """The records of articles from these files, or from files anywhere under these
+        folders: one query per path, costing the articles found, not the catalogue."""
+        found: dict[str, IndexedArticle] = {}
+        for path in paths:
+            where = {"$or": [{"source_file": str(path)}, {"folders": {"$contains": str(path)}}]}
+            offset = 0
+            while True:
+                page = self.articles.get(
+                    where=where, include=["metadatas"], limit=GET_PAGE, offset=offset
+                )
+                found |= _records(page)
+                if len(page["ids"]) < GET_PAGE:
+                    break
+                offset += GET_PAGE
+        return found
+
+    @_reachable
+    def ensure_catalogue_fields(self) -> int:
+        """Once per index written by a version before records carried `source_file` and
+        `folders` (what lets a write find the articles of a file or folder without listing the
+        catalogue): add them to every record, drop chunks no record owns, then mark the
+        collection. Returns the records updated."""
+        if (self.articles.metadata or {}).get("catalogue") == CATALOGUE_FORMAT:
+            return 0
+        records = self.indexed_articles()
+        updates = [(r.id, _catalogue_fields(r.source)) for r in records.values()]
+        for i in range(0, len(updates), self._batch):
+            batch = updates[i : i + self._batch]
+            self.articles.update(ids=[a for a, _ in batch], metadatas=[m for _, m in batch])
+        self.drop_orphans(records)
+        self.articles.modify(metadata={"catalogue": CATALOGUE_FORMAT})
+        return len(updates)
 
     @_reachable
     def get_articles(self, ids: Iterable[str]) -> dict[str, Article]:
@@ -201,6 +242,7 @@ class ChromaStore:
         if not items:
             return
         ids = [item.article.id for item in items]
+        self.changes.begin(ids)
         self.articles.delete(ids=ids)
         self.chunks.delete(where={"article_id": {"$in": ids}})
         self.sentences.delete(where={"article_id": {"$in": ids}})
@@ -240,6 +282,7 @@ class ChromaStore:
                 metadatas=[
                     {
                         **_display_metadata(item.article),
+                        **_catalogue_fields(item.article.source),
                         "version": item.version,
                         "chunks": len(item.chunks),
                         "metadata_json": json.dumps(item.article.metadata, sort_keys=True),
@@ -251,6 +294,7 @@ class ChromaStore:
 
     @_reachable
     def delete_article(self, article_id: str) -> None:
+        self.changes.begin([article_id])
         self.articles.delete(ids=[article_id])
         self.chunks.delete(where={"article_id": article_id})
         self.sentences.delete(where={"article_id": article_id})
@@ -290,13 +334,34 @@ class ChromaStore:
             )
 
     def _logged(self, article_ids: Sequence[str]) -> None:
-        """Log a write for other processes; this process's own cache is current at once, if it
-        was current before (else catching up later replays what it missed)."""
+        """Log a finished write for other processes and close its journal entry; this
+        process's own cache is current at once, if it was current before (else catching up
+        later replays what it missed)."""
         before = self.keywords.synced_generation()
         previous = self.changes.current()
         generation = self.changes.record(article_ids)
+        self.changes.end()
         if before == previous:
             self.keywords.set_synced_generation(generation)
+
+    @_reachable
+    def finish_interrupted(self) -> int:
+        """Clean up after a writer that died mid-write (kill -9, power cut): the articles its
+        journal names lose any chunks, sentences and keyword rows their record does not own
+        (an article is complete exactly when its record exists). Costs those articles only."""
+        pending = self.changes.pending()
+        if not pending:
+            return 0
+        complete = set(self.article_records(pending))
+        broken = [a for a in pending if a not in complete]
+        for i in range(0, len(broken), self._batch):
+            batch = broken[i : i + self._batch]
+            self.chunks.delete(where={"article_id": {"$in": batch}})
+            self.sentences.delete(where={"article_id": {"$in": batch}})
+        self.keywords.delete(broken)
+        self._refresh_keywords(sorted(complete))
+        self._logged(pending)
+        return len(broken)
 
     @_reachable
     def catch_up(self, max_age: float = 0.0) -> int:
@@ -478,6 +543,9 @@ class ChromaStore:
         return {"articles": self.articles.count(), "chunks": self.chunks.count()}
 
 
+CATALOGUE_FORMAT = 2
+"""Marks an articles collection whose records carry `source_file` and `folders`."""
+
 REFRESH_ARTICLES = 100
 """Articles whose chunks one catch-up request reads (a bounded `$in` list)."""
 
@@ -497,6 +565,30 @@ def _get_all(collection: Any, include: list[str]) -> dict[str, list[Any]]:
         if len(page["ids"]) < GET_PAGE:
             return merged
         offset += len(page["ids"])
+
+
+def _records(found: dict[str, Any]) -> dict[str, IndexedArticle]:
+    return {
+        article_id: IndexedArticle(
+            id=article_id,
+            title=str(meta["title"]),
+            source=str(meta["source"]),
+            version=str(meta["version"]),
+            chunks=int(meta["chunks"]),
+            outlet=str(meta.get("outlet", "")),
+        )
+        for article_id, meta in zip(found["ids"], found["metadatas"], strict=True)
+    }
+
+
+def _catalogue_fields(source: str) -> dict[str, Any]:
+    """Where an article came from, in the form queries can select: the file (a record of a
+    .jsonl file is `file#n`) and every folder above it. URLs have neither."""
+    if source.startswith(("http://", "https://")):
+        return {}
+    file = Path(source.split("#", 1)[0])
+    folders = [str(folder) for folder in file.parents if folder != Path(folder.anchor)]
+    return {"source_file": str(file), **({"folders": folders} if folders else {})}
 
 
 def _keyword_rows(found: dict[str, Any]) -> Iterator[tuple[str, str, str, str, Any, str]]:

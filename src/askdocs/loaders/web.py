@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date
@@ -59,10 +59,10 @@ class WebState:
             except (OSError, ValueError):
                 self.urls = {}  # a damaged cache is an empty cache
 
-    def validators(self, url: str, indexed: set[str]) -> dict[str, str] | None:
+    def validators(self, url: str, indexed: Container[str]) -> dict[str, str] | None:
         """Ask "changed since?" only when every article the URL gave is still indexed."""
         entry = self.urls.get(url)
-        if not entry or not set(entry.get("article_ids", [])) <= indexed:
+        if not entry or not all(a in indexed for a in entry.get("article_ids", [])):
             return None
         return {k: entry[k] for k in ("etag", "last_modified") if entry.get(k)} or None
 
@@ -96,7 +96,7 @@ class WebSources:
 
     fetcher: Fetcher
     state: WebState
-    indexed: set[str]  # article ids already in the index
+    indexed: Container[str]  # article ids already in the index (looked up as needed)
     concurrency: int = 4
 
 

@@ -451,7 +451,7 @@ def create_app(assistant: Assistant, keys: list[ApiKey], host: str = "127.0.0.1"
     @app.delete("/v1/articles/{article_id}", tags=["articles"])
     def delete_article(article_id: str, _: ApiKey = writer) -> dict[str, Any]:
         """Remove one article by id."""
-        if article_id not in assistant.store.indexed_articles():
+        if not assistant.store.article_records([article_id]):
             raise ApiError(404, "not_found", f"no article {article_id!r}")
         with ingest_lock, busy_index():
             removed = assistant.remove(article_id)
