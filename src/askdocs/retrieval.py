@@ -19,6 +19,11 @@ from askdocs.index.keywords import content_terms
 from askdocs.index.store import ChromaStore
 from askdocs.types import Filters, Passage
 
+KEYWORD_CACHE_WAIT_SECONDS = 1.0
+"""How long a hybrid search waits for a keyword cache being filled from Chroma before it
+searches dense-only: long enough for a small index's fill, short next to a large one's (about
+a minute per million chunks)."""
+
 
 class PassageRetriever(BaseRetriever):
     """Hybrid retrieval: dense (Chroma) and keyword (BM25) results fused by score (or rank).
@@ -55,7 +60,8 @@ class PassageRetriever(BaseRetriever):
         if k <= 0:
             raise ValueError(f"k must be > 0, got {k}")
         filters = self.filters if filters is None else filters
-        if self.mode != "dense" and not self.store.keywords.knows_any(content_terms(query)):
+        mode = self._mode()
+        if mode != "dense" and not self.store.keywords.knows_any(content_terms(query)):
             # Only stop words, or words no article uses: nothing to find, and no model call.
             return []
         fetch = max(k, self.fetch_k)
@@ -63,9 +69,9 @@ class PassageRetriever(BaseRetriever):
         if parts:
             # "Which was bigger: A or B?" needs a passage about A and one about B; searching
             # the whole question finds whichever side its words favour, twice.
-            ranked = interleave([self._ranked(part, fetch, filters)[1] for part in parts])
+            ranked = interleave([self._ranked(part, fetch, filters, mode)[1] for part in parts])
         else:
-            query_vector, ranked = self._ranked(query, fetch, filters)
+            query_vector, ranked = self._ranked(query, fetch, filters, mode)
         if self.max_per_article:
             ranked = cap_per_article(ranked, self.max_per_article)
         if not self.mmr or parts:
@@ -73,19 +79,30 @@ class PassageRetriever(BaseRetriever):
         chosen = mmr_select(query_vector, [v for _, v in ranked], k, self.mmr_lambda)
         return [ranked[i][0] for i in chosen]
 
+    def _mode(self) -> str:
+        """The configured mode, except that hybrid search runs dense-only while this machine's
+        keyword cache is still being filled from Chroma (a new machine's first questions on a
+        large index), after waiting up to KEYWORD_CACHE_WAIT_SECONDS for it."""
+        ready = self.store.keywords_ready
+        if self.mode == "keyword":
+            ready.wait()  # keyword-only has nothing else to search
+        elif self.mode == "hybrid" and not ready.wait(KEYWORD_CACHE_WAIT_SECONDS):
+            return "dense"
+        return self.mode
+
     def _ranked(
-        self, query: str, fetch: int, filters: Filters | None
+        self, query: str, fetch: int, filters: Filters | None, mode: str
     ) -> tuple[np.ndarray, list[tuple[Passage, np.ndarray]]]:
         """Candidates for one query, best first, with their vectors."""
         query_vector = np.asarray(self.embedder.embed_query(query))
         found: dict[str, tuple[Passage, np.ndarray]] = {}
         dense_ids: list[str] = []
-        if self.mode != "keyword":
+        if mode != "keyword":
             dense = self.store.search(query_vector, fetch, filters)
             found.update((p.chunk.id, (p, v)) for p, v in dense)
             dense_ids = [p.chunk.id for p, _ in dense]
         keyword_scores: dict[str, float] = {}
-        if self.mode != "dense":
+        if mode != "dense":
             hits = self.store.keywords.search(query, fetch, filters, also_score=dense_ids)
             keyword_scores = {hit.chunk_id: hit.score for hit in hits}
             missing = [hit.chunk_id for hit in hits if hit.chunk_id not in found and hit.score > 0]
@@ -96,9 +113,9 @@ class PassageRetriever(BaseRetriever):
             c for c, score in sorted(keyword_scores.items(), key=lambda x: -x[1])
             if c in found and score > 0
         ]  # fmt: skip
-        if self.mode == "dense":
+        if mode == "dense":
             order = dense_ids
-        elif self.mode == "keyword":
+        elif mode == "keyword":
             order = keyword_ids
         elif self.fusion == "rrf":
             order = reciprocal_rank_fusion(

@@ -166,6 +166,9 @@ class ChromaStore:
         self._batch = max(1, client.get_max_batch_size())
         self._checked_at = float("-inf")
         self._catching_up = threading.Lock()
+        # Cleared while this machine's keyword cache is being filled from Chroma.
+        self.keywords_ready = threading.Event()
+        self.keywords_ready.set()
 
     @_reachable
     def indexed_articles(self) -> dict[str, IndexedArticle]:
