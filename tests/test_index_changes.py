@@ -12,6 +12,7 @@ import pytest
 
 from askdocs.index import changes, sentences
 from askdocs.index.keywords import KeywordIndex
+from askdocs.index.sentence_cache import SentenceCache
 from askdocs.index.store import ArticleVersion, ChromaStore
 from askdocs.types import Article, Chunk
 from conftest import FakeEmbeddings
@@ -77,9 +78,12 @@ def two_machines(tmp_path: Path) -> tuple[ChromaStore, ChromaStore]:
     client = chromadb.PersistentClient(
         path=str(tmp_path / "chroma"), settings=chromadb.Settings(anonymized_telemetry=False)
     )
-    writer = ChromaStore(client, "news", KeywordIndex(tmp_path / "writer"))
-    reader = ChromaStore(client, "news", KeywordIndex(tmp_path / "reader"))
-    return writer, reader
+
+    def machine(name: str) -> ChromaStore:
+        cache = SentenceCache(tmp_path / name / "sentence-cache.sqlite3")
+        return ChromaStore(client, "news", KeywordIndex(tmp_path / name), sentence_cache=cache)
+
+    return machine("writer"), machine("reader")
 
 
 def _found(store: ChromaStore, query: str) -> list[str]:
@@ -126,6 +130,30 @@ def test_sentence_vectors_are_read_from_chroma_by_any_process(
     stored = reader.sentence_vectors({"art1:0": 3, "no-such-chunk": 1})
     assert list(stored) == ["art1:0"]
     assert np.allclose(stored["art1:0"], item.sentence_vectors[0], atol=1e-3)
+
+
+def test_sentence_vectors_are_cached_and_dropped_when_another_process_changes_them(
+    two_machines: tuple[ChromaStore, ChromaStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer, reader = two_machines
+    text = "The harbour bridge opened. Crowds cheered."
+    writer.replace_articles([_article(1, text)])
+    first = reader.sentence_vectors({"art1:0": 2})["art1:0"]
+    chroma_reads = []
+    real_get = reader.sentences.get
+    monkeypatch.setattr(
+        reader.sentences, "get", lambda **kw: chroma_reads.append(kw) or real_get(**kw)
+    )
+    assert np.allclose(reader.sentence_vectors({"art1:0": 2})["art1:0"], first, atol=1e-3)
+    assert chroma_reads == []  # served by this machine's cache
+    changed = _article(1, text)
+    changed = ArticleVersion(
+        changed.article, "v2", changed.chunks, changed.vectors, [-changed.sentence_vectors[0]]
+    )
+    writer.replace_articles([changed])  # same chunk id, other vectors (another model)
+    reader.catch_up()
+    again = reader.sentence_vectors({"art1:0": 2})["art1:0"]
+    assert len(chroma_reads) == 1 and np.allclose(again, -first, atol=1e-3)
 
 
 def test_sentence_vectors_of_an_older_version_move_into_chroma(

@@ -22,6 +22,7 @@ from askdocs.index.changes import ChangeLog
 from askdocs.index.filters import chroma_where, day_number
 from askdocs.index.keywords import KeywordIndex
 from askdocs.index.lock import StoreError
+from askdocs.index.sentence_cache import SentenceCache
 from askdocs.types import Article, Chunk, Filters, Passage
 
 T = TypeVar("T")
@@ -81,6 +82,7 @@ def open_store(settings: Settings, create: bool = False) -> ChromaStore:
             settings.collection,
             _keywords(settings),
             where=settings.chroma_url,
+            sentence_cache=_sentence_cache(settings),
         )
     index_dir = Path(settings.index_dir)
     if not create and not (index_dir / "chroma.sqlite3").is_file():
@@ -91,6 +93,7 @@ def open_store(settings: Settings, create: bool = False) -> ChromaStore:
         settings.collection,
         _keywords(settings),
         where=str(index_dir),
+        sentence_cache=_sentence_cache(settings),
     )
 
 
@@ -103,6 +106,10 @@ def legacy_sentence_table(settings: Settings) -> Path:
     """Where versions before sentence vectors moved into Chroma kept them (see
     ChromaStore.adopt_sentence_table)."""
     return _side_folder(settings) / "sentences.sqlite3"
+
+
+def _sentence_cache(settings: Settings) -> SentenceCache:
+    return SentenceCache(_side_folder(settings) / "sentence-cache.sqlite3")
 
 
 def _keywords(settings: Settings) -> KeywordIndex:
@@ -145,9 +152,11 @@ class ChromaStore:
         prefix: str,
         keywords: KeywordIndex,
         where: str = "",
+        sentence_cache: SentenceCache | None = None,
     ) -> None:
         self.client = client
         self.keywords = keywords
+        self.sentence_cache = sentence_cache
         self.remote = where.startswith(("http://", "https://"))
         self.where = where
         # embedding_function=None: we always pass our own vectors, and Chroma's default
@@ -273,6 +282,14 @@ class ChromaStore:
                 ],
             )
         self._add_sentences(items)
+        if self.sentence_cache:
+            self.sentence_cache.drop(ids)
+            self.sentence_cache.put(
+                (chunk.id, item.article.id, matrix)
+                for item in items
+                if item.sentence_vectors is not None
+                for chunk, matrix in zip(item.chunks, item.sentence_vectors, strict=True)
+            )
         self.keywords.replace(
             ids, [(chunk, item.article) for item in items for chunk in item.chunks]
         )
@@ -302,6 +319,7 @@ class ChromaStore:
         self.chunks.delete(where={"article_id": article_id})
         self.sentences.delete(where={"article_id": article_id})
         self.keywords.delete([article_id])
+        self._forget_sentences([article_id])
         self._logged([article_id])
 
     @_reachable
@@ -316,8 +334,13 @@ class ChromaStore:
             self.chunks.delete(where={"article_id": {"$in": batch}})
             self.sentences.delete(where={"article_id": {"$in": batch}})
             self.keywords.delete(batch)
+        self._forget_sentences(orphans)
         self._logged(orphans)
         return len(orphans)
+
+    def _forget_sentences(self, article_ids: Sequence[str]) -> None:
+        if self.sentence_cache:
+            self.sentence_cache.drop(article_ids)
 
     def _add_sentences(self, items: Sequence[ArticleVersion]) -> None:
         rows = [
@@ -362,6 +385,7 @@ class ChromaStore:
             self.chunks.delete(where={"article_id": {"$in": batch}})
             self.sentences.delete(where={"article_id": {"$in": batch}})
         self.keywords.delete(broken)
+        self._forget_sentences(pending)
         self._refresh_keywords(sorted(complete))
         self._logged(pending)
         return len(broken)
@@ -388,9 +412,12 @@ class ChromaStore:
                 return 0
             if not changes.complete:
                 current = self.changes.current()
+                if self.sentence_cache:
+                    self.sentence_cache.clear()
                 refreshed = self.sync_keywords(force=True)
                 self.keywords.set_synced_generation(current)
             else:
+                self._forget_sentences(sorted(changes.article_ids))
                 refreshed = self._refresh_keywords(sorted(changes.article_ids))
                 self.keywords.set_synced_generation(changes.generation)
             self.keywords.rebuild()
@@ -451,14 +478,28 @@ class ChromaStore:
 
     @_reachable
     def sentence_vectors(self, wanted: dict[str, int]) -> dict[str, np.ndarray]:
-        """The stored sentence vectors of chunks, given as {chunk id: sentences in it}; chunks
-        whose vectors are not all stored are left out."""
-        ids = [i for chunk_id, n in wanted.items() for i in sentences.sentence_ids(chunk_id, n)]
+        """The stored sentence vectors of chunks, given as {chunk id: sentences in it}, from
+        this machine's cache or else Chroma; chunks whose vectors are not all stored are left
+        out."""
+        cached = self.sentence_cache.get(list(wanted)) if self.sentence_cache else {}
+        matrices = {c: m for c, m in cached.items() if len(m) == wanted[c]}
+        missing = {c: n for c, n in wanted.items() if c not in matrices}
+        ids = [i for chunk_id, n in missing.items() for i in sentences.sentence_ids(chunk_id, n)]
         found: dict[str, np.ndarray] = {}
+        articles: dict[str, str] = {}
         for start in range(0, len(ids), self._batch):
-            got = self.sentences.get(ids=ids[start : start + self._batch], include=["embeddings"])
+            got = self.sentences.get(
+                ids=ids[start : start + self._batch], include=["embeddings", "metadatas"]
+            )
             found.update(zip(got["ids"], np.asarray(got["embeddings"]), strict=True))
-        return sentences.assemble(wanted, found)
+            articles.update(
+                (sentences.chunk_of(i), str(m["article_id"]))
+                for i, m in zip(got["ids"], got["metadatas"], strict=True)
+            )
+        fetched = sentences.assemble(missing, found)
+        if self.sentence_cache and fetched:
+            self.sentence_cache.put((c, articles[c], m) for c, m in fetched.items())
+        return matrices | fetched
 
     @_reachable
     def adopt_sentence_table(self, path: Path) -> int:

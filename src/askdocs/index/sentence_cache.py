@@ -1,0 +1,76 @@
+"""This machine's cache of sentence vectors, read through from Chroma's sentences collection.
+
+Reading a question's few hundred sentence vectors from Chroma costs a few milliseconds per
+question (measured: 4 ms for 50 by id on the embedded index); from this float16 sqlite file
+it costs a fraction of one. The cache holds only what Chroma holds: the writer puts what it
+writes, any process drops the rows of articles the change log says changed (or all rows when
+the log cannot say), and a missing or deleted file only costs speed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+class SentenceCache:
+    """One float16 matrix per chunk id, with its article id (for invalidation)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._db.executescript(
+            """
+            PRAGMA journal_mode = WAL;
+            PRAGMA synchronous = NORMAL;
+            CREATE TABLE IF NOT EXISTS sentences (
+                chunk_id TEXT PRIMARY KEY, article_id TEXT NOT NULL, dimensions INTEGER NOT NULL,
+                vectors BLOB NOT NULL);
+            CREATE INDEX IF NOT EXISTS sentences_by_article ON sentences(article_id);
+            """
+        )
+        self._lock = threading.Lock()
+
+    def put(self, rows: Iterable[tuple[str, str, np.ndarray]]) -> None:
+        """Store (chunk id, article id, matrix) rows."""
+        records = [
+            (chunk_id, article_id, int(m.shape[1]), np.asarray(m, np.float16).tobytes())
+            for chunk_id, article_id, m in rows
+            if m.ndim == 2 and m.shape[0]
+        ]
+        with self._lock, self._db:
+            self._db.executemany("INSERT OR REPLACE INTO sentences VALUES (?,?,?,?)", records)
+
+    def drop(self, article_ids: Sequence[str]) -> None:
+        with self._lock, self._db:
+            self._db.executemany(
+                "DELETE FROM sentences WHERE article_id = ?", [(a,) for a in article_ids]
+            )
+
+    def clear(self) -> None:
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM sentences")
+
+    def get(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(chunk_ids), 500):
+            batch = list(chunk_ids[start : start + 500])
+            marks = ",".join("?" * len(batch))
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT chunk_id, dimensions, vectors FROM sentences "
+                    f"WHERE chunk_id IN ({marks})",
+                    batch,
+                ).fetchall()
+            found.update(
+                (chunk_id, np.frombuffer(blob, np.float16).reshape(-1, dims).astype(np.float32))
+                for chunk_id, dims, blob in rows
+            )
+        return found
+
+    def close(self) -> None:
+        self._db.close()
