@@ -520,13 +520,15 @@ class ChromaStore:
                 for chunk_id, meta in zip(got["ids"], got["metadatas"], strict=True)
             )
         records = []
-        adopted = set()
+        adopted = []
         for chunk_id, dims, blob in rows:
             article_id = chunk_articles.get(chunk_id)
             if article_id is not None:
                 matrix = np.frombuffer(blob, np.float16).reshape(-1, dims).astype(np.float32)
                 records += sentences.records(article_id, [chunk_id], [matrix])
-                adopted.add(chunk_id)
+                adopted.append((chunk_id, article_id, matrix))
+        if self.sentence_cache:  # this machine reads them from its cache, as if it wrote them
+            self.sentence_cache.put(adopted)
         for start in range(0, len(records), self._batch):
             part = records[start : start + self._batch]
             self.sentences.upsert(
