@@ -283,13 +283,20 @@ def cold_start_table() -> str:
     )
 
 
+def _recorded(row: dict, default: str) -> str:
+    """When (and at which commit, if known) a benchmark row was measured."""
+    commit = row.get("commit")
+    return f"{row.get('date', default)}" + (f" ({commit})" if commit else "")
+
+
 def latency_table() -> str:
-    """`python benchmarks/query_latency.py …` writes benchmarks/results/latency.json."""
+    """`python benchmarks/query_latency.py …` writes benchmarks/results/latency.json (a run
+    measures the sizes it is given and keeps earlier rows of the others, each dated)."""
     r = _load("latency.json")
     lines = [
         "| chunks | recipe p50 / p95 | askdocs p50 / p95 | p50 ratio | disk recipe / askdocs "
-        "| peak memory recipe / askdocs |",
-        "|---|---|---|---|---|---|",
+        "| peak memory recipe / askdocs | recorded |",
+        "|---|---|---|---|---|---|---|",
     ]
     for x in r["results"]:
         lc, ad = x["langchain"], x["askdocs"]
@@ -297,30 +304,41 @@ def latency_table() -> str:
             f"| {_n(x['chunks'])} | {lc['p50_ms']:.1f} / {lc['p95_ms']:.1f} ms | "
             f"**{ad['p50_ms']:.1f} / {ad['p95_ms']:.1f} ms** | "
             f"{x['p50_ratio_askdocs_over_recipe']:.2f} | {_n(lc['disk_mb'])} / "
-            f"{_n(ad['disk_mb'])} MB | {_n(lc['peak_rss_mb'])} / {_n(ad['peak_rss_mb'])} MB |"
+            f"{_n(ad['disk_mb'])} MB | {_n(lc['peak_rss_mb'])} / {_n(ad['peak_rss_mb'])} MB | "
+            f"{_recorded(x, r['date'])} |"
         )
-    lines += ["", f"(Recorded {r['date']}, {r['questions']} questions.)"]
+    lines += ["", f"({r['questions']} questions.)"]
     return "\n".join(lines)
 
 
 def update_table() -> str:
-    """The `update` part of benchmarks/results/latency.json (the same run)."""
+    """The `update` and `fresh_machine` parts of benchmarks/results/latency.json."""
     r = _load("latency.json")
     lines = [
         "| chunks | askdocs: add article | of which keyword index | next question (finds it) "
-        "| remove | full BM25 rebuild (what each ingest cost before) | recipe `add_documents` |",
-        "|---|---|---|---|---|---|---|",
+        "| remove | full BM25 rebuild | recipe `add_documents` "
+        "| new machine: first answer / keyword cache full | recorded |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for x in r["results"]:
         u = x["update"]
         found = "yes" if u["askdocs_new_article_retrieved"] else "no"
+        fresh = x.get("fresh_machine")
+        first = (
+            f"{fresh['first_answer_seconds']:.2f} s "
+            f"({'hybrid' if fresh['first_answer_had_keyword_side'] else 'dense-only'}) / "
+            f"{fresh['keyword_cache_filled_seconds']:.2f} s"
+            if fresh
+            else "not measured"
+        )
         lines.append(
             f"| {_n(x['chunks'])} | {u['askdocs_add_article_seconds']:.2f} s | "
             f"{u['askdocs_ingest_phases']['keywords']:.2f} s | "
             f"{u['askdocs_next_question_seconds'] * 1000:.0f} ms ({found}) | "
             f"{u['askdocs_remove_article_seconds']:.2f} s | "
             f"{u['full_bm25_rebuild_seconds']:.2f} s | "
-            f"{u['recipe_add_documents_seconds']:.2f} s |"
+            f"{u['recipe_add_documents_seconds']:.2f} s | {first} | "
+            f"{_recorded(x, r['date'])} |"
         )
     return "\n".join(lines)
 
