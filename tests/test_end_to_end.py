@@ -12,6 +12,7 @@ import pytest
 
 from askdocs.api import Assistant
 from askdocs.embeddings import make_embedder
+from askdocs.index.ingest import Ingester
 from askdocs.loaders import load_file
 from conftest import REPO, SHARED, free_port
 
@@ -53,11 +54,12 @@ def test_real_tokenizer_keeps_every_chunk_within_the_model(tmp_path: Path) -> No
         for f in [*files, EXAMPLES / "rubio-accuses-venezuela.txt"]
         for a in load_file(f, 10**7).articles
     ]
-    chunker = assistant._chunker()
+    ingester = Ingester(assistant.settings, assistant.embedder, None)
+    chunker = ingester.chunker()
     embedder = assistant.embedder
     for article in articles:
         chunks = chunker.split(article)
-        texts = assistant._embedding_texts(article, chunks)
+        texts = ingester.embedding_texts(article, chunks)
         assert max(embedder.count_tokens(texts)) + 2 <= embedder.max_tokens
         assert all(article.text[c.start : c.end] == c.text for c in chunks)
 

@@ -171,6 +171,9 @@ class ChromaStore:
         self.sentences = client.get_or_create_collection(
             f"{prefix}_sentences", embedding_function=None, configuration=space
         )
+        if "catalogue" not in (self.articles.metadata or {}) and not self.articles.count():
+            # A new index: nothing to bring up to date (see ensure_catalogue_fields).
+            self.articles.modify(metadata={"catalogue": CATALOGUE_FORMAT})
         self.changes = ChangeLog(client, prefix)
         self._batch = max(1, client.get_max_batch_size())
         self._checked_at = float("-inf")
