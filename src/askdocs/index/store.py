@@ -403,8 +403,8 @@ class ChromaStore:
         process finds what another process or machine ingested and stops finding what it
         removed, without restarting. A check already running in another thread is not waited
         for."""
-        if time.monotonic() - self._checked_at < max_age:
-            return 0
+        if time.monotonic() - self._checked_at < max_age or not self.keywords_ready.is_set():
+            return 0  # (a cache being filled from Chroma is brought up to date by the fill)
         if not self._catching_up.acquire(blocking=False):
             return 0
         try:
