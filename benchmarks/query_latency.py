@@ -54,9 +54,7 @@ def load_source(index: Path) -> dict:
     store = open_store(Settings(index_dir=index))
     chunks = store.chunks.get(include=["documents", "metadatas", "embeddings"])
     articles = store.get_articles(store.indexed_articles())
-    from askdocs.index.sentences import counts
-
-    sentences = store.sentence_vectors(counts(store.sentences.get(include=[])["ids"]))
+    sentences = store.sentence_vectors(store.stored_sentence_counts())
     return {"chunks": chunks, "articles": articles, "sentences": sentences}
 
 

@@ -24,7 +24,7 @@ def test_sentence_records_are_numbered_within_their_chunk() -> None:
     matrices = [np.ones((2, 4)), np.zeros((1, 4))]
     rows = list(sentences.records("art", ["art:0", "art:1"], matrices))
     assert [r[0] for r in rows] == ["art:0/0", "art:0/1", "art:1/0"]
-    assert all(meta == {"article_id": "art"} for _, _, meta in rows)
+    assert all(meta == {"sentence_of": "art"} for _, _, meta in rows)
     assert sentences.counts(r[0] for r in rows) == {"art:0": 2, "art:1": 1}
     assert sentences.chunk_of("a/b:0/12") == "a/b:0"
 
@@ -81,7 +81,10 @@ def two_machines(tmp_path: Path) -> tuple[ChromaStore, ChromaStore]:
 
     def machine(name: str) -> ChromaStore:
         cache = SentenceCache(tmp_path / name / "sentence-cache.sqlite3")
-        return ChromaStore(client, "news", KeywordIndex(tmp_path / name), sentence_cache=cache)
+        return ChromaStore(
+            client, "news", KeywordIndex(tmp_path / name), sentence_cache=cache,
+            sentences_in_chroma=True,  # as with a Chroma server: two machines share it
+        )  # fmt: skip
 
     return machine("writer"), machine("reader")
 
@@ -245,7 +248,7 @@ def test_a_write_that_died_is_cleaned_up_by_the_next_writer(
         path.unlink()
     resumed = Assistant(index_dir=index, embedder=FakeEmbeddings())
     resumed.ingest([articles_dir])
-    assert resumed.store.chunks.count() == resumed.store.sentences.count() == 0
+    assert resumed.store.chunks.count() == 0 and resumed.store.stored_sentence_counts() == {}
     assert resumed.store.keywords.count() == 0
     assert resumed.store.changes.pending() == [] and resumed.check() == []
 

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from askdocs.api import Assistant
-from askdocs.index import sentences
 from askdocs.index.store import ArticleVersion, ChromaStore
 from conftest import FakeEmbeddings
 
@@ -30,7 +30,7 @@ def test_ingest_reports_every_article_and_skipped_file(
     assert assistant.stats()["articles"] == 6
     # every sentence is embedded once, and its vector kept for answering
     chunk_ids = assistant.store.chunks.get(include=[])["ids"]
-    stored = sentences.counts(assistant.store.sentences.get(include=[])["ids"])
+    stored = assistant.store.stored_sentence_counts()
     assert set(stored) == set(chunk_ids)
     assert report.texts_embedded >= sum(stored.values()) / 2
 
@@ -183,11 +183,15 @@ def test_check_reports_sentence_vectors_that_disagree(ingested: Assistant) -> No
     store = ingested.store
     assert ingested.check() == []
     chunk_id = store.chunks.get(limit=1)["ids"][0]
-    stored = sentences.counts(store.sentences.get(include=[])["ids"])
-    vector = store.sentences.get(ids=[f"{chunk_id}/0"], include=["embeddings"])["embeddings"]
-    # One sentence vector too many for its chunk, and one for a chunk that does not exist.
-    extra = [f"{chunk_id}/{stored[chunk_id]}", "no-such-chunk/0"]
-    store.sentences.add(ids=extra, embeddings=[vector[0], vector[0]])
+    article_id = store.chunks.get(ids=[chunk_id])["metadatas"][0]["article_id"]
+    (vectors,) = store.sentence_vectors(
+        {chunk_id: store.stored_sentence_counts()[chunk_id]}
+    ).values()
+    # One sentence vector too many for its chunk, and vectors for a chunk that does not exist.
+    assert store.sentence_cache is not None
+    store.sentence_cache.put(
+        [(chunk_id, article_id, np.vstack([vectors, vectors[:1]])), ("ghost:0", "x", vectors)]
+    )
     problems = ingested.check()
     assert any("1 chunk(s) whose stored sentence vectors do not match" in p for p in problems)
     assert any("sentence vectors for 1 chunk(s) that do not exist" in p for p in problems)

@@ -55,7 +55,7 @@ def _state(index: Path) -> dict[str, object]:
         "chunks": sorted(chunk_ids),
         "duplicate_chunks": len(chunk_ids) - len(set(chunk_ids)),
         "keyword_ids": sorted(store.keywords.chunk_ids()),
-        "sentence_rows": store.sentences.count(),
+        "sentence_rows": len(store.stored_sentence_counts()),
         "problems": assistant.check(),
     }
 

@@ -1,4 +1,5 @@
-"""This machine's cache of sentence vectors, read through from Chroma's sentences collection.
+"""Sentence vectors in a float16 sqlite file beside the index: for an embedded index (one
+machine) the only copy; with a Chroma server, this machine's cache of the sentences collection.
 
 Reading a question's few hundred sentence vectors from Chroma costs a few milliseconds per
 question (measured: 4 ms for 50 by id on the embedded index); from this float16 sqlite file
@@ -71,6 +72,14 @@ class SentenceCache:
                 for chunk_id, dims, blob in rows
             )
         return found
+
+    def row_counts(self) -> dict[str, int]:
+        """How many sentence vectors each stored chunk has (read without the vectors)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT chunk_id, length(vectors) / (2 * dimensions) FROM sentences"
+            ).fetchall()
+        return {chunk_id: int(count) for chunk_id, count in rows}
 
     def close(self) -> None:
         self._db.close()

@@ -1,9 +1,10 @@
-"""Sentence vectors in Chroma: one record per candidate sentence of each chunk, in the
-`<collection>_sentences` collection, so every machine that reads the index has them (a fresh
-machine answers with sentence-level evidence at once) and sentences can be searched directly.
+"""Sentence vectors in Chroma (with a Chroma server): one record per candidate sentence of each
+chunk, in the `<collection>_sentences` collection, so every machine that reads the index has
+them (a fresh machine answers with sentence-level evidence at once) and sentences can be
+searched directly. An embedded index keeps them only in the file beside it (sentence_cache).
 
 Record id `<chunk id>/<n>` (the chunk's n-th candidate sentence, chunking.candidate_sentences),
-metadata {article_id}: an article's sentences are written before its record (the commit
+metadata {sentence_of: article id}: an article's sentences are written before its record (the commit
 marker) and deleted with its chunks. A chunk whose vectors are missing or incomplete only costs
 speed: answering embeds its sentences when asked about them.
 
@@ -19,6 +20,9 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 
 SEPARATOR = "/"
+ARTICLE_KEY = "sentence_of"
+"""The article a sentence record belongs to. Not `article_id`: Chroma keeps one metadata index
+for all collections, and chunk lookups by `article_id` would wade through every sentence."""
 
 
 def sentence_ids(chunk_id: str, count: int) -> list[str]:
@@ -40,7 +44,7 @@ def records(
         if matrix.ndim != 2:
             continue
         for record_id, vector in zip(sentence_ids(chunk_id, len(matrix)), matrix, strict=True):
-            yield record_id, vector, {"article_id": article_id}
+            yield record_id, vector, {ARTICLE_KEY: article_id}
 
 
 def assemble(wanted: Mapping[str, int], found: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -83,6 +83,7 @@ def open_store(settings: Settings, create: bool = False) -> ChromaStore:
             _keywords(settings),
             where=settings.chroma_url,
             sentence_cache=_sentence_cache(settings),
+            sentences_in_chroma=True,
         )
     index_dir = Path(settings.index_dir)
     if not create and not (index_dir / "chroma.sqlite3").is_file():
@@ -94,6 +95,7 @@ def open_store(settings: Settings, create: bool = False) -> ChromaStore:
         _keywords(settings),
         where=str(index_dir),
         sentence_cache=_sentence_cache(settings),
+        sentences_in_chroma=False,
     )
 
 
@@ -153,6 +155,7 @@ class ChromaStore:
         keywords: KeywordIndex,
         where: str = "",
         sentence_cache: SentenceCache | None = None,
+        sentences_in_chroma: bool = True,
     ) -> None:
         self.client = client
         self.keywords = keywords
@@ -168,8 +171,18 @@ class ChromaStore:
         self.articles = client.get_or_create_collection(
             f"{prefix}_articles", embedding_function=None, configuration=space
         )
-        self.sentences = client.get_or_create_collection(
-            f"{prefix}_sentences", embedding_function=None, configuration=space
+        # Where sentence vectors live: with a Chroma server (processes on several machines),
+        # in a sentences collection, read through each machine's cache; in an embedded index
+        # (one machine), only in the float16 file beside it. Measured at 100k chunks, a
+        # sentences collection made the embedded index 65% larger and its questions slower
+        # (every vector float32 in an HNSW graph the writer must load), for no reader that
+        # the file does not already serve.
+        self.sentences = (
+            client.get_or_create_collection(
+                f"{prefix}_sentences", embedding_function=None, configuration=space
+            )
+            if sentences_in_chroma
+            else None
         )
         if "catalogue" not in (self.articles.metadata or {}) and not self.articles.count():
             # A new index: nothing to bring up to date (see ensure_catalogue_fields).
@@ -260,7 +273,7 @@ class ChromaStore:
         self.changes.begin(ids)
         self.articles.delete(ids=ids)
         self.chunks.delete(where={"article_id": {"$in": ids}})
-        self.sentences.delete(where={"article_id": {"$in": ids}})
+        self._delete_sentence_records(ids)
         self.keywords.delete(ids)
         rows = [
             (chunk, vector, _display_metadata(item.article))
@@ -320,7 +333,7 @@ class ChromaStore:
         self.changes.begin([article_id])
         self.articles.delete(ids=[article_id])
         self.chunks.delete(where={"article_id": article_id})
-        self.sentences.delete(where={"article_id": article_id})
+        self._delete_sentence_records([article_id])
         self.keywords.delete([article_id])
         self._forget_sentences([article_id])
         self._logged([article_id])
@@ -335,17 +348,23 @@ class ChromaStore:
         for i in range(0, len(orphans), self._batch):
             batch = orphans[i : i + self._batch]
             self.chunks.delete(where={"article_id": {"$in": batch}})
-            self.sentences.delete(where={"article_id": {"$in": batch}})
+            self._delete_sentence_records(batch)
             self.keywords.delete(batch)
         self._forget_sentences(orphans)
         self._logged(orphans)
         return len(orphans)
+
+    def _delete_sentence_records(self, article_ids: Sequence[str]) -> None:
+        if self.sentences is not None:
+            self.sentences.delete(where={sentences.ARTICLE_KEY: {"$in": list(article_ids)}})
 
     def _forget_sentences(self, article_ids: Sequence[str]) -> None:
         if self.sentence_cache:
             self.sentence_cache.drop(article_ids)
 
     def _add_sentences(self, items: Sequence[ArticleVersion]) -> None:
+        if self.sentences is None:
+            return
         rows = [
             row
             for item in items
@@ -386,9 +405,9 @@ class ChromaStore:
         for i in range(0, len(broken), self._batch):
             batch = broken[i : i + self._batch]
             self.chunks.delete(where={"article_id": {"$in": batch}})
-            self.sentences.delete(where={"article_id": {"$in": batch}})
+            self._delete_sentence_records(batch)
         self.keywords.delete(broken)
-        self._forget_sentences(pending)
+        self._forget_sentences(broken)
         self._refresh_keywords(sorted(complete))
         self._logged(pending)
         return len(broken)
@@ -415,12 +434,13 @@ class ChromaStore:
                 return 0
             if not changes.complete:
                 current = self.changes.current()
-                if self.sentence_cache:
-                    self.sentence_cache.clear()
+                if self.sentence_cache and self.sentences is not None:
+                    self.sentence_cache.clear()  # a cache of Chroma's: refilled as read
                 refreshed = self.sync_keywords(force=True)
                 self.keywords.set_synced_generation(current)
             else:
-                self._forget_sentences(sorted(changes.article_ids))
+                if self.sentences is not None:  # else the file is shared and already current
+                    self._forget_sentences(sorted(changes.article_ids))
                 refreshed = self._refresh_keywords(sorted(changes.article_ids))
                 self.keywords.set_synced_generation(changes.generation)
             self.keywords.rebuild()
@@ -487,6 +507,8 @@ class ChromaStore:
         cached = self.sentence_cache.get(list(wanted)) if self.sentence_cache else {}
         matrices = {c: m for c, m in cached.items() if len(m) == wanted[c]}
         missing = {c: n for c, n in wanted.items() if c not in matrices}
+        if self.sentences is None:
+            return matrices
         ids = [i for chunk_id, n in missing.items() for i in sentences.sentence_ids(chunk_id, n)]
         found: dict[str, np.ndarray] = {}
         articles: dict[str, str] = {}
@@ -496,13 +518,20 @@ class ChromaStore:
             )
             found.update(zip(got["ids"], np.asarray(got["embeddings"]), strict=True))
             articles.update(
-                (sentences.chunk_of(i), str(m["article_id"]))
+                (sentences.chunk_of(i), str(m[sentences.ARTICLE_KEY]))
                 for i, m in zip(got["ids"], got["metadatas"], strict=True)
             )
         fetched = sentences.assemble(missing, found)
         if self.sentence_cache and fetched:
             self.sentence_cache.put((c, articles[c], m) for c, m in fetched.items())
         return matrices | fetched
+
+    @_reachable
+    def stored_sentence_counts(self) -> dict[str, int]:
+        """How many sentence vectors are stored for each chunk (lists them all: for check)."""
+        if self.sentences is None:
+            return self.sentence_cache.row_counts() if self.sentence_cache else {}
+        return sentences.counts(_get_all(self.sentences, [])["ids"])
 
     @_reachable
     def adopt_sentence_table(self, path: Path) -> int:
@@ -532,7 +561,7 @@ class ChromaStore:
                 adopted.append((chunk_id, article_id, matrix))
         if self.sentence_cache:  # this machine reads them from its cache, as if it wrote them
             self.sentence_cache.put(adopted)
-        for start in range(0, len(records), self._batch):
+        for start in range(0, len(records) if self.sentences is not None else 0, self._batch):
             part = records[start : start + self._batch]
             self.sentences.upsert(
                 ids=[record_id for record_id, _, _ in part],
@@ -751,7 +780,7 @@ def _sentence_vector_problems(
     is allowed: it only costs speed)."""
     from askdocs.chunking import candidate_sentences
 
-    stored = sentences.counts(_get_all(store.sentences, [])["ids"])
+    stored = store.stored_sentence_counts()
     problems = []
     stale = set(stored) - set(ids)
     if stale:
