@@ -268,17 +268,22 @@ def measure_update(folder: Path, article_file: Path) -> dict:
 
 
 def measure_fresh(folder: Path, question_file: Path) -> dict:
-    """Runs in a fresh process standing for a new machine: the index (Chroma) is there, this
-    machine's keyword cache is not. Seconds from opening the index to the first cited answer
+    """Runs in a fresh process standing for a new machine: the index is there, this machine's
+    keyword cache is not. Seconds from opening the index to the first cited answer
     (imports excluded: they are the interpreter's start), whether that answer had the keyword
     side (hybrid) or was dense-only while the cache filled, and when the cache was full."""
     import chromadb  # noqa: F401 - imported before the timer, as the app's start-up does
 
     from askdocs import Assistant
 
-    cache = folder / "askdocs" / "keywords"
+    # The keyword cache only: an embedded index's sentence vectors sit in the same folder but
+    # are its only copy (a new machine has them from the Chroma server, not from a cache).
+    cache = folder / "askdocs" / "keywords" / "askdocs"
     away = folder / "keywords-away"
-    cache.rename(away)
+    away.mkdir(exist_ok=True)
+    moved = [p for p in cache.iterdir() if p.name.startswith(("terms.sqlite3", "bm25"))]
+    for part in moved:
+        part.rename(away / part.name)
     try:
         question = json.loads(question_file.read_text())[0]
         t0 = time.perf_counter()
@@ -289,8 +294,13 @@ def measure_fresh(folder: Path, question_file: Path) -> dict:
         assistant.store.keywords_ready.wait()
         filled = time.perf_counter() - t0
     finally:
-        shutil.rmtree(cache, ignore_errors=True)
-        away.rename(cache)
+        for part in moved:
+            target = cache / part.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            else:
+                target.unlink(missing_ok=True)
+            (away / part.name).rename(target)
     return {
         "first_answer_seconds": round(first, 2),
         "first_answer_had_keyword_side": hybrid,

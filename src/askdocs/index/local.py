@@ -42,10 +42,10 @@ def _caches_behind(settings: Settings, store: ChromaStore) -> bool:
 
 
 def prepare_local_caches(settings: Settings, store: ChromaStore) -> None:
-    """Before first use on this machine (under the ingest lock): move sentence vectors an
-    older version kept in a side file into Chroma, and fill the keyword cache from Chroma's
-    chunks when it does not hold them all (a new machine, an index from before the keyword
-    index)."""
+    """Before first use on this machine (under the ingest lock): adopt the sentence vectors
+    an older version kept in a side file (store.adopt_sentence_table), and fill the keyword
+    cache from Chroma's chunks when it does not hold them all (a new machine, an index from
+    before the keyword index)."""
     store.adopt_sentence_table(legacy_sentence_table(settings))
     if store.keywords.count() != store.chunks.count():
         current = store.changes.current()

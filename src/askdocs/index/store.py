@@ -535,8 +535,9 @@ class ChromaStore:
 
     @_reachable
     def adopt_sentence_table(self, path: Path) -> int:
-        """Move sentence vectors from the sqlite file older versions kept beside the index
-        into their chunks' records, then delete the file; returns the chunks updated."""
+        """Move sentence vectors from the sqlite file older versions kept beside the index into
+        where they live now (the file beside the index, and the sentences collection with a
+        server), then delete the old file; returns the chunks adopted."""
         import sqlite3
 
         if not path.is_file():
