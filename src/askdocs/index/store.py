@@ -105,7 +105,7 @@ def _side_folder(settings: Settings) -> Path:
 
 
 def legacy_sentence_table(settings: Settings) -> Path:
-    """Where versions before sentence vectors moved into Chroma kept them (see
+    """Where earlier versions kept sentence vectors, for every kind of index (see
     ChromaStore.adopt_sentence_table)."""
     return _side_folder(settings) / "sentences.sqlite3"
 
