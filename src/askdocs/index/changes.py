@@ -89,11 +89,11 @@ class ChangeLog:
         metadata = self.client.get_collection(self.name).metadata or {}
         return int(metadata.get("generation", 0))
 
-    def record(self, article_ids: Sequence[str]) -> int:
+    def record(self, article_ids: Sequence[str], after: int | None = None) -> int:
         """Log a write that changed these articles; returns its last generation. Called by
         the one writer (the index lock), after the write, so a reader that sees a record
-        finds the articles as written."""
-        generation = self.current()
+        finds the articles as written. `after`: the current generation, if already read."""
+        generation = self.current() if after is None else after
         groups = pieces(article_ids)
         if not groups:
             return generation

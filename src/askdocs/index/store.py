@@ -272,9 +272,7 @@ class ChromaStore:
         ids = [item.article.id for item in items]
         self.changes.begin(ids)
         self.articles.delete(ids=ids)
-        self.chunks.delete(where={"article_id": {"$in": ids}})
-        self._delete_sentence_records(ids)
-        self.keywords.delete(ids)
+        self._delete_parts(ids)
         rows = [
             (chunk, vector, _display_metadata(item.article))
             for item in items
@@ -299,7 +297,6 @@ class ChromaStore:
             )
         self._add_sentences(items)
         if self.sentence_cache:
-            self.sentence_cache.drop(ids)
             self.sentence_cache.put(
                 (chunk.id, item.article.id, matrix)
                 for item in items
@@ -332,10 +329,7 @@ class ChromaStore:
     def delete_article(self, article_id: str) -> None:
         self.changes.begin([article_id])
         self.articles.delete(ids=[article_id])
-        self.chunks.delete(where={"article_id": article_id})
-        self._delete_sentence_records([article_id])
-        self.keywords.delete([article_id])
-        self._forget_sentences([article_id])
+        self._delete_parts([article_id])
         self._logged([article_id])
 
     @_reachable
@@ -345,18 +339,20 @@ class ChromaStore:
             return 0
         metas = _get_all(self.chunks, ["metadatas"])["metadatas"]
         orphans = sorted({str(m["article_id"]) for m in metas} - set(records))
-        for i in range(0, len(orphans), self._batch):
-            batch = orphans[i : i + self._batch]
-            self.chunks.delete(where={"article_id": {"$in": batch}})
-            self._delete_sentence_records(batch)
-            self.keywords.delete(batch)
-        self._forget_sentences(orphans)
+        self._delete_parts(orphans)
         self._logged(orphans)
         return len(orphans)
 
-    def _delete_sentence_records(self, article_ids: Sequence[str]) -> None:
-        if self.sentences is not None:
-            self.sentences.delete(where={sentences.ARTICLE_KEY: {"$in": list(article_ids)}})
+    def _delete_parts(self, article_ids: Sequence[str]) -> None:
+        """Delete everything of these articles but their records: chunks, sentence vectors
+        (in Chroma and this machine's file) and keyword rows."""
+        for i in range(0, len(article_ids), self._batch):
+            batch = list(article_ids[i : i + self._batch])
+            self.chunks.delete(where={"article_id": {"$in": batch}})
+            if self.sentences is not None:
+                self.sentences.delete(where={sentences.ARTICLE_KEY: {"$in": batch}})
+        self.keywords.delete(article_ids)
+        self._forget_sentences(article_ids)
 
     def _forget_sentences(self, article_ids: Sequence[str]) -> None:
         if self.sentence_cache:
@@ -387,7 +383,7 @@ class ChromaStore:
         later replays what it missed)."""
         before = self.keywords.synced_generation()
         previous = self.changes.current()
-        generation = self.changes.record(article_ids)
+        generation = self.changes.record(article_ids, after=previous)
         self.changes.end()
         if before == previous:
             self.keywords.set_synced_generation(generation)
@@ -402,12 +398,7 @@ class ChromaStore:
             return 0
         complete = set(self.article_records(pending))
         broken = [a for a in pending if a not in complete]
-        for i in range(0, len(broken), self._batch):
-            batch = broken[i : i + self._batch]
-            self.chunks.delete(where={"article_id": {"$in": batch}})
-            self._delete_sentence_records(batch)
-        self.keywords.delete(broken)
-        self._forget_sentences(broken)
+        self._delete_parts(broken)
         self._refresh_keywords(sorted(complete))
         self._logged(pending)
         return len(broken)
