@@ -41,7 +41,7 @@ def test_markers_have_one_parser() -> None:
 def test_verified_answer_keeps_supported_citations_only(
     llm_assistant: Assistant, chat_model: RecordingChatModel
 ) -> None:
-    passages = llm_assistant._retriever(llm_assistant.store, None, None).search(BRIDGE_Q)
+    passages = llm_assistant.parts.retriever(llm_assistant.store).search(BRIDGE_Q)
     bridge = next(i for i, p in enumerate(passages, 1) if "Harbourton" in p.title)
     other = next(i for i, p in enumerate(passages, 1) if "Harbourton" not in p.title)
     chat_model.replies.append(
@@ -148,8 +148,10 @@ def test_failing_backend_is_a_clear_error_or_falls_back(
     assistant.ingest([articles_dir])
     with pytest.raises(LLMError, match="connection refused"):
         assistant.ask(BRIDGE_Q)
-    fallback = assistant.variant(llm_fallback_extractive=True)
-    fallback._chat_model = chat_model
+    fallback = Assistant(
+        settings=assistant.settings.updated(llm_fallback_extractive=True),
+        embedder=assistant.embedder, chat_model=chat_model,
+    )  # fmt: skip
     answer = fallback.ask(BRIDGE_Q)
     assert answer.backend == "extractive" and "answered extractively" in answer.note
     assert "£12 million" in answer.text

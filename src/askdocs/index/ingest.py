@@ -1,4 +1,5 @@
-"""Ingest: sources → articles → chunks → vectors → the store, for one writer holding the lock.
+"""Ingest (sources → articles → chunks → vectors → the store) and removal, for the writer
+holding the lock.
 
 Unchanged articles cost nothing, changed ones are replaced, one bad source never stops the
 others, and a write reads only the catalogue records of the sources it was given.
@@ -374,3 +375,21 @@ class Ingester:
             if under_root and (not file_path.exists() or str(file_path) in loaded_files):
                 store.delete_article(record.id)
                 report.files.append(FileResult(record.source, "removed", article_ids=[record.id]))
+
+
+def remove_articles(store: ChromaStore, reference: str) -> list[str]:
+    """Remove articles by id, by source (file path or URL), or every article under a folder;
+    the ids removed, sorted. Looks each up, never lists the catalogue. The caller holds the
+    writer lock."""
+    store.finish_interrupted()
+    store.ensure_catalogue_fields()
+    path = Path(reference).expanduser().resolve()
+    found = (
+        store.article_records([reference])
+        | store.records_from_source(reference)
+        | store.records_under([path])
+    )
+    matches = sorted(found)
+    for article_id in matches:
+        store.delete_article(article_id)
+    return matches
