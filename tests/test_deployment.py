@@ -3,7 +3,8 @@ processes in separate working folders (as on separate machines: nothing shared b
 server). A writer ingests and removes; a long-running `askdocs serve` with keyword-only
 retrieval must find what was ingested and stop finding what was removed within 5 s; a process
 started afterwards in an empty folder answers at once with sentence-level evidence; a writer
-killed by SIGKILL mid-ingest is finished by another process and the index checks clean."""
+killed by SIGKILL mid-ingest keeps other machines out (named) until its writer lease expires,
+then another process finishes its work and the index checks clean."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ NEW_STORY = (
     "Ferry pilots in Quillonport walked out on Monday over rosters. "
     "Their union leader, Tamsin Okonjo-Reyes, said the strike would last a week."
 )
+LEASE_SECONDS = 10.0  # a dead writer's lease: long enough for the next machine to start
+# within it (about 4 s on 2 cores) and be refused, short enough to wait out
 RUBIO_SENTENCE = "US Secretary of State Marco Rubio has accused the Venezuelan government"
 
 
@@ -149,10 +152,10 @@ def test_a_writer_killed_mid_ingest_is_finished_by_another_process(
 ) -> None:
     corpus = synthetic_corpus(tmp_path / "corpus", articles=300)
     child = REPO / "tests" / "reliability" / "ingest_child.py"
-    run = ["ASKDOCS_COLLECTION", "crash"]
+    run = {"ASKDOCS_COLLECTION": "crash", "ASKDOCS_WRITER_LEASE_SECONDS": str(LEASE_SECONDS)}
 
     def ingest(folder: Path) -> subprocess.Popen[str]:
-        env = _env(chroma_server, folder, **dict([run]))
+        env = _env(chroma_server, folder, **run)
         return subprocess.Popen(
             [sys.executable, str(child), str(folder / "index"), str(corpus)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -165,15 +168,26 @@ def test_a_writer_killed_mid_ingest_is_finished_by_another_process(
             break
     first.kill()
     assert first.wait(timeout=30) == -signal.SIGKILL  # it died mid-work, by the kill
+    killed_at = time.monotonic()
+    # Another machine is refused, by name, while the dead writer's lease lasts ...
     second = ingest(tmp_path / "machine-b")
     out, err = second.communicate(timeout=600)
+    assert time.monotonic() - killed_at < LEASE_SECONDS, "started too late to meet the lease"
+    assert second.returncode != 0 and f"pid {first.pid} (ingest_child.py)" in err, err
+    # ... and finishes the work once the lease has expired.
+    while True:
+        second = ingest(tmp_path / "machine-b")
+        out, err = second.communicate(timeout=600)
+        if second.returncode == 0 or time.monotonic() - killed_at > LEASE_SECONDS + 30:
+            break
+        assert "another writer holds" in err, err
     assert second.returncode == 0, err
     assert "done" in out
 
     from askdocs.api import Assistant
     from conftest import FakeEmbeddings
 
-    env = _env(chroma_server, tmp_path / "machine-c", **dict([run]))
+    env = _env(chroma_server, tmp_path / "machine-c", **run)
     checker = Assistant(
         index_dir=env["ASKDOCS_INDEX"], chroma_url=chroma_server, collection="crash",
         embedder=FakeEmbeddings(),

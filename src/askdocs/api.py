@@ -103,9 +103,10 @@ class Assistant:
             raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
         with ingest_lock(self.settings):
             store = self._open_store(create=True, locked=True)
-            return Ingester(self.settings, self.embedder, store).run(
-                local, urls, feeds, progress, fetcher
-            )
+            with store.writing(self.settings.writer_lease_seconds):
+                return Ingester(self.settings, self.embedder, store).run(
+                    local, urls, feeds, progress, fetcher
+                )
 
     # -------------------------------------------------------------------- ask
 
@@ -156,7 +157,9 @@ class Assistant:
         Takes the ingest lock: a removal never interleaves with an ingest of the same index.
         """
         with ingest_lock(self.settings):
-            return remove_articles(self.store, reference)
+            store = self.store
+            with store.writing(self.settings.writer_lease_seconds):
+                return remove_articles(store, reference)
 
     def check(self) -> list[str]:
         """Problems found in the index (orphan or mismatched chunks, wrong counts, duplicates)."""

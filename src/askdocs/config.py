@@ -30,7 +30,7 @@ _NOT_HASHED = {
     "ollama_url", "llm_timeout", "llm_retries", "api_keys", "serve_rate_per_minute",
     "serve_max_question_chars", "serve_max_request_mb", "serve_cors_origins",
     "fetch_allow_private", "fetch_timeout", "fetch_total_seconds", "fetch_max_redirects",
-    "fetch_concurrency", "index_refresh_seconds",
+    "fetch_concurrency", "index_refresh_seconds", "writer_lease_seconds",
 }  # fmt: skip
 
 
@@ -60,6 +60,13 @@ class Settings(BaseSettings):
         ge=0,
         description="A question checks the index's change log for other processes' writes at "
         "most this often (seconds), so a long-running process sees them without restarting.",
+    )
+    writer_lease_seconds: float = Field(
+        30.0,
+        ge=2,
+        description="With a Chroma server: how long the writer lease lasts unless renewed "
+        "(every third of it while the writer lives), so a writer that died frees the index "
+        "for writers on other machines after this long.",
     )
     embedding_model: str = Field(
         DEFAULT_EMBEDDING_MODEL,

@@ -445,7 +445,10 @@ def _drop_articles_outside(assistant: Any, corpus: Path) -> None:
     from askdocs.index import ingest_lock
 
     root = corpus.resolve()
-    with ingest_lock(assistant.settings):
+    with (
+        ingest_lock(assistant.settings),
+        assistant.store.writing(assistant.settings.writer_lease_seconds),
+    ):
         for record in assistant.store.indexed_articles().values():
             if root not in Path(record.source.split("#", 1)[0]).parents:
                 assistant.store.delete_article(record.id)

@@ -19,6 +19,7 @@ import numpy as np
 from askdocs.chunking import Chunker, candidate_sentences
 from askdocs.config import Settings
 from askdocs.embeddings import TokenAwareEmbeddings
+from askdocs.index.lock import IndexBusyError
 from askdocs.index.store import ArticleVersion, ChromaStore, IndexedArticle
 from askdocs.loaders import (
     Fetcher,
@@ -286,6 +287,8 @@ class Ingester:
         try:
             store.replace_articles(items)
             failures: dict[str, str] = {}
+        except IndexBusyError:  # the writer lease passed to another writer: stop here
+            raise
         except Exception:  # noqa: BLE001 - retry one by one so one bad article fails alone
             failures = self._write_one_by_one(store, items)
         for (result, article, *_), item in zip(planned, items, strict=True):
@@ -352,6 +355,8 @@ class Ingester:
         for item in items:
             try:
                 store.replace_articles([item])
+            except IndexBusyError:
+                raise
             except Exception as exc:  # noqa: BLE001 - reported per article, the rest go on
                 failures[item.article.id] = f"could not be stored: {exc}"
         return failures

@@ -21,6 +21,7 @@ from askdocs.index import sentences
 from askdocs.index.changes import ChangeLog
 from askdocs.index.filters import chroma_where, day_number
 from askdocs.index.keywords import KeywordIndex
+from askdocs.index.lease import WriterLease, holding
 from askdocs.index.lock import StoreError
 from askdocs.index.sentence_cache import SentenceCache
 from askdocs.types import Article, Chunk, Filters, Passage
@@ -162,6 +163,7 @@ class ChromaStore:
         self.sentence_cache = sentence_cache
         self.remote = where.startswith(("http://", "https://"))
         self.where = where
+        self.lease: WriterLease | None = None  # held while this process writes a server's index
         # embedding_function=None: we always pass our own vectors, and Chroma's default
         # embedding function would try to download a model.
         space = {"hnsw": {"space": "cosine"}}
@@ -269,6 +271,7 @@ class ChromaStore:
         """Swap in new versions of articles in a few batched writes; crash-safe as above."""
         if not items:
             return
+        self._check_lease()
         ids = [item.article.id for item in items]
         self.changes.begin(ids)
         self.articles.delete(ids=ids)
@@ -327,6 +330,7 @@ class ChromaStore:
 
     @_reachable
     def delete_article(self, article_id: str) -> None:
+        self._check_lease()
         self.changes.begin([article_id])
         self.articles.delete(ids=[article_id])
         self._delete_parts([article_id])
@@ -389,6 +393,29 @@ class ChromaStore:
             self.keywords.set_synced_generation(generation)
 
     @_reachable
+    @contextlib.contextmanager
+    def writing(self, lease_seconds: float | None = None) -> Iterator[WriterLease | None]:
+        """The block writes this index: with a Chroma server, holding the writer lease that
+        keeps writers on other machines out (index/lease.py); an embedded index is one
+        machine's, and the caller's file lock (lock.py) already keeps its writers apart."""
+        if not self.remote:
+            yield None
+            return
+        lease = WriterLease(self.changes.collection, self.where)
+        if lease_seconds is not None:
+            lease.seconds = lease_seconds
+        with holding(lease):
+            self.lease = lease
+            try:
+                yield lease
+            finally:
+                self.lease = None
+
+    def _check_lease(self) -> None:
+        """A writer that lost its lease (it could not renew in time) stops before writing."""
+        if self.lease is not None:
+            self.lease.check()
+
     def finish_interrupted(self) -> int:
         """Clean up after a writer that died mid-write (kill -9, power cut): the articles its
         journal names lose any chunks, sentences and keyword rows their record does not own
