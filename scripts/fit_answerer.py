@@ -18,8 +18,8 @@ candidate sentence by whether it holds a gold answer, and fits:
    on questions it did not train on), predicting whether that candidate holds a gold answer;
    its threshold: the highest whose refusals of answerable questions stay within
    --max-false-abstain; and the relevance floor (--max-off-topic);
-3. the second-sentence ratio: the one that maximises answers containing a gold answer while
-   the median answer stays within --max-words words.
+3. the extra-sentence threshold per word (extractive.choose): the one that maximises answers
+   containing a gold answer while the median answer stays within --max-words words.
 
 Everything is reported as k-fold cross-validation by question (the score on the questions a
 fold did not train on) beside the training figure, per question type. The shipped file is the
@@ -60,12 +60,13 @@ from askdocs.evaluation import answer_contains, load_questions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import question_encoder as QE
+import synthetic_questions as SQ
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "src/askdocs/answer/weights/default.json"
 ANSWER_SENTENCES = Settings.model_fields["answer_sentences"].default
-"""The sentences an answer may have by default, which the second-sentence ratio is fitted for."""
-RATIOS = (1.01, 0.8, 0.6, 0.4, 0.3, 0.2, 0.15, 0.1, 0.07, 0.05, 0.03, 0.02)
-"""Second-sentence ratios tried; above 1 means never a second sentence."""
+"""The sentences an answer may have by default, which the extra-sentence threshold is fitted for."""
+PER_WORD = (1.01, 0.1, 0.05, 0.03, 0.02, 0.015, 0.01, 0.007, 0.005, 0.003, 0.002, 0.001)
+"""Extra-sentence thresholds per word tried; above 1 means never a further sentence."""
 
 
 def neutral_weights(folder: Path) -> Path:
@@ -241,7 +242,9 @@ def outcome(
             "words": 0,
         }
     scores, probabilities = scored
-    picked = choose(scores, probabilities, ANSWER_SENTENCES, ratio)
+    picked = choose(
+        scores, probabilities, ANSWER_SENTENCES, ratio, [len(t.split()) for t in row["texts"]]
+    )
     abstained = (
         refusal_reason(
             row["features"], picked[0], row["analysis"].years, confidence, floor, threshold
@@ -331,7 +334,7 @@ def tune_encoders(rows: list[dict], fold: list[int], k: int, args, started: floa
     of fold f learns from similarities of questions the encoder did not see). oof_sims[n]: from
     the encoder that did not see question n, for fitting the shipped ranker.
     """
-    base = QE.base_model()
+    base = pretrained_base(args, started)
     cv_sims: list[dict[int, np.ndarray]] = [{} for _ in range(k)]
     oof_sims: dict[int, np.ndarray] = {}
     for f in range(k):
@@ -361,6 +364,34 @@ def tune_encoders(rows: list[dict], fold: list[int], k: int, args, started: floa
     return cv_sims, oof_sims, QE.tune(base, rows, seed=args.seed, epochs=args.epochs, lr=args.lr)
 
 
+def pretrained_base(args, started: float):
+    """The bundled MiniLM, pre-trained on --synthetic questions the corpus yields by itself
+    (synthetic_questions.py) when asked: every fold's encoder starts from it."""
+    base = QE.base_model()
+    if not args.synthetic:
+        return base
+    cache = (
+        args.cache.with_name(f"{args.cache.stem}-synthetic-{args.synthetic}-{args.seed}.pkl")
+        if args.cache
+        else None
+    )
+    if cache and cache.exists():
+        synthetic = pickle.loads(cache.read_bytes())
+    else:
+        synthetic = SQ.synthetic_rows(
+            args.corpus,
+            args.synthetic,
+            args.seed,
+            lambda texts: base.encode(texts, batch_size=64, normalize_embeddings=True),
+        )
+        if cache:
+            cache.write_bytes(pickle.dumps(synthetic))
+    log(f"{len(synthetic)} synthetic questions at {time.perf_counter() - started:.0f} s")
+    model = QE.tune(base, synthetic, seed=args.seed, epochs=1, lr=args.lr)
+    log(f"pre-trained at {time.perf_counter() - started:.0f} s")
+    return model
+
+
 def ablated(row: dict, columns: list[int]) -> dict:
     """The row with these feature columns held at 0."""
     features = row["features"].copy()
@@ -370,6 +401,7 @@ def ablated(row: dict, columns: list[int]) -> dict:
 
 
 def main() -> None:
+    global ANSWER_SENTENCES
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("questions", nargs="+", type=Path)
     parser.add_argument("--index", type=Path, required=True)
@@ -395,6 +427,13 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-5, help="question encoder learning rate")
     parser.add_argument("--no-encoder", action="store_true", help="fit without a tuned encoder")
     parser.add_argument(
+        "--synthetic",
+        type=int,
+        default=0,
+        help="pre-train the question encoder on this many questions the corpus yields by "
+        "itself (synthetic_questions.py) before tuning it on the question files",
+    )
+    parser.add_argument(
         "--ablate",
         nargs="*",
         default=[],
@@ -410,6 +449,12 @@ def main() -> None:
         metavar="FEATURE",
         help="fit the abstention model with these question features held at 0",
     )
+    parser.add_argument(
+        "--answer-sentences",
+        type=int,
+        default=ANSWER_SENTENCES,
+        help="most sentences in an answer, as the answer_sentences setting (to compare)",
+    )
     parser.add_argument("--out", type=Path, default=WEIGHTS)
     parser.add_argument("--report", type=Path, default=Path("benchmarks/results/answerer_cv.json"))
     parser.add_argument("--dry-run", action="store_true", help="report only, write no weights")
@@ -420,6 +465,7 @@ def main() -> None:
         "reused while it exists, to try fitting options quickly",
     )
     args = parser.parse_args()
+    ANSWER_SENTENCES = args.answer_sentences
 
     started = time.perf_counter()
     if args.cache and args.cache.exists():
@@ -441,7 +487,8 @@ def main() -> None:
     if not args.no_encoder:
         cache = (
             args.cache.with_name(
-                f"{args.cache.stem}-encoder-{args.epochs}-{args.lr}-{args.seed}.pkl"
+                f"{args.cache.stem}-encoder-{args.epochs}-{args.lr}-{args.seed}"
+                f"{f'-synthetic-{args.synthetic}' if args.synthetic else ''}.pkl"
             )
             if args.cache
             else None
@@ -496,14 +543,14 @@ def main() -> None:
 
     def pick_ratio(idx: list[int]) -> float:
         best = None
-        for ratio in RATIOS:
+        for ratio in PER_WORD:
             s = evaluate_rows([cv_view[i] for i in idx], lambda m, _r: oof[idx[m]], ratio)
             key = (s["median_words"] <= args.max_words, s["answer_contains"])
             if best is None or key > best[0]:
                 best = (key, ratio)
         return best[1]
 
-    # Abstention model, threshold and second-sentence ratio: fitted on the training folds,
+    # Abstention model, threshold and extra-sentence threshold: fitted on the training folds,
     # applied to the held-out one.
     cv_out = []
     # Held-out probabilities of two question models, to say how well each tells answerable
@@ -567,6 +614,8 @@ def main() -> None:
         "encoder": not args.no_encoder,
         "epochs": args.epochs,
         "lr": args.lr,
+        "synthetic": args.synthetic,
+        "answer_sentences": ANSWER_SENTENCES,
         "answer_among_candidates": round(
             float(np.mean([r["labels"].any() for r in rows if r["answerable"]])), 3
         ),
@@ -583,7 +632,7 @@ def main() -> None:
         },
         "shipped": {
             "abstain_threshold": round(threshold, 6),
-            "second_sentence_ratio": ratio,
+            "extra_sentence_per_word": ratio,
             "relevance_floor": round(floor, 6),
         },
         "weights": dict(zip(FEATURES, np.round(full[2], 4).tolist(), strict=True)),

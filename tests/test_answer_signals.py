@@ -7,6 +7,7 @@ from askdocs.answer.candidates import Candidate, CandidatePool, Retrieved, gathe
 from askdocs.answer.combiner import QUESTION_FEATURES
 from askdocs.answer.entities import dates, names, places, quantities, words
 from askdocs.answer.extractive import (
+    LOOK_AHEAD,
     choose,
     question_features,
     short_answer,
@@ -235,13 +236,21 @@ def test_antecedent_is_merged_only_inside_the_same_chunk() -> None:
     assert with_antecedent("It " + TEXT[3:], lone) == 37
 
 
-def test_choose_adds_a_second_sentence_only_when_close() -> None:
-    scores = np.array([3.0, 0.0, 2.9, 0.0])
+def test_choose_adds_sentences_the_model_cannot_tell_apart_shorter_ones_first() -> None:
+    scores = np.array([3.0, 0.0, 2.9, 2.8, 2.7])
     probabilities = softmax(scores)
-    assert choose(scores, probabilities, 2, 0.8) == [0, 2]  # best first
-    assert choose(scores, probabilities, 2, 1.01) == [0]
-    assert choose(scores, probabilities, 1, 0.1) == [0]
-    assert choose(scores, probabilities, 3, 0.01) == [0, 2, 1]
+    words = [10, 10, 10, 40, 10]
+    assert choose(scores, probabilities, 3, 0.05, words) == [0, 2, 4]  # best first
+    # The 40-word sentence is as likely as its neighbours but costs four times the words:
+    # skipped for the shorter one after it.
+    assert choose(scores, probabilities, 3, 0.05, words).count(3) == 0
+    assert choose(scores, probabilities, 4, 0.02, words) == [0, 2, 3, 4]
+    assert choose(scores, probabilities, 2, 0.05, words) == [0, 2]  # at most max_sentences
+    assert choose(scores, probabilities, 3, 1.01, words) == [0]  # above 1: never a second
+    assert choose(scores, probabilities, 1, 0.001, words) == [0]
+    # Only the LOOK_AHEAD candidates after the best by score may join it.
+    many = np.array([3.0] + [2.99] * 8)
+    assert len(choose(many, softmax(many), 9, 0.0, [1] * 9)) == 1 + LOOK_AHEAD
 
 
 @pytest.mark.parametrize(

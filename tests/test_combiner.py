@@ -61,7 +61,7 @@ def test_settings_name_missing_weights_and_hash_their_content(tmp_path: Path) ->
         Settings(answer_weights=str(tmp_path / "missing.json"))
     first = Settings(answer_weights=str(write_weights(tmp_path))).settings_hash()
     (tmp_path / "other").mkdir()
-    other = write_weights(tmp_path / "other", second_sentence_ratio=0.9)
+    other = write_weights(tmp_path / "other", extra_sentence_per_word=0.9)
     assert Settings(answer_weights=str(other)).settings_hash() != first
 
 

@@ -128,7 +128,12 @@ class Settings(BaseSettings):
         description="Articles (the best of the retrieved passages') whose every sentence is a "
         "candidate answer.",
     )
-    answer_sentences: int = Field(2, gt=0, description="Most sentences in an extractive answer.")
+    answer_sentences: int = Field(
+        3,
+        gt=0,
+        description="Most sentences in an extractive answer (the best, and the next ones only "
+        "while the model cannot tell them from it, shorter ones more readily).",
+    )
     max_file_mb: float = Field(
         10.0, gt=0, description="Files and fetched pages larger than this are skipped."
     )

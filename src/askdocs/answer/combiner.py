@@ -20,7 +20,7 @@ import numpy as np
 
 from askdocs.answer.features import FEATURES
 
-FORMAT = 1
+FORMAT = 2
 """Version of the weights file layout; a file of another version is refused, not misread."""
 
 QUESTION_FEATURES: tuple[str, ...] = (
@@ -63,7 +63,9 @@ class Combiner:
     abstain_weights: np.ndarray
     abstain_bias: float
     abstain_threshold: float
-    second_sentence_ratio: float
+    # A further sentence joins the best when its probability is at least this x its words x
+    # the best's (extractive.choose); fitted under the median-answer-length limit.
+    extra_sentence_per_word: float
     # Best cosine between the question and any candidate below which nothing in the articles
     # is about the question (fitted: refuses at most 1% of the answerable fitting questions).
     relevance_floor: float = 0.0
@@ -116,7 +118,7 @@ class Combiner:
             abstain_weights=np.asarray(abstain["weights"]),
             abstain_bias=float(abstain["bias"]),
             abstain_threshold=float(abstain["threshold"]),
-            second_sentence_ratio=float(data["second_sentence_ratio"]),
+            extra_sentence_per_word=float(data["extra_sentence_per_word"]),
             relevance_floor=float(abstain.get("relevance_floor", 0.0)),
             encoder_layers=_beside(name, encoder["file"]) if encoder else None,
             encoder_sha256=encoder["sha256"] if encoder else "",
@@ -130,12 +132,13 @@ def weights_document(
     abstain: tuple[Sequence[float], Sequence[float], Sequence[float], float],
     threshold: float,
     relevance_floor: float,
-    second_sentence_ratio: float,
+    extra_sentence_per_word: float,
     **about: object,
 ) -> dict[str, object]:
     """A weights file's content, the one layout `Combiner.from_json` reads: the ranker's
     (mean, scale, weights), the abstention model's (mean, scale, weights, bias), its threshold,
-    the relevance floor, the second-sentence ratio, and `about` (provenance, the encoder)."""
+    the relevance floor, the extra-sentence threshold per word, and `about` (provenance, the
+    encoder)."""
 
     def rounded(values: Sequence[float]) -> list[float]:
         return [round(float(v), 6) for v in values]
@@ -151,7 +154,7 @@ def weights_document(
                     "scale": rounded(a_scale), "weights": rounded(a_weights),
                     "bias": round(float(bias), 6), "threshold": round(float(threshold), 6),
                     "relevance_floor": round(float(relevance_floor), 6)},
-        "second_sentence_ratio": second_sentence_ratio,
+        "extra_sentence_per_word": extra_sentence_per_word,
     }  # fmt: skip
 
 

@@ -237,7 +237,11 @@ class ExtractiveAnswerer:
         c = self.combiner
         confidence = c.answerable(scored.question_features())
         chosen = choose(
-            scored.scores, scored.probabilities, self.max_sentences, c.second_sentence_ratio
+            scored.scores,
+            scored.probabilities,
+            self.max_sentences,
+            c.extra_sentence_per_word,
+            [len(candidate.text.split()) for candidate in scored.pool.candidates],
         )
         refusal = self.abstain and refusal_reason(
             scored.features,
@@ -317,22 +321,34 @@ def refusal_reason(
     return None
 
 
-def choose(
-    scores: np.ndarray, probabilities: np.ndarray, max_sentences: int, ratio: float
-) -> list[int]:
-    """The best candidate, then the next ones while their probability is at least `ratio` of
-    its (a second sentence when the model cannot tell two apart); best first, since the short
-    answer is cut from the first. Candidates are distinct sentences, so they never overlap.
+LOOK_AHEAD = 5
+"""Candidates after the best that may join it (by score): further down, never worth the words."""
 
-    >>> choose(np.array([3.0, 0.0, 2.9]), np.array([0.5, 0.05, 0.45]), 2, 0.8)
+
+def choose(
+    scores: np.ndarray,
+    probabilities: np.ndarray,
+    max_sentences: int,
+    per_word: float,
+    words: Sequence[int],
+) -> list[int]:
+    """The best candidate, then, among the next LOOK_AHEAD by score, each whose probability
+    is at least `per_word` x its word count x the best's (up to `max_sentences` in all): a
+    further sentence when the model cannot tell it from the best, the more readily the
+    shorter it is, since words are what an answer costs its reader. Best first: the short
+    answer is cut from it. Candidates are distinct sentences, so they never overlap.
+
+    >>> choose(np.array([3.0, 0.0, 2.9]), np.array([0.5, 0.05, 0.45]), 2, 0.05, [9, 9, 9])
     [0, 2]
     """
     order = [int(i) for i in np.argsort(-scores, kind="stable")]
     chosen = order[:1]
-    for index in order[1:max_sentences]:
-        if probabilities[index] < ratio * probabilities[order[0]]:
+    best = probabilities[order[0]]
+    for index in order[1 : 1 + LOOK_AHEAD]:
+        if len(chosen) >= max_sentences:
             break
-        chosen.append(index)
+        if probabilities[index] >= per_word * words[index] * best:
+            chosen.append(index)
     return chosen
 
 
