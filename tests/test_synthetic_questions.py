@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-import synthetic_questions as SQ  # noqa: E402
+import synthetic_questions as SQ
 
 LEAD = "Harbourton council approved a new bridge over the Tessel river on Monday."
 SENTENCES = [
