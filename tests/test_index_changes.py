@@ -298,3 +298,37 @@ def test_a_new_machine_answers_while_its_keyword_cache_fills(
     assert fresh.store.keywords_ready.wait(timeout=30)
     assert fresh.store.keywords.count() == fresh.store.chunks.count()
     assert fresh.check() == []
+
+
+def test_article_chunks_by_id_through_the_cache_and_by_where_when_it_is_behind(
+    two_machines: tuple[ChromaStore, ChromaStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer, reader = two_machines
+    writer.replace_articles([_article(1, "The harbour bridge opened. Crowds cheered.")])
+    reader.catch_up()
+    asked: list[dict] = []
+    real_get = reader.chunks.get
+
+    def get(**kwargs):  # type: ignore[no-untyped-def]
+        asked.append(kwargs)
+        return real_get(**kwargs)
+
+    monkeypatch.setattr(reader.chunks, "get", get)
+    assert [c.id for c in reader.article_chunks(["art1"])] == ["art1:0"]
+    assert [sorted(a) for a in asked] == [["ids", "include"]]  # by id: no metadata scan
+    # Another process replaces the article (new chunk id); before this reader catches up its
+    # cache names a chunk Chroma no longer holds: the lookup falls back to the metadata where.
+    changed = _article(1, "The harbour bridge closed. Crowds left.")
+    changed.chunks[0] = Chunk(
+        id="art1:0b", article_id="art1", index=0, text=changed.article.text, start=0,
+        end=len(changed.article.text),
+    )  # fmt: skip
+    writer.replace_articles([changed])
+    asked.clear()
+    assert [c.id for c in reader.article_chunks(["art1"])] == ["art1:0b"]
+    assert "where" in asked[-1]
+    # While a new machine's cache is still filling, the where as well.
+    reader.keywords_ready.clear()
+    asked.clear()
+    assert [c.id for c in reader.article_chunks(["art1"])] == ["art1:0b"]
+    assert [sorted(a) for a in asked] == [["include", "where"]]

@@ -176,6 +176,21 @@ class KeywordIndex:
         with self._lock:
             return dict(self._db.execute("SELECT chunk_id, article_id FROM chunks"))
 
+    def chunks_of(self, article_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The chunk ids of these articles that this cache holds (by its article index)."""
+        if not article_ids:
+            return {}
+        marks = ",".join("?" * len(article_ids))
+        found: dict[str, list[str]] = {}
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT article_id, chunk_id FROM chunks WHERE article_id IN ({marks})",
+                list(article_ids),
+            ).fetchall()
+        for article_id, chunk_id in rows:
+            found.setdefault(article_id, []).append(chunk_id)
+        return found
+
     def count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
