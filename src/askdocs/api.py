@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,15 @@ class Assistant:
     def store(self) -> ChromaStore:
         return self._open_store(create=False)
 
+    @contextmanager
+    def writing(self, create: bool = False) -> Iterator[ChromaStore]:
+        """The store, for a block that writes it: one writer per index, by the OS file lock on
+        this machine and, with a Chroma server, the writer lease across machines."""
+        with ingest_lock(self.settings):
+            store = self._open_store(create=create, locked=True)
+            with store.writing(self.settings.writer_lease_seconds):
+                yield store
+
     # ----------------------------------------------------------------- ingest
 
     def ingest(
@@ -101,12 +111,10 @@ class Assistant:
         missing = [str(p) for p in local if not p.exists()]
         if missing:
             raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
-        with ingest_lock(self.settings):
-            store = self._open_store(create=True, locked=True)
-            with store.writing(self.settings.writer_lease_seconds):
-                return Ingester(self.settings, self.embedder, store).run(
-                    local, urls, feeds, progress, fetcher
-                )
+        with self.writing(create=True) as store:
+            return Ingester(self.settings, self.embedder, store).run(
+                local, urls, feeds, progress, fetcher
+            )
 
     # -------------------------------------------------------------------- ask
 
@@ -156,10 +164,8 @@ class Assistant:
 
         Takes the ingest lock: a removal never interleaves with an ingest of the same index.
         """
-        with ingest_lock(self.settings):
-            store = self.store
-            with store.writing(self.settings.writer_lease_seconds):
-                return remove_articles(store, reference)
+        with self.writing() as store:
+            return remove_articles(store, reference)
 
     def check(self) -> list[str]:
         """Problems found in the index (orphan or mismatched chunks, wrong counts, duplicates)."""

@@ -440,15 +440,10 @@ def run_evaluation(
 
 
 def _drop_articles_outside(assistant: Any, corpus: Path) -> None:
-    """A reused index must hold this corpus and nothing else. Deleting takes the ingest lock,
+    """A reused index must hold this corpus and nothing else. Deleting holds the writer lock,
     like every other write to the index."""
-    from askdocs.index import ingest_lock
-
     root = corpus.resolve()
-    with (
-        ingest_lock(assistant.settings),
-        assistant.store.writing(assistant.settings.writer_lease_seconds),
-    ):
-        for record in assistant.store.indexed_articles().values():
+    with assistant.writing() as store:
+        for record in store.indexed_articles().values():
             if root not in Path(record.source.split("#", 1)[0]).parents:
-                assistant.store.delete_article(record.id)
+                store.delete_article(record.id)

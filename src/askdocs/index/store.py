@@ -21,7 +21,7 @@ from askdocs.index import sentences
 from askdocs.index.changes import ChangeLog
 from askdocs.index.filters import chroma_where, day_number
 from askdocs.index.keywords import KeywordIndex
-from askdocs.index.lease import WriterLease, holding
+from askdocs.index.lease import LEASE_SECONDS, WriterLease, holding
 from askdocs.index.lock import StoreError
 from askdocs.index.sentence_cache import SentenceCache
 from askdocs.types import Article, Chunk, Filters, Passage
@@ -392,18 +392,15 @@ class ChromaStore:
         if before == previous:
             self.keywords.set_synced_generation(generation)
 
-    @_reachable
     @contextlib.contextmanager
-    def writing(self, lease_seconds: float | None = None) -> Iterator[WriterLease | None]:
+    def writing(self, lease_seconds: float = LEASE_SECONDS) -> Iterator[WriterLease | None]:
         """The block writes this index: with a Chroma server, holding the writer lease that
         keeps writers on other machines out (index/lease.py); an embedded index is one
         machine's, and the caller's file lock (lock.py) already keeps its writers apart."""
         if not self.remote:
             yield None
             return
-        lease = WriterLease(self.changes.collection, self.where)
-        if lease_seconds is not None:
-            lease.seconds = lease_seconds
+        lease = WriterLease(self.changes.collection, self.where, seconds=lease_seconds)
         with holding(lease):
             self.lease = lease
             try:
@@ -416,6 +413,7 @@ class ChromaStore:
         if self.lease is not None:
             self.lease.check()
 
+    @_reachable
     def finish_interrupted(self) -> int:
         """Clean up after a writer that died mid-write (kill -9, power cut): the articles its
         journal names lose any chunks, sentences and keyword rows their record does not own
