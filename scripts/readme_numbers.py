@@ -123,13 +123,18 @@ def cv_table() -> str:
 
 ABLATIONS = {
     "answerer_cv.json": "everything (shipped)",
+    "answerer_cv-seed-13.json": "the same fit on other folds (`--seed 13`)",
     "answerer_cv-no-encoder.json": "without the tuned question encoder",
     "answerer_cv-no-parts.json": "without the focus and context vectors",
     "answerer_cv-no-kinds.json": "without the answer-kind features (new name / number / date / "
     "place / cause, nearness)",
     "answerer_cv-no-name-split.json": "without splitting the focus's names from its other words",
+    "answerer_cv-no-story.json": "without the story signals (`article_coverage`: how much of the "
+    "question the sentence's article holds; `near_best`: sentences away from the article's best "
+    "match)",
     "answerer_cv-no-unit-missing.json": "abstention without `unit_missing_top3` (an amount is "
     "asked and none of the three best sentences states one)",
+    "answerer_cv-no-coverage-abstain.json": "abstention without `top_article_coverage`",
     "answerer_cv-l2-0.001.json": "ranker L2 penalty 0.001 (shipped: 0.01)",
     "answerer_cv-l2-0.1.json": "ranker L2 penalty 0.1",
     "answerer_cv-l2-1.json": "ranker L2 penalty 1.0",

@@ -16,10 +16,12 @@ from askdocs.answer.extractive import (
 )
 from askdocs.answer.features import (
     FEATURES,
+    Similarities,
     answer_near_focus,
     constraints_met,
     feature_matrix,
     kind_match,
+    near_best,
     neighbour_max,
     novelty,
     rank_scores,
@@ -217,13 +219,35 @@ def test_feature_matrix_has_one_named_column_per_feature() -> None:
     pool = _pool()
     q = analyse("Who leads Acme, the bank whose shares rose 3%?")
     sims = np.array([0.9, 0.5, 0.6, 0.2])
-    matrix = feature_matrix(q, pool, sims, sims, sims, sims, {})
+    matrix = feature_matrix(q, pool, Similarities(sims, sims, sims, sims), {})
     assert matrix.shape == (4, len(FEATURES))
     column = {name: matrix[:, i] for i, name in enumerate(FEATURES)}
     assert column["kind_person"].tolist() == [0.0, 0.0, 1.0, 0.0]  # only "Anna Berg" is new
     assert column["constraints_sentence"].tolist() == [1.0, 0.0, 0.0, 0.0]  # "3%"
     assert column["rank_question"][0] == 1.0
     assert column["lead"].tolist() == [1.0, 0.5, 1 / 3, 0.25]
+    # The article holds five of the question's six terms (acme, bank, shares, rose, 3%), not
+    # "leads"; every sentence of the article gets the article's figure.
+    assert column["article_coverage"].tolist() == [5 / 6] * 4
+
+
+def test_near_best_counts_sentences_within_each_article() -> None:
+    # Article "a": best at index 4, so 2 is two sentences away; "b": its only sentence is best.
+    out = near_best(["a", "a", "b", "a"], [2, 4, 0, 7], np.array([0.5, 0.8, 0.9, 0.1]))
+    assert out.tolist() == [0.5, 0.0, 0.0, pytest.approx(1 / 3)]
+
+
+def test_article_coverage_weighs_rare_question_words_more() -> None:
+    pool = _pool()
+    q = analyse("Who leads Acme, the bank whose shares rose 3%?")
+    sims = np.zeros(4)
+    plain = feature_matrix(q, pool, Similarities(sims, sims, sims, sims), {})
+    # "lead" is the one question term the article lacks: the rarer it is, the less it covers.
+    rare_lead = {t: 1.0 for t in q.terms} | {"lead": 5.0}
+    weighted = feature_matrix(q, pool, Similarities(sims, sims, sims, sims), rare_lead)
+    column = FEATURES.index("article_coverage")
+    assert weighted[0, column] == pytest.approx(5 / 10)
+    assert plain[0, column] == pytest.approx(5 / 6)
 
 
 def test_antecedent_is_merged_only_inside_the_same_chunk() -> None:

@@ -36,6 +36,8 @@ QUESTION_FEATURES: tuple[str, ...] = (
     "top_constraints",  # share of the question's years and numbers its article holds
     "top_sim_question",  # its cosine to the question
     "best_article_score",  # retrieval's score of the best article
+    "top_article_coverage",  # how much of the question its article holds (an unanswerable
+    # question asks for a detail a real story lacks, and cites its other details closely)
 )
 
 

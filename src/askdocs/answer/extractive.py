@@ -13,7 +13,7 @@ from langchain_core.embeddings import Embeddings
 from askdocs.answer.candidates import Candidate, CandidatePool, Retrieved, gather
 from askdocs.answer.combiner import QUESTION_FEATURES, Combiner
 from askdocs.answer.entities import measuring, new_spans, spans_of_kind, words
-from askdocs.answer.features import FEATURES, feature_matrix
+from askdocs.answer.features import FEATURES, Similarities, feature_matrix
 from askdocs.answer.question import (
     DATE,
     NAME,
@@ -87,6 +87,7 @@ def question_features(
         "top_constraints": column["constraints_article"],
         "top_sim_question": column["sim_question"],
         "best_article_score": article_scores[0] if len(article_scores) else 0.0,
+        "top_article_coverage": column["article_coverage"],
     }
     return np.asarray([values[name] for name in QUESTION_FEATURES], dtype=float)
 
@@ -196,9 +197,8 @@ class ExtractiveAnswerer:
             else sim_question
         )
         rarity = self.term_rarity(analysis.terms) if self.term_rarity else {}
-        matrix = feature_matrix(
-            analysis, pool, sim_question, sim_focus, sim_context, sim_tuned, rarity
-        )
+        similarities = Similarities(sim_question, sim_focus, sim_context, sim_tuned)
+        matrix = feature_matrix(analysis, pool, similarities, rarity)
         return analysis, pool, matrix
 
     def _part_vectors(self, analysis: QuestionAnalysis) -> list[np.ndarray | None]:

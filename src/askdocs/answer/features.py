@@ -12,6 +12,7 @@ import math
 import re
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -48,6 +49,7 @@ FEATURES: tuple[str, ...] = (
     "rank_focus",  # the same for sim_focus
     "gap_question",  # sim_question minus the best candidate's
     "neighbour_sim",  # best sim_question of the sentence just before or after
+    "near_best",  # 1 / sentences away from its article's sentence most like the question
     "focus_overlap",  # rarity-weighted share of the focus words the sentence holds
     "focus_name_overlap",  # ... of the focus's names ("Harbourton", "Coastal Herald")
     "focus_word_overlap",  # ... of its other words, what is said of them ("manages", "heads")
@@ -69,12 +71,23 @@ FEATURES: tuple[str, ...] = (
     "years_article",  # share of the question's years its article holds (1 with none asked)
     "constraints_sentence",  # ... that the sentence itself holds
     "title_overlap",  # rarity-weighted share of the question's words in the article's title
+    "article_coverage",  # ... in the article's whole text: a question is written from one story
 )
 
 _NEAR_WORDS = 6
 """Words between an answer phrase and a focus word for them to count as one statement."""
 _LONG_SENTENCE_WORDS = 60
 _QUOTE = re.compile(r"[\"“”]|\b(?:said|says|told|added)\b")
+
+
+@dataclass(frozen=True)
+class Similarities:
+    """Cosines of every candidate's stored vector to the parts of the question."""
+
+    question: np.ndarray
+    focus: np.ndarray
+    context: np.ndarray
+    tuned: np.ndarray  # to the question as the fine-tuned question encoder embeds it
 
 
 def weighted_overlap(weights: Mapping[str, float], terms: set[str]) -> float:
@@ -118,6 +131,25 @@ def neighbour_max(article_ids: Sequence[str], indices: Sequence[int], values: np
         around = [position.get((a, i - 1)), position.get((a, i + 1))]
         found = [values[m] for m in around if m is not None]
         out[n] = max(found) if found else 0.0
+    return out
+
+
+def near_best(article_ids: Sequence[str], indices: Sequence[int], values: np.ndarray):
+    """For each sentence, 1 / its distance (in sentences) to the sentence of its article with
+    the largest value; 0 for that sentence itself. Readers pin the story down with what its
+    best-matching sentence says; the answer often sits right before or after it.
+
+    >>> near_best(["a", "a", "a", "b"], [0, 1, 3, 5], np.array([0.1, 0.9, 0.2, 0.4])).tolist()
+    [1.0, 0.0, 0.5, 0.0]
+    """
+    best: dict[str, tuple[float, int]] = {}
+    for a, i, v in zip(article_ids, indices, values, strict=True):
+        if a not in best or v > best[a][0]:
+            best[a] = (v, i)
+    out = np.zeros(len(values))
+    for n, (a, i) in enumerate(zip(article_ids, indices, strict=True)):
+        distance = abs(i - best[a][1])
+        out[n] = 1.0 / distance if distance else 0.0
     return out
 
 
@@ -185,6 +217,12 @@ def _terms(text: str) -> tuple[str, ...]:
     return tuple(content_terms(text))
 
 
+@lru_cache(maxsize=256)
+def _article_terms(text: str) -> frozenset[str]:
+    """An article's terms (cached apart from sentences': few articles, long texts)."""
+    return frozenset(content_terms(text))
+
+
 def _word_distance(starts: Sequence[int], at: int, span: Span) -> int:
     """Words between the word starting at `at` and the span (0 when inside it)."""
     index = bisect_left(starts, at)
@@ -226,10 +264,7 @@ def constraints_met(analysis: QuestionAnalysis, text: str, years_only: bool = Fa
 def feature_matrix(
     analysis: QuestionAnalysis,
     pool: CandidatePool,
-    sim_question: np.ndarray,
-    sim_focus: np.ndarray,
-    sim_context: np.ndarray,
-    sim_tuned: np.ndarray,
+    sims: Similarities,
     rarity: Mapping[str, float],
 ) -> np.ndarray:
     """One row per candidate, one column per name in FEATURES."""
@@ -250,20 +285,22 @@ def feature_matrix(
             constraints_met(analysis, art.text),
             weighted_overlap(all_weights, set(content_terms(art.title))),
             constraints_met(analysis, art.text, years_only=True),
+            weighted_overlap(all_weights, _article_terms(art.text)),
         )
         for a, art in pool.articles.items()
         if a in set(article_ids)
     }
     columns: dict[str, np.ndarray] = {name: np.zeros(n) for name in FEATURES}
-    columns["sim_question"] = sim_question
-    columns["sim_focus"] = sim_focus
-    columns["sim_context"] = sim_context
-    columns["sim_tuned"] = sim_tuned
-    columns["rank_tuned"] = rank_scores(sim_tuned)
-    columns["rank_question"] = rank_scores(sim_question)
-    columns["rank_focus"] = rank_scores(sim_focus)
-    columns["gap_question"] = sim_question - (sim_question.max() if n else 0.0)
-    columns["neighbour_sim"] = neighbour_max(article_ids, indices, sim_question)
+    columns["sim_question"] = sims.question
+    columns["sim_focus"] = sims.focus
+    columns["sim_context"] = sims.context
+    columns["sim_tuned"] = sims.tuned
+    columns["rank_tuned"] = rank_scores(sims.tuned)
+    columns["rank_question"] = rank_scores(sims.question)
+    columns["rank_focus"] = rank_scores(sims.focus)
+    columns["gap_question"] = sims.question - (sims.question.max() if n else 0.0)
+    columns["neighbour_sim"] = neighbour_max(article_ids, indices, sims.question)
+    columns["near_best"] = near_best(article_ids, indices, sims.question)
     for row, candidate in enumerate(pool.candidates):
         text = candidate.text
         terms = _terms(text)
@@ -284,11 +321,12 @@ def feature_matrix(
         columns["lead"][row] = 1.0 / (1.0 + candidate.index)
         columns["length"][row] = math.log1p(len(text.split())) / math.log(_LONG_SENTENCE_WORDS)
         columns["quotes"][row] = float(bool(_QUOTE.search(text)))
-        met, title, years = article_facts[candidate.article_id]
+        met, title, years, coverage = article_facts[candidate.article_id]
         columns["constraints_article"][row] = met
         columns["years_article"][row] = years
         columns["constraints_sentence"][row] = constraints_met(analysis, text)
         columns["title_overlap"][row] = title
+        columns["article_coverage"][row] = coverage
     columns["neighbour_focus_overlap"] = neighbour_max(
         article_ids, indices, columns["focus_overlap"]
     )
