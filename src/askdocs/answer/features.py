@@ -134,7 +134,7 @@ def neighbour_max(article_ids: Sequence[str], indices: Sequence[int], values: np
     return out
 
 
-def near_best(article_ids: Sequence[str], indices: Sequence[int], values: np.ndarray):
+def near_best(article_ids: Sequence[str], indices: Sequence[int], values: np.ndarray) -> np.ndarray:
     """For each sentence, 1 / its distance (in sentences) to the sentence of its article with
     the largest value; 0 for that sentence itself. Readers pin the story down with what its
     best-matching sentence says; the answer often sits right before or after it.
@@ -217,9 +217,10 @@ def _terms(text: str) -> tuple[str, ...]:
     return tuple(content_terms(text))
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)
 def _article_terms(text: str) -> frozenset[str]:
-    """An article's terms (cached apart from sentences': few articles, long texts)."""
+    """An article's terms, cached apart from sentences' with room for fewer: a question reads
+    three articles, a conversation the same ones again, and an article's text can be long."""
     return frozenset(content_terms(text))
 
 
