@@ -19,7 +19,11 @@ candidate sentence by whether it holds a gold answer, and fits:
    its threshold: the highest whose refusals of answerable questions stay within
    --max-false-abstain; and the relevance floor (--max-off-topic);
 3. the extra-sentence threshold per word (extractive.choose): the one that maximises answers
-   containing a gold answer while the median answer stays within --max-words words.
+   containing a gold answer while the median answer stays within --max-words words;
+4. the short-answer model (short.SpanRanker): a linear model over SPAN_FEATURES of the phrases
+   of the asked kind in each answering sentence, trained with the same listwise loss (the
+   mass should sit on the phrases that contain a gold answer), on the sentences whose phrases
+   are neither all right nor all wrong; measured on the sentence the held-out ranker chose.
 
 Everything is reported as k-fold cross-validation by question (the score on the questions a
 fold did not train on) beside the training figure, per question type. The shipped file is the
@@ -51,10 +55,17 @@ from askdocs.answer.extractive import (
     meet_years,
     question_features,
     refusal_reason,
-    short_answer,
     softmax,
 )
 from askdocs.answer.features import FEATURES, rank_scores
+from askdocs.answer.short import (
+    NEAREST_FOCUS,
+    SPAN_FEATURES,
+    SpanRanker,
+    short_answer,
+    span_features,
+)
+from askdocs.answer.short import candidates as phrases
 from askdocs.config import Settings
 from askdocs.evaluation import answer_contains, load_questions
 
@@ -149,6 +160,35 @@ def fit_ranker(rows: list[dict], l2: float) -> tuple[np.ndarray, np.ndarray, np.
     return mean, scale, result.x
 
 
+def phrase_groups(row: dict) -> list[dict]:
+    """Training groups for the short-answer model: each answering sentence's phrases of the
+    asked kind, labelled by whether they contain a gold answer; only sentences where the
+    choice matters (some phrases right, some wrong)."""
+    groups = []
+    if not row["answerable"] or not len(row["features"]):
+        return groups
+    for i in np.flatnonzero(row["labels"]):
+        found = phrases(row["analysis"], row["texts"][i])
+        labels = np.asarray([answer_contains(s.text, row["answers"]) for s in found], dtype=bool)
+        if labels.any() and not labels.all():
+            groups.append(
+                {
+                    "features": span_features(row["analysis"], row["texts"][i], found),
+                    "labels": labels,
+                    "answerable": True,
+                }
+            )
+    return groups
+
+
+def fit_short(groups: list[dict], l2: float) -> SpanRanker:
+    """The short-answer model on these phrase groups (the ranker's listwise loss)."""
+    if not groups:
+        return NEAREST_FOCUS
+    mean, scale, weights = fit_ranker(groups, l2)
+    return SpanRanker(mean=mean, scale=scale, weights=weights)
+
+
 def ranked(
     row: dict, mean: np.ndarray, scale: np.ndarray, w: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -228,6 +268,7 @@ def outcome(
     confidence: float = 1.0,
     floor: float = 0.0,
     threshold: float = 0.0,
+    short_model: SpanRanker = NEAREST_FOCUS,
 ) -> dict:
     """What the answerer would do on one question: its sentences, short answer, abstention
     (by the product's own refusal rule, with this fold's floor and threshold)."""
@@ -252,7 +293,7 @@ def outcome(
         is not None
     )
     best = int(np.argmax(scores))
-    short = short_answer(row["analysis"], row["texts"][best])
+    short = short_answer(row["analysis"], row["texts"][best], short_model)
     golds = row["answers"]
     return {
         "row": row,
@@ -266,7 +307,9 @@ def outcome(
     }
 
 
-def evaluate_rows(rows, scores_of, ratio, abstain_p=None, floor=0.0, threshold=0.0) -> dict:
+def evaluate_rows(
+    rows, scores_of, ratio, abstain_p=None, floor=0.0, threshold=0.0, short_model=NEAREST_FOCUS
+) -> dict:
     """Summary of every question's outcome given each row's scores."""
     return summarise(
         [
@@ -277,6 +320,7 @@ def evaluate_rows(rows, scores_of, ratio, abstain_p=None, floor=0.0, threshold=0
                 1.0 if abstain_p is None else float(abstain_p[n]),
                 floor,
                 threshold,
+                short_model,
             )
             for n, row in enumerate(rows)
         ]
@@ -558,6 +602,8 @@ def main() -> None:
     # and one trained on "answerable" itself.
     p_right = np.full(len(rows), np.nan)
     p_answerable = np.full(len(rows), np.nan)
+    groups = [phrase_groups(r) for r in rows]  # the phrases do not depend on the fold
+    short_cv = {}  # what fold f's short-answer model gives with the nearest-phrase rule's
     for f in range(k):
         train = [n for n in range(len(rows)) if fold[n] != f and has[n]]
         held_out = [n for n in range(len(rows)) if fold[n] == f and has[n]]
@@ -570,11 +616,18 @@ def main() -> None:
         )
         ratio = pick_ratio(train)
         floor = relevance_floor([rows[n] for n in train if answerable[n]], args.max_off_topic)
+        short_model = fit_short(
+            [g for n in range(len(rows)) if fold[n] != f for g in groups[n]], args.l2
+        )
         for n in range(len(rows)):
             if fold[n] == f:
                 p = abstain_probability(qf[n : n + 1], model)[0] if has[n] else 0.0
-                cv_out.append(outcome(cv_view[n], oof.get(n), ratio, p, floor, threshold))
+                cv_out.append(
+                    outcome(cv_view[n], oof.get(n), ratio, p, floor, threshold, short_model)
+                )
+                short_cv[n] = outcome(cv_view[n], oof.get(n), ratio, p, floor, threshold)
     cv = summarise(cv_out)
+    nearest = summarise([short_cv[n] for n in sorted(short_cv)])
 
     # The shipped fit: every question; the encoder columns out-of-fold, as for unseen questions.
     full = fit_ranker(oof_rows, args.l2)
@@ -585,6 +638,7 @@ def main() -> None:
     )
     ratio = pick_ratio(all_idx)
     floor = relevance_floor([rows[n] for n in all_idx if answerable[n]], args.max_off_topic)
+    short_full = fit_short([g for n in range(len(rows)) for g in groups[n]], args.l2)
     train_qf = np.zeros_like(qf)
     for n in all_idx:
         s, p = ranked(oof_rows[n], *full)
@@ -604,6 +658,7 @@ def main() -> None:
         abstain_probability(train_qf, abstain_model),
         floor,
         threshold,
+        short_full,
     )
 
     report = {
@@ -625,6 +680,9 @@ def main() -> None:
             for path in args.questions
         },
         "training": training,
+        # The short answer with the nearest-phrase rule instead of the fitted model (CV).
+        "short_answer_contains_nearest_focus_cv": nearest["short_answer_contains"],
+        "short_answer_groups": sum(len(g) for g in groups),
         # Cross-validated ROC AUC of telling answerable from unanswerable questions (0.5: chance).
         "answerable_auc_cv": {
             "shipped_model": round(roc_auc(p_right[has], answerable[has]), 3),
@@ -636,6 +694,9 @@ def main() -> None:
             "relevance_floor": round(floor, 6),
         },
         "weights": dict(zip(FEATURES, np.round(full[2], 4).tolist(), strict=True)),
+        "short_weights": dict(
+            zip(SPAN_FEATURES, np.round(short_full.weights, 4).tolist(), strict=True)
+        ),
         "seconds": round(time.perf_counter() - started),
     }
     print(json.dumps({key: v for key, v in report.items() if key != "weights"}, indent=1))
@@ -655,7 +716,15 @@ def main() -> None:
             "base_model": "all-MiniLM-L6-v2",
             "layers": list(QE.TUNED_LAYERS),
         }
-    data = weights_document(full, abstain_model, threshold, floor, ratio, **about)
+    data = weights_document(
+        full,
+        abstain_model,
+        threshold,
+        floor,
+        ratio,
+        (short_full.mean, short_full.scale, short_full.weights),
+        **about,
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(data, indent=1) + "\n")
     log(f"wrote {args.out}")

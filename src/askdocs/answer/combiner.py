@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from askdocs.answer.features import FEATURES
+from askdocs.answer.short import NEAREST_FOCUS, SPAN_FEATURES, SpanRanker
 
 FORMAT = 2
 """Version of the weights file layout; a file of another version is refused, not misread."""
@@ -77,6 +78,9 @@ class Combiner:
     encoder_sha256: str = ""
     encoder_base_model: str = ""
     encoder_first_layer: int = 0
+    # Chooses the short answer among a sentence's phrases of the asked kind (short.py); a file
+    # fitted before there was one takes the phrase nearest the focus words.
+    short: SpanRanker = NEAREST_FOCUS
 
     def scores(self, matrix: np.ndarray) -> np.ndarray:
         """The combined score of each row of a feature matrix (columns in `features` order)."""
@@ -102,6 +106,12 @@ class Combiner:
             )
         ranker, abstain = data["ranker"], data["abstain"]
         encoder = data.get("question_encoder")
+        short = data.get("short")
+        if short is not None and tuple(short["features"]) != SPAN_FEATURES:
+            raise CombinerError(
+                f"answer weights {name!r}: the short-answer model was fitted for other "
+                "features than this askdocs computes; refit them with scripts/fit_answerer.py"
+            )
         if tuple(ranker["features"]) != FEATURES or tuple(abstain["features"]) != QUESTION_FEATURES:
             raise CombinerError(
                 f"answer weights {name!r} were fitted for other features than this askdocs "
@@ -126,6 +136,13 @@ class Combiner:
             encoder_sha256=encoder["sha256"] if encoder else "",
             encoder_base_model=encoder["base_model"] if encoder else "",
             encoder_first_layer=min(encoder["layers"]) if encoder else 0,
+            short=SpanRanker(
+                mean=np.asarray(short["mean"]),
+                scale=np.asarray(short["scale"]),
+                weights=np.asarray(short["weights"]),
+            )
+            if short
+            else NEAREST_FOCUS,
         )
 
 
@@ -135,18 +152,31 @@ def weights_document(
     threshold: float,
     relevance_floor: float,
     extra_sentence_per_word: float,
+    short: tuple[Sequence[float], Sequence[float], Sequence[float]] | None = None,
     **about: object,
 ) -> dict[str, object]:
     """A weights file's content, the one layout `Combiner.from_json` reads: the ranker's
     (mean, scale, weights), the abstention model's (mean, scale, weights, bias), its threshold,
-    the relevance floor, the extra-sentence threshold per word, and `about` (provenance, the
-    encoder)."""
+    the relevance floor, the extra-sentence threshold per word, the short-answer model's
+    (mean, scale, weights) and `about` (provenance, the encoder)."""
 
     def rounded(values: Sequence[float]) -> list[float]:
         return [round(float(v), 6) for v in values]
 
     mean, scale, weights = ranker
     a_mean, a_scale, a_weights, bias = abstain
+    short_model = (
+        {}
+        if short is None
+        else {
+            "short": {
+                "features": list(SPAN_FEATURES),
+                "mean": rounded(short[0]),
+                "scale": rounded(short[1]),
+                "weights": rounded(short[2]),
+            }
+        }
+    )
     return {
         "format": FORMAT,
         **about,
@@ -157,6 +187,7 @@ def weights_document(
                     "bias": round(float(bias), 6), "threshold": round(float(threshold), 6),
                     "relevance_floor": round(float(relevance_floor), 6)},
         "extra_sentence_per_word": extra_sentence_per_word,
+        **short_model,
     }  # fmt: skip
 
 

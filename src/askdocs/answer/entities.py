@@ -37,7 +37,8 @@ QUANTITY_SPAN = re.compile(
     rf"|\b(?:{_NUMBER_WORDS})(?:[- ](?:{_NUMBER_WORDS}))*\b",
     re.IGNORECASE,
 )
-_NAME_WORD = r"(?:[A-Z][\w'’.&-]*|[A-Z]{2,}\d*)"
+# A name word, or one with an Arabic article or patronymic joined by a hyphen ("al-Gosaibi").
+_NAME_WORD = r"(?:(?:al|el|ul|bin|ibn|abu)-)?(?:[A-Z][\w'’.&-]*|[A-Z]{2,}\d*)"
 _NAME_SPAN = re.compile(
     rf"{_NAME_WORD}(?:\s+(?:(?:of|de|del|da|di|la|le|van|von|bin|al|and|&|the)\s+)?{_NAME_WORD})*"
 )
@@ -82,6 +83,8 @@ def names(sentence: str) -> tuple[Span, ...]:
     ['Acme President Anna Berg']
     >>> [s.text for s in names("Rubio accused the Venezuelan government of it.")]
     ['Rubio', 'Venezuelan government']
+    >>> [s.text for s in names("Labour Minister Ghazi al-Gosaibi said so.")]
+    ['Labour Minister Ghazi al-Gosaibi']
     """
     spans = []
     for match in _NAME_SPAN.finditer(sentence):

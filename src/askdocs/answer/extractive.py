@@ -12,21 +12,15 @@ from langchain_core.embeddings import Embeddings
 
 from askdocs.answer.candidates import Candidate, CandidatePool, Retrieved, gather
 from askdocs.answer.combiner import QUESTION_FEATURES, Combiner
-from askdocs.answer.entities import measuring, new_spans, spans_of_kind, words
 from askdocs.answer.features import FEATURES, Similarities, feature_matrix
 from askdocs.answer.question import (
-    DATE,
-    NAME,
-    NUMBER,
-    PERSON,
-    PLACE,
     QuestionAnalysis,
     analyse,
 )
+from askdocs.answer.short import PHRASE_KINDS, short_answer
 from askdocs.chunking import candidate_sentences
 from askdocs.citations import format_marker, make_citation
 from askdocs.embeddings import SentenceVectors
-from askdocs.index.keywords import TOKEN, stem
 from askdocs.types import BELOW_THRESHOLD, CANNOT_ANSWER, Citation, Passage
 
 Rarity = Callable[[Iterable[str]], dict[str, float]]
@@ -71,7 +65,7 @@ def question_features(
     kind_columns = [i for i, name in enumerate(FEATURES) if name.startswith("kind_")]
     kind = max(column[FEATURES[i]] for i in kind_columns)
     asked = FEATURES.index(f"kind_{kind_asked}")
-    missing = kind_asked in _PHRASE_KINDS and features[top, asked] < 1.0
+    missing = kind_asked in PHRASE_KINDS and features[top, asked] < 1.0
     missing3 = missing and all(features[j, asked] < 1.0 for j in order[:3])
     # kind_number is below 1 when no new number of the sentence measures the asked unit.
     unit_missing3 = unit_asked and all(features[j, asked] < 1.0 for j in order[:3])
@@ -90,10 +84,6 @@ def question_features(
         "top_article_coverage": column["article_coverage"],
     }
     return np.asarray([values[name] for name in QUESTION_FEATURES], dtype=float)
-
-
-# Kinds answered by a phrase; a reason or "anything" is not.
-_PHRASE_KINDS = {NUMBER, DATE, PERSON, PLACE, NAME}
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:
@@ -270,7 +260,7 @@ class ExtractiveAnswerer:
             citations.append(citation)
             parts.append(f"{citation.quote} {format_marker([key])}")
         best = scored.pool.candidates[chosen[0]]
-        short = short_answer(scored.analysis, best.text)
+        short = short_answer(scored.analysis, best.text, self.combiner.short)
         return ExtractiveAnswer(" ".join(parts), citations, confidence, short_answer=short)
 
 
@@ -366,31 +356,3 @@ def with_antecedent(text: str, candidate: Candidate) -> int:
     if spans and text[spans[-1][1] : start].count("\n") <= 1:
         return spans[-1][0]
     return start
-
-
-def short_answer(analysis: QuestionAnalysis, sentence: str) -> str | None:
-    """The phrase of the asked kind in the sentence that the question does not already hold,
-    nearest the question's focus words; None when the question asks for no such phrase.
-
-    >>> q = analyse("Who leads Acme Bank?")
-    >>> short_answer(q, "Acme President Anna Berg said the bank must grow.")
-    'Acme President Anna Berg'
-    """
-    if analysis.kind not in _PHRASE_KINDS:
-        return None
-    every = spans_of_kind(analysis.kind, sentence)
-    found = new_spans(every, words(analysis.text))
-    if not found:
-        return None
-    if analysis.unit:
-        # "How much did they raise?" asks for money: "180,000 pounds", not "six" (weeks).
-        found = measuring(sentence, found, every, analysis.unit) or found
-    focus = set(analysis.focus_terms)
-    anchors = [
-        m.start()
-        for m in TOKEN.finditer(sentence)
-        if stem(m.group().lower().strip(".,'’-")) in focus
-    ]
-    if not anchors:
-        return found[0].text
-    return min(found, key=lambda s: min(abs(s.start - a) for a in anchors)).text

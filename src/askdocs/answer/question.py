@@ -32,7 +32,7 @@ _ASKS_NUMBER = re.compile(
     r"rate|fee|figure|total|score|margin|salary|value|cost)\b|\bby how much\b"
 )
 _ASKS_DATE = re.compile(
-    r"\bwhen\b|\b(what|which|in what|in which) (year|date|day|month|season|decade|time)\b"
+    r"\bwhen\b|\b(what|which|in what|in which) (year|date|day|month|season|decade|time)s?\b"
 )
 _ASKS_PERSON = re.compile(r"\b(who|whom|whose)\b")
 _ASKS_PLACE = re.compile(
@@ -55,7 +55,7 @@ _KIND_CUES = [
     (PERSON, _ASKS_PERSON),
     (NAME, _ASKS_NAME),
 ]
-_WH = re.compile(r"\b(who|whom|whose|what|which|when|where|why|how)\b", re.IGNORECASE)
+WH_WORD = re.compile(r"\b(who|whom|whose|what|which|when|where|why|how)\b", re.IGNORECASE)
 
 # Words that open a clause which describes rather than asks: relative pronouns, subordinators
 # and the prepositions readers use to set a scene ("As X opened ...", "In X's plan, ...").
@@ -181,6 +181,8 @@ def answer_kind(question: str) -> str:
     'date'
     >>> answer_kind("Whose killing is the subject of the film?")
     'person'
+    >>> answer_kind("In which years had she won it before?")
+    'date'
     """
     q = question.lower()
     cues = [
@@ -263,7 +265,7 @@ def focus_spans(question: str) -> tuple[Spans, Spans]:
             focus.append(span)
         elif i == 0 and i < wh and not describes:
             focus.append(span)  # the subject: "X, whom ..., advises which club?"
-        elif i > wh and not describes and not _WH.search(text[i]):
+        elif i > wh and not describes and not WH_WORD.search(text[i]):
             focus.append(span)  # the verb after an aside: "Which president, who ..., rules"
         else:
             context.append(span)
@@ -271,7 +273,7 @@ def focus_spans(question: str) -> tuple[Spans, Spans]:
     # the office whose report found ..."): from the first relative pronoun after the wh-word,
     # when at least four words follow, the clause goes to the context.
     a, b = segments[wh]
-    wh_match = _WH.search(question, a, b)
+    wh_match = WH_WORD.search(question, a, b)
     if wh_match:
         relative = _RELATIVE.search(question, wh_match.end(), b)
         if relative and len(question[relative.start() : b].split()) >= 4:
@@ -282,7 +284,7 @@ def focus_spans(question: str) -> tuple[Spans, Spans]:
 
 def _asking_wh(segment: str) -> bool:
     """Whether a clause holds a wh-word that asks, not only relative ones ("in which")."""
-    return len(_WH.findall(segment)) > len(_RELATIVE_WH.findall(segment))
+    return len(WH_WORD.findall(segment)) > len(_RELATIVE_WH.findall(segment))
 
 
 def analyse(question: str) -> QuestionAnalysis:
@@ -290,7 +292,7 @@ def analyse(question: str) -> QuestionAnalysis:
     focus_at, context_at = focus_spans(question)
     focus = _join(question, focus_at) or question.strip()
     context = _join(question, context_at)
-    kind = answer_kind(focus) if _WH.search(focus) else answer_kind(question)
+    kind = answer_kind(focus) if WH_WORD.search(focus) else answer_kind(question)
     focus_terms = tuple(dict.fromkeys(content_terms(focus)))
     context_terms = tuple(t for t in dict.fromkeys(content_terms(context)) if t not in focus_terms)
     return QuestionAnalysis(
