@@ -82,6 +82,26 @@ def test_a_question_never_imports_torch(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_ingest_and_an_extractive_answer_never_load_langchain_tracing(tmp_path: Path) -> None:
+    # langchain_core's retriever and chat-model classes import langsmith's tracing (about 1 s
+    # of a new process's start on 2 cores); only LLM backends and `as_retriever` need them.
+    script = (
+        "import sys\n"
+        "from askdocs.api import Assistant\n"
+        f"a = Assistant(index_dir={str(tmp_path / 'index')!r})\n"
+        f"a.ingest([{str(REPO / 'tests' / 'data')!r}])\n"
+        "assert a.ask('Who won the Northfield chess championship?').short_answer\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith('langsmith')}),"
+        " 'langchain_core.retrievers' in sys.modules, 'langchain_core.tracers' in sys.modules)\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO / "src")}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.split() == ["[]", "False", "False"]
+
+
+@pytest.mark.slow
 def test_once_torch_holds_the_model_it_embeds_questions() -> None:
     embedder = LocalEmbeddings(resolve_model_path("all-MiniLM-L6-v2"))
     before = np.asarray(embedder.embed_query("What did the council approve?"))

@@ -5,6 +5,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from askdocs.api import Assistant
 from askdocs.retrieval import (
@@ -154,3 +155,27 @@ def test_an_emptied_index_abstains_in_every_mode(ingested: Assistant, articles_d
     for mode in ("hybrid", "dense", "keyword"):
         answer = ingested.variant(retrieval=mode).ask("Who won the Northfield chess championship?")
         assert answer.text == CANNOT_ANSWER and answer.passages == [], mode
+
+
+def test_the_index_serves_lcel_chains_as_a_langchain_retriever(ingested: Assistant) -> None:
+    from langchain_core.retrievers import BaseRetriever
+    from langchain_core.runnables import RunnableLambda
+
+    question = "Who won the Northfield chess championship?"
+    retriever = ingested.as_retriever(k=2)
+    assert isinstance(retriever, BaseRetriever)
+    chain = retriever | RunnableLambda(lambda docs: [d.metadata["source"] for d in docs])
+    sources = chain.invoke(question)
+    assert len(sources) <= 2 and any("chess-title.md" in s for s in sources)
+    # Each Document is the stored chunk, located in its article by offsets.
+    doc = retriever.invoke(question)[0]
+    article_id = doc.metadata["article_id"]
+    article = ingested.store.get_articles([article_id])[article_id]
+    assert article.text[doc.metadata["start"] : doc.metadata["end"]] == doc.page_content
+    # Filters apply as they do to `ask`; a bad k is refused at once.
+    found = retriever.invoke(question)
+    chess = next(d.metadata["article_id"] for d in found if "chess" in d.metadata["source"])
+    only = ingested.as_retriever(filters=Filters(articles=(chess,))).invoke("bridge harbour")
+    assert only and {d.metadata["article_id"] for d in only} == {chess}
+    with pytest.raises(ValueError, match="k must be > 0"):
+        ingested.as_retriever(k=0)

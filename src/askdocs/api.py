@@ -6,13 +6,10 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-from langchain_core.language_models import BaseChatModel
+from typing import TYPE_CHECKING, Any
 
 from askdocs.answer.extractive import ExtractiveAnswerer
 from askdocs.answer.follow_ups import HistoryTurn
-from askdocs.answer.generative import GenerativeAnswerer
 from askdocs.answer.parts import AnswerParts
 from askdocs.answer.pipeline import QuestionPipeline
 from askdocs.config import Settings, load_settings
@@ -23,6 +20,13 @@ from askdocs.index.local import open_index
 from askdocs.index.store import ChromaStore, check_index
 from askdocs.loaders import Fetcher, is_url
 from askdocs.types import Answer, Filters, IngestReport
+
+if TYPE_CHECKING:  # LangChain's model and retriever classes load its tracing (~1 s): only
+    # an LLM backend or a LangChain chain needs them, not an extractive answer.
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.retrievers import BaseRetriever
+
+    from askdocs.answer.generative import GenerativeAnswerer
 
 __all__ = ["Assistant", "ProgressCallback"]
 
@@ -142,6 +146,16 @@ class Assistant:
         the verified text, which may differ (unsupported citations removed, markers renumbered).
         """
         yield from self.pipeline.stream(question, history=history, k=k, filters=filters)
+
+    def as_retriever(self, k: int | None = None, filters: Filters | None = None) -> BaseRetriever:
+        """The index's retrieval as a LangChain retriever, for LCEL chains of your own: the
+        same hybrid search and filters as `ask`, passages as Documents (article, offsets and
+        score in the metadata)."""
+        from askdocs.langchain_retriever import PassageRetriever
+
+        if k is not None and k <= 0:
+            raise ValueError(f"k must be > 0, got {k}")
+        return PassageRetriever(passages=self.parts.retriever(self.store, k, filters))
 
     @property
     def pipeline(self) -> QuestionPipeline:

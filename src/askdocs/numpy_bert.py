@@ -13,11 +13,41 @@ normalisation); any other model folder returns None and is run by sentence-trans
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+_WEIGHTS_LOCK = threading.Lock()
+_FOLDER_WEIGHTS: dict[str, dict[str, np.ndarray]] = {}
+
+
+def prepared(weights: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Weights as the forward pass reads them: dense layers transposed and contiguous (x @ W
+    beats x @ W.T on small inputs)."""
+    return {
+        name: np.ascontiguousarray(value.T) if value.ndim == 2 and ".layer." in name else value
+        for name, value in weights.items()
+    }
+
+
+def _folder_weights(folder: Path) -> dict[str, np.ndarray]:
+    """A model folder's prepared weights, read once per process: the question embedder and
+    the tuned question encoder (which swaps in its top layers) share them (0.2 s and 90 MB
+    each otherwise)."""
+    from safetensors.numpy import load_file
+
+    key = str(folder.resolve())
+    with _WEIGHTS_LOCK:
+        if key not in _FOLDER_WEIGHTS:
+            weights = load_file(str(folder / "model.safetensors"))
+            _FOLDER_WEIGHTS[key] = prepared(
+                {name.removeprefix("bert."): value for name, value in weights.items()}
+            )
+        return _FOLDER_WEIGHTS[key]
+
 
 MEAN_POOLING_MODULES = [
     "sentence_transformers.models.Transformer",
@@ -39,11 +69,7 @@ class NumpyBert:
         self.heads = int(config["num_attention_heads"])
         self.eps = float(config.get("layer_norm_eps", 1e-12))
         self.layers = int(config["num_hidden_layers"])
-        # Dense weights stored transposed and contiguous: x @ W beats x @ W.T on small inputs.
-        self.w = {
-            name: np.ascontiguousarray(value.T) if value.ndim == 2 and ".layer." in name else value
-            for name, value in weights.items()
-        }
+        self.w = weights  # as `prepared` returns them
 
     @classmethod
     def from_folder(
@@ -77,15 +103,15 @@ class NumpyBert:
         )
         if not plain:
             return None
-        from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
-        weights = load_file(str(folder / "model.safetensors"))
-        weights = {name.removeprefix("bert."): value for name, value in weights.items()}
+        base = _folder_weights(folder)
+        weights = dict(base)  # the base arrays are shared between encoders, never written to
         for name, value in (replace or {}).items():
-            if name not in weights or weights[name].shape != value.shape:
+            swapped = prepared({name: value})[name]
+            if name not in base or base[name].shape != swapped.shape:
                 raise ValueError(f"{folder}: no weight {name} of shape {value.shape} to replace")
-            weights[name] = value.astype(weights[name].dtype)
+            weights[name] = swapped.astype(base[name].dtype)
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         tokenizer.enable_truncation(int(limit))
         tokenizer.no_padding()

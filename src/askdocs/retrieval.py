@@ -1,19 +1,20 @@
-"""Top-k passages for a question, as a LangChain retriever: hybrid search, caps, MMR, filters."""
+"""Top-k passages for a question: hybrid search, caps, MMR, filters.
+
+`PassageSearch` is the question path's retrieval; `langchain_retriever.PassageRetriever` is the
+same search as a LangChain retriever (`Assistant.as_retriever()`), kept apart because importing
+`langchain_core.retrievers` loads LangChain's tracing (about 1 s on 2 cores), which answering a
+question does not need."""
 
 from __future__ import annotations
 
 import itertools
 import re
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 
 from askdocs.index.keywords import content_terms
 from askdocs.index.store import ChromaStore
@@ -25,19 +26,18 @@ searches dense-only: long enough for a small index's fill, short next to a large
 a minute per million chunks)."""
 
 
-class PassageRetriever(BaseRetriever):
+@dataclass(frozen=True)
+class PassageSearch:
     """Hybrid retrieval: dense (Chroma) and keyword (BM25) results fused by score (or rank).
 
     `mode` "dense" or "keyword" uses one side only (for comparisons). Every passage's score is
     its cosine similarity to the question, whichever side found it, so later stages (sentence
-    scoring, abstention) see one scale.
+    scoring, abstention) see one scale. The options come from validated Settings.
 
-    >>> retriever = PassageRetriever(store=store, embedder=embedder, k=5)  # doctest: +SKIP
-    >>> retriever.invoke("Who did Rubio accuse?")[0].metadata["title"]  # doctest: +SKIP
+    >>> search = PassageSearch(store=store, embedder=embedder, k=5)  # doctest: +SKIP
+    >>> search.search("Who did Rubio accuse?")[0].title  # doctest: +SKIP
     'Does the Venezuela Regime Support Criminal Groups?'
     """
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     store: ChromaStore
     embedder: Embeddings
@@ -129,11 +129,6 @@ class PassageRetriever(BaseRetriever):
                 self.keyword_weight,
             )
         return query_vector, [found[chunk_id] for chunk_id in order]
-
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[Document]:
-        return [passage_to_document(p) for p in self.search(query)]
 
 
 _COMPARISON = re.compile(r"^(?P<stem>[^:,]+?)\s*[:,]\s*(?P<a>[^:,]+?)\s+or\s+(?P<b>[^:,?]+)\?*\s*$")
@@ -231,22 +226,3 @@ def mmr_select(query: np.ndarray, vectors: list[np.ndarray], k: int, lambda_: fl
         scores[chosen] = -np.inf
         chosen.append(int(np.argmax(scores)))
     return chosen
-
-
-def passage_to_document(passage: Passage) -> Document:
-    chunk = passage.chunk
-    return Document(
-        page_content=chunk.text,
-        id=chunk.id,
-        metadata={
-            "article_id": chunk.article_id,
-            "chunk_index": chunk.index,
-            "start": chunk.start,
-            "end": chunk.end,
-            "score": passage.score,
-            "title": passage.title,
-            "source": passage.source,
-            "published": passage.published.isoformat() if passage.published else None,
-            **{f"meta_{k}": v for k, v in passage.metadata.items()},
-        },
-    )

@@ -11,22 +11,27 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-from langchain_core.language_models import BaseChatModel
 
 from askdocs.answer.combiner import Combiner
 from askdocs.answer.encoder import load_encoder
 from askdocs.answer.extractive import ExtractiveAnswerer
-from askdocs.answer.generative import GenerativeAnswerer
 from askdocs.answer.pipeline import QuestionPipeline
 from askdocs.citations import CitationVerifier
 from askdocs.config import Settings
 from askdocs.embeddings import SentenceVectors, TokenAwareEmbeddings
 from askdocs.index.store import ChromaStore
 from askdocs.llms import make_chat_model
-from askdocs.retrieval import PassageRetriever
+from askdocs.retrieval import PassageSearch
 from askdocs.types import Filters
+
+if TYPE_CHECKING:  # the generative answerer loads LangChain's model classes (~1 s): only
+    # when an LLM backend is configured
+    from langchain_core.language_models import BaseChatModel
+
+    from askdocs.answer.generative import GenerativeAnswerer
 
 
 class AnswerParts:
@@ -71,9 +76,9 @@ class AnswerParts:
 
     def retriever(
         self, store: ChromaStore, k: int | None = None, filters: Filters | None = None
-    ) -> PassageRetriever:
+    ) -> PassageSearch:
         s = self.settings
-        return PassageRetriever(
+        return PassageSearch(
             store=store,
             embedder=self.embedder,
             k=k or s.k,
@@ -154,6 +159,8 @@ class AnswerParts:
         """The LLM answerer, or None when the backend is extractive."""
         with self._lock:
             if self._generative is None and self.settings.llm != "extractive":
+                from askdocs.answer.generative import GenerativeAnswerer
+
                 s = self.settings
                 self._generative = GenerativeAnswerer(
                     self._chat_model or make_chat_model(s),

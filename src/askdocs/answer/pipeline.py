@@ -7,19 +7,22 @@ import contextlib
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from askdocs.answer.candidates import Retrieved
 from askdocs.answer.extractive import ExtractiveAnswerer
 from askdocs.answer.follow_ups import HistoryTurn, history_turns, standalone_question
-from askdocs.answer.generative import GenerativeAnswerer
 from askdocs.chunking import candidate_sentences
 from askdocs.citations import claims_text
 from askdocs.embeddings import SentenceVectors
 from askdocs.index import StoreError
 from askdocs.index.store import ChromaStore
 from askdocs.llms import LLMError
-from askdocs.retrieval import PassageRetriever
+from askdocs.retrieval import PassageSearch
 from askdocs.types import CANNOT_ANSWER, Answer, Article, Chunk, Claim, Filters, Passage
+
+if TYPE_CHECKING:
+    from askdocs.answer.generative import GenerativeAnswerer
 
 EMPTY_QUESTION = "the question is empty"
 
@@ -33,7 +36,7 @@ class QuestionPipeline:
     """
 
     store: ChromaStore
-    retriever: Callable[[int | None, Filters | None], PassageRetriever]
+    retriever: Callable[[int | None, Filters | None], PassageSearch]
     sentence_vectors: SentenceVectors
     extractive: ExtractiveAnswerer
     generative: GenerativeAnswerer | None
