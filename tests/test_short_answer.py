@@ -22,6 +22,7 @@ from askdocs.answer.short import (
     tokens,
     wh_weights,
     with_unit,
+    without_calendar_words,
     without_known_parts,
     words_apart,
 )
@@ -60,6 +61,9 @@ def ranker_on(feature: str) -> SpanRanker:
         ("In which years had she won before?", "She won in 1987 and in 1994.", "1987"),
         ("Which minister said so?",
          "Labour Minister Ghazi al-Gosaibi said so.", "Labour Minister Ghazi al-Gosaibi"),
+        # a month or weekday is not a name: left off one, and no short answer from it alone
+        ("Who spoke?", "On Tuesday Anna Berg spoke.", "Anna Berg"),
+        ("Who is the chief executive?", "The post is filled in November.", None),
     ],
 )  # fmt: skip
 def test_short_answer(question: str, sentence: str, short: str | None) -> None:
@@ -75,6 +79,12 @@ def test_without_known_parts_keeps_new_parts_and_whole_new_names() -> None:
     assert span is not None and span.text == "Cuba & Peru" and span.start == 21
     assert without_known_parts(Span(0, 6, "Mexico"), known) is None
     assert without_known_parts(Span(0, 8, "Sir Anna"), {"anna"}) is None  # title + known name
+
+
+def test_without_calendar_words() -> None:
+    assert without_calendar_words(Span(3, 20, "Tuesday Anna Berg")) == Span(11, 20, "Anna Berg")
+    assert without_calendar_words(Span(0, 12, "Nov. Tuesday")) is None
+    assert without_calendar_words(Span(0, 7, "Mrs May")) == Span(0, 7, "Mrs May")
 
 
 def test_with_unit_only_extends_over_words_to_the_counted_noun() -> None:

@@ -42,6 +42,8 @@ _NAME_WORD = r"(?:(?:al|el|ul|bin|ibn|abu)-)?(?:[A-Z][\w'’.&-]*|[A-Z]{2,}\d*)"
 _NAME_SPAN = re.compile(
     rf"{_NAME_WORD}(?:\s+(?:(?:of|de|del|da|di|la|le|van|von|bin|al|and|&|the)\s+)?{_NAME_WORD})*"
 )
+# A month or a weekday: a date where a name is asked for ("November 17", "on Tuesday").
+CALENDAR_WORD = re.compile(rf"(?:{_MONTH}|{_WEEKDAY})\.?")
 # Nationality and people adjectives by their English endings ("Venezuelan", "Chinese", "British").
 _DEMONYM = re.compile(r"(?:an|ese|ish|ic|i)$")
 _DEMONYM_NOUN = re.compile(r"\s+([a-z][a-z-]+)\b")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from askdocs.answer.entities import (
+    CALENDAR_WORD,
     Span,
     measuring,
     new_spans,
@@ -76,6 +77,26 @@ def without_known_parts(span: Span, question_words: set[str]) -> Span | None:
         return None
     a, b = new[0][0], new[-1][1]
     return Span(span.start + a, span.start + b, span.text[a:b])
+
+
+def without_calendar_words(span: Span) -> Span | None:
+    """A name without the month or weekday that opens it ("Tuesday Anna Berg" from "On
+    Tuesday Anna Berg said"); None when that is all it is ("November").
+
+    >>> without_calendar_words(Span(3, 20, "Tuesday Anna Berg")).text
+    'Anna Berg'
+    >>> without_calendar_words(Span(0, 8, "November")) is None
+    True
+    """
+    text, start = span.text, span.start
+    while True:
+        first, _, rest = text.partition(" ")
+        if not CALENDAR_WORD.fullmatch(first):
+            return Span(start, start + len(text), text)
+        if not rest:
+            return None
+        start += len(first) + 1
+        text = rest
 
 
 def with_unit(sentence: str, span: Span, unit: str | None) -> Span:
@@ -250,6 +271,8 @@ def candidates(analysis: QuestionAnalysis, sentence: str) -> list[Span]:
     asked = words(analysis.text)
     every = spans_of_kind(analysis.kind, sentence)
     found = [s for s in (without_known_parts(s, asked) for s in new_spans(every, asked)) if s]
+    if analysis.kind in (PERSON, NAME, PLACE):
+        found = [s for s in (without_calendar_words(s) for s in found) if s]
     if found and analysis.unit:
         # "How much did they raise?" asks for money: "180,000 pounds", not "six" (weeks).
         found = counts(measuring(sentence, found, every, analysis.unit) or found, analysis.unit)
