@@ -603,7 +603,9 @@ def main() -> None:
     p_right = np.full(len(rows), np.nan)
     p_answerable = np.full(len(rows), np.nan)
     groups = [phrase_groups(r) for r in rows]  # the phrases do not depend on the fold
-    short_cv = {}  # what fold f's short-answer model gives with the nearest-phrase rule's
+    # Each question's outcome with the nearest-phrase rule in place of its fold's short-answer
+    # model: what the model adds, reported beside it.
+    short_cv = {}
     for f in range(k):
         train = [n for n in range(len(rows)) if fold[n] != f and has[n]]
         held_out = [n for n in range(len(rows)) if fold[n] == f and has[n]]

@@ -104,6 +104,10 @@ def test_counts_prefer_bare_numbers_only_for_counts() -> None:
     assert counts(found, "count:fan") == [Span(10, 12, "40")]
     assert counts(found[:2], "count:fan") == found[:2]  # none bare: all stay
     assert counts(found, "money") == found
+    # "5m" or "3bn" without a currency sign is a sum as well
+    assert counts([Span(0, 2, "5m"), Span(3, 6, "3bn"), Span(7, 9, "40")], "count:x") == [
+        Span(7, 9, "40")
+    ]
 
 
 def test_words_apart_and_tokens() -> None:

@@ -111,6 +111,10 @@ def watch(
         batch = apply_changes(assistant, ingest, remove) if ingest or remove else None
         if batch is not None:
             on_batch(batch)
+        if batch is not None and batch.report is not None and batch.report.interrupted:
+            # Ctrl-C reached the ingest, which kept what it wrote and returned: it was meant
+            # for the whole command, not only for this batch.
+            raise KeyboardInterrupt
         if batch is not None and batch.busy:
             retry_at = time.monotonic() + RETRY_MS / 1000
         else:

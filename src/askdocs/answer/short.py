@@ -54,7 +54,7 @@ COUNTED_NOUN_WITHIN = 2
 """Words between a number and the noun it counts ("40,000 loyal fans"): the window that
 `entities.holds_unit` uses too, less the noun itself."""
 _WORDS_AFTER = re.compile(rf"(?:\s+[A-Za-z][\w'’-]*){{1,{COUNTED_NOUN_WITHIN + 1}}}")
-_NOT_A_COUNT = re.compile(r"%|per ?cent|percent|[£$€¥]|\b(?:bn|m|pence)\b", re.IGNORECASE)
+_NOT_A_COUNT = re.compile(r"%|per ?cent|percent|[£$€¥]|\d\s?(?:bn|m|pence)\b", re.IGNORECASE)
 
 
 def without_known_parts(span: Span, question_words: set[str]) -> Span | None:
