@@ -116,6 +116,10 @@ def test_watch_command_syncs_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None
     folder = tmp_path / "inbox"
     folder.mkdir()
     (folder / "first.txt").write_text(STORY)
+    # A child inherits an *ignored* SIGINT (a runner started in the background, `cmd &`, has
+    # it ignored), and Python then never turns Ctrl-C into KeyboardInterrupt; a handled one
+    # is reset to the default at exec, as in a terminal. So handle it here while starting.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     process = subprocess.Popen(
         [sys.executable, "-m", "askdocs.cli", "--index", str(tmp_path / "index"), "watch",
          str(folder), "--json"],
@@ -123,6 +127,7 @@ def test_watch_command_syncs_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None
         # PYTHONFAULTHANDLER: a SIGABRT makes it print every thread's stack (see below).
         env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"},
     )  # fmt: skip
+    signal.signal(signal.SIGINT, previous)
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in process.stdout], daemon=True).start()
     try:
