@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from askdocs.answer.question import DATE, NAME, NUMBER, PERSON, PLACE, REASON
-from askdocs.index.keywords import STOPWORDS
+from askdocs.index.keywords import STOPWORDS, TOKEN, stem
 
 _MONTH = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
@@ -66,6 +66,22 @@ class Span:
     start: int
     end: int
     text: str
+
+
+Token = tuple[int, int, str]
+
+
+@lru_cache(maxsize=_CACHED_SENTENCES)
+def tokens(text: str) -> tuple[Token, ...]:
+    """(start, end, stem) of each word or number, stemmed as the question's terms are (cached:
+    several features, the short answer and several questions read the same sentence).
+
+    >>> tokens("Fans came.")
+    ((0, 4, 'fan'), (5, 9, 'came'))
+    """
+    return tuple(
+        (m.start(), m.end(), stem(m.group().lower().strip(".,'’-"))) for m in TOKEN.finditer(text)
+    )
 
 
 @lru_cache(maxsize=_CACHED_SENTENCES)

@@ -26,6 +26,7 @@ from askdocs.answer.entities import (
     new_spans,
     places,
     spans_of_kind,
+    tokens,
     words,
 )
 from askdocs.answer.question import (
@@ -37,7 +38,7 @@ from askdocs.answer.question import (
     REASON,
     QuestionAnalysis,
 )
-from askdocs.index.keywords import TOKEN, content_terms, stem
+from askdocs.index.keywords import content_terms
 
 FEATURES: tuple[str, ...] = (
     "sim_question",  # cosine of the sentence to the whole question
@@ -206,10 +207,9 @@ def _near_head(sentence: str, head: str, spans: list[Span]) -> bool:
 
 @lru_cache(maxsize=50_000)
 def _words_at(sentence: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
-    """Where each word of the sentence starts, and its stem (cached: several features and
-    several questions read the same sentence)."""
-    found = [(m.start(), stem(m.group().lower().strip(".,'’-"))) for m in TOKEN.finditer(sentence)]
-    return tuple(a for a, _ in found), tuple(w for _, w in found)
+    """Where each word of the sentence starts, and its stem."""
+    found = tokens(sentence)
+    return tuple(a for a, _, _ in found), tuple(w for _, _, w in found)
 
 
 @lru_cache(maxsize=50_000)

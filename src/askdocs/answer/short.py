@@ -21,9 +21,11 @@ import numpy as np
 from askdocs.answer.entities import (
     CALENDAR_WORD,
     Span,
+    Token,
     measuring,
     new_spans,
     spans_of_kind,
+    tokens,
     words,
 )
 from askdocs.answer.question import (
@@ -167,20 +169,6 @@ NEAREST_FOCUS = SpanRanker(
     scale=np.ones(len(SPAN_FEATURES)),
     weights=np.eye(len(SPAN_FEATURES))[0],
 )
-
-
-Token = tuple[int, int, str]
-
-
-def tokens(text: str) -> list[Token]:
-    """(start, end, stem) of each word or number, stemmed as the question's terms are.
-
-    >>> tokens("Fans came.")
-    [(0, 4, 'fan'), (5, 9, 'came')]
-    """
-    return [
-        (m.start(), m.end(), stem(m.group().lower().strip(".,'’-"))) for m in TOKEN.finditer(text)
-    ]
 
 
 def token_range(words_of: Sequence[Token], span: Span) -> tuple[int, int]:
