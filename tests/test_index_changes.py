@@ -332,3 +332,41 @@ def test_article_chunks_by_id_through_the_cache_and_by_where_when_it_is_behind(
     asked.clear()
     assert [c.id for c in reader.article_chunks(["art1"])] == ["art1:0b"]
     assert [sorted(a) for a in asked] == [["include", "where"]]
+
+
+# ------------------------------------------------------------------ compact records
+
+
+def test_a_new_index_stores_article_text_once_and_a_point_per_record(tmp_path: Path) -> None:
+    client = chromadb.PersistentClient(
+        path=str(tmp_path / "chroma"), settings=chromadb.Settings(anonymized_telemetry=False)
+    )
+    store = ChromaStore(client, "news", KeywordIndex(tmp_path / "kw"))
+    item = _article(1, "Anna Berg won the race. She trained for years.")
+    store.replace_articles([item])
+    record = store.articles.get(ids=["art1"], include=["documents", "embeddings"])
+    assert record["documents"] == [None]  # the text lives in the chunks only
+    assert len(record["embeddings"][0]) == 2
+    assert store.get_articles(["art1"])["art1"].text == item.article.text
+
+
+def test_an_index_created_before_keeps_centroids_and_whole_texts_it_already_has(
+    tmp_path: Path,
+) -> None:
+    client = chromadb.PersistentClient(
+        path=str(tmp_path / "chroma"), settings=chromadb.Settings(anonymized_telemetry=False)
+    )
+    old = client.get_or_create_collection(
+        "news_articles", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+    )
+    old.modify(metadata={"catalogue": 2})  # as versions before points marked a new index
+    store = ChromaStore(client, "news", KeywordIndex(tmp_path / "kw"))
+    first, second = _article(1, "Anna Berg won."), _article(2, "Omar Haddad lost.")
+    store.replace_articles([first])
+    vector = store.articles.get(ids=["art1"], include=["embeddings"])["embeddings"][0]
+    assert len(vector) == len(first.vectors[0])
+    # A record stored whole by an older version is read as it is, beside one stored once.
+    store.articles.update(ids=["art1"], embeddings=[vector], documents=[first.article.text])
+    store.replace_articles([second])
+    texts = {a.id: a.text for a in store.get_articles(["art1", "art2"]).values()}
+    assert texts == {"art1": "Anna Berg won.", "art2": "Omar Haddad lost."}

@@ -176,6 +176,31 @@ def test_check_reports_a_chunk_that_no_longer_matches(ingested: Assistant) -> No
     store.chunks.update(
         ids=chunk["ids"], embeddings=chunk["embeddings"], documents=["tampered text"]
     )
+    # The article's text is assembled from its chunks, so a changed chunk breaks it.
+    assert any("its text cannot be read back" in p for p in ingested.check())
+
+
+def test_check_reports_a_chunk_that_disagrees_with_an_article_stored_whole(
+    ingested: Assistant,
+) -> None:
+    """Records written before the text was stored once hold the whole text: checked against
+    their chunks as before."""
+    store = ingested.store
+    record = store.articles.get(limit=1, include=["metadatas", "embeddings"])
+    article_id = record["ids"][0]
+    article = store.get_articles([article_id])[article_id]
+    meta = {k: v for k, v in record["metadatas"][0].items() if not k.startswith("text_")}
+    store.articles.delete(ids=[article_id])
+    store.articles.add(
+        ids=[article_id], embeddings=record["embeddings"], documents=[article.text],
+        metadatas=[meta],
+    )  # fmt: skip
+    assert ingested.check() == []
+    assert store.get_articles([article_id])[article_id].text == article.text
+    chunk = store.chunks.get(where={"article_id": article_id}, limit=1, include=["embeddings"])
+    store.chunks.update(
+        ids=chunk["ids"], embeddings=chunk["embeddings"], documents=["tampered text"]
+    )
     assert any("does not match its article" in p for p in ingested.check())
 
 

@@ -55,17 +55,28 @@ class QuestionPipeline:
         with contextlib.suppress(StoreError):
             self.store.catch_up(self.refresh_seconds)
         passages = self.retriever(k, filters).search(question)
-        articles = self.store.get_articles(p.chunk.article_id for p in passages)
+        # The articles' chunks are read anyway (their text is assembled from them), and the
+        # answerer looks at every sentence of the top articles: read once, kept for it.
+        articles, read = self.store.articles_with_chunks(p.chunk.article_id for p in passages)
         # Chunks whose article record is missing come from an interrupted ingest: never cite them.
         passages = [p for p in passages if p.chunk.article_id in articles]
         self.load_sentence_vectors([p.chunk for p in passages], articles)
-        return Retrieved(passages, articles, self.chunks_of(articles))
+        return Retrieved(passages, articles, self.chunks_of(articles, read))
 
-    def chunks_of(self, articles: dict[str, Article]) -> Callable[[Sequence[str]], list[Chunk]]:
-        """The stored chunks of some of these articles, their sentence vectors loaded."""
+    def chunks_of(
+        self, articles: dict[str, Article], read: dict[str, list[Chunk]] | None = None
+    ) -> Callable[[Sequence[str]], list[Chunk]]:
+        """The stored chunks of some of these articles, their sentence vectors loaded; those
+        already `read` are not read again."""
+        read = read or {}
 
         def chunks(article_ids: Sequence[str]) -> list[Chunk]:
-            found = self.store.article_chunks(article_ids)
+            wanted = list(dict.fromkeys(article_ids))
+            missing = [a for a in wanted if a not in read]
+            fetched: dict[str, list[Chunk]] = {}
+            for chunk in self.store.article_chunks(missing) if missing else []:
+                fetched.setdefault(chunk.article_id, []).append(chunk)
+            found = [c for a in wanted for c in read.get(a, fetched.get(a, []))]
             self.load_sentence_vectors(found, articles)
             return found
 

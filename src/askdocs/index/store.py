@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -17,7 +19,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from askdocs.config import Settings
-from askdocs.index import sentences
+from askdocs.index import article_text, sentences
 from askdocs.index.changes import ChangeLog
 from askdocs.index.filters import chroma_where, day_number
 from askdocs.index.keywords import KeywordIndex
@@ -187,8 +189,14 @@ class ChromaStore:
             else None
         )
         if "catalogue" not in (self.articles.metadata or {}) and not self.articles.count():
-            # A new index: nothing to bring up to date (see ensure_catalogue_fields).
-            self.articles.modify(metadata={"catalogue": CATALOGUE_FORMAT})
+            # A new index: nothing to bring up to date (see ensure_catalogue_fields), and its
+            # records get a point, not a vector (_article_point).
+            self.articles.modify(
+                metadata={"catalogue": CATALOGUE_FORMAT, ARTICLE_VECTORS: ARTICLE_POINTS}
+            )
+        # Indexes created before keep their records' 384-d centroids (Chroma fixes a
+        # collection's dimension at its first record).
+        self._points = (self.articles.metadata or {}).get(ARTICLE_VECTORS) == ARTICLE_POINTS
         self.changes = ChangeLog(client, prefix)
         self._batch = max(1, client.get_max_batch_size())
         self._checked_at = float("-inf")
@@ -250,21 +258,52 @@ class ChromaStore:
             batch = updates[i : i + self._batch]
             self.articles.update(ids=[a for a, _ in batch], metadatas=[m for _, m in batch])
         self.drop_orphans(records)
-        self.articles.modify(metadata={"catalogue": CATALOGUE_FORMAT})
+        self.articles.modify(
+            metadata={**(self.articles.metadata or {}), "catalogue": CATALOGUE_FORMAT}
+        )
         return len(updates)
 
     @_reachable
     def get_articles(self, ids: Iterable[str]) -> dict[str, Article]:
+        """Indexed articles with their text (ids not indexed, or not whole, left out)."""
+        return self.articles_with_chunks(ids, all_chunks=False)[0]
+
+    @_reachable
+    def articles_with_chunks(
+        self, ids: Iterable[str], all_chunks: bool = True
+    ) -> tuple[dict[str, Article], dict[str, list[Chunk]]]:
+        """Indexed articles with their text, and the stored chunks read on the way: the text
+        is assembled from the chunks (article_text.py), so every article whose record does
+        not hold it has all its chunks here; `all_chunks` reads the others' chunks too."""
         ids = list(dict.fromkeys(ids))
+        if len(ids) > ARTICLES_PER_READ:  # (check reads them all: one get would be too big)
+            every: tuple[dict[str, Article], dict[str, list[Chunk]]] = ({}, {})
+            for i in range(0, len(ids), ARTICLES_PER_READ):
+                part = self.articles_with_chunks(ids[i : i + ARTICLES_PER_READ], all_chunks)
+                every[0].update(part[0])
+                every[1].update(part[1])
+            return every
         if not ids:
-            return {}
+            return {}, {}
         records = self.articles.get(ids=ids, include=["metadatas", "documents"])
-        return {
-            article_id: _article_from_record(article_id, meta, text)
-            for article_id, meta, text in zip(
-                records["ids"], records["metadatas"], records["documents"], strict=True
-            )
-        }
+        rows = list(zip(records["ids"], records["metadatas"], records["documents"], strict=True))
+        assembled = [a for a, meta, _ in rows if article_text.stored_in_record(meta)]
+        chunks: dict[str, list[Chunk]] = {}
+        for chunk in self.article_chunks(assembled if not all_chunks else [a for a, _, _ in rows]):
+            chunks.setdefault(chunk.article_id, []).append(chunk)
+        articles = {}
+        for article_id, meta, document in rows:
+            text = document
+            if article_text.stored_in_record(meta):
+                own = chunks.get(article_id, [])
+                text = (
+                    article_text.assemble(meta, [(c.start, c.text) for c in own])
+                    if len(own) == int(meta["chunks"])
+                    else None
+                )
+            if text is not None:
+                articles[article_id] = _article_from_record(article_id, meta, text)
+        return articles, chunks
 
     @_reachable
     def replace_articles(self, items: Sequence[ArticleVersion]) -> None:
@@ -311,19 +350,26 @@ class ChromaStore:
         )
         for i in range(0, len(items), self._batch):
             batch_items = items[i : i + self._batch]
+            texts = [_text_in_record(item) for item in batch_items]
             self.articles.upsert(
                 ids=[item.article.id for item in batch_items],
-                embeddings=np.asarray([_centroid(item.vectors) for item in batch_items]),
-                documents=[item.article.text for item in batch_items],
+                embeddings=np.asarray(
+                    [
+                        _article_point(item.article.id) if self._points else _centroid(item.vectors)
+                        for item in batch_items
+                    ]
+                ),
+                documents=[document for document, _ in texts],
                 metadatas=[
                     {
                         **_display_metadata(item.article),
                         **_catalogue_fields(item.article.source),
+                        **fields,
                         "version": item.version,
                         "chunks": len(item.chunks),
                         "metadata_json": json.dumps(item.article.metadata, sort_keys=True),
                     }
-                    for item in batch_items
+                    for item, (_, fields) in zip(batch_items, texts, strict=True)
                 ],
             )
         self._logged(ids)
@@ -657,6 +703,9 @@ class ChromaStore:
 CATALOGUE_FORMAT = 2
 """Marks an articles collection whose records carry `source_file` and `folders`."""
 
+ARTICLES_PER_READ = 1000
+"""Articles read in one go with their chunks (a question reads a handful; check, all)."""
+
 REFRESH_ARTICLES = 100
 """Articles whose chunks one catch-up request reads (a bounded `$in` list)."""
 
@@ -717,17 +766,42 @@ def _keyword_rows(found: dict[str, Any]) -> Iterator[tuple[str, str, str, str, A
         )
 
 
+def _text_in_record(item: ArticleVersion) -> tuple[str | None, dict[str, Any]]:
+    """(document, metadata fields) of an article's record: no document, only what its chunks
+    miss (article_text.py), unless the chunks do not give the text back exactly (a chunker
+    that changed the text it cut), when the record keeps the whole text as before."""
+    text, chunks = item.article.text, item.chunks
+    fields = article_text.record_fields(text, [(c.start, c.end) for c in chunks])
+    if article_text.assemble(fields, [(c.start, c.text) for c in chunks]) == text:
+        return None, fields
+    return text, {}
+
+
+ARTICLE_VECTORS = "article_vectors"
+ARTICLE_POINTS = "point"
+"""Articles-collection metadata: its records carry a 2-d point (_article_point)."""
+
+
+def _article_point(article_id: str) -> list[float]:
+    """The vector of an article's record: the articles collection is a catalogue, looked up by
+    id and metadata and never searched by vector, but Chroma wants a vector for every record.
+    A point on the unit circle (spread by a hash of the id, so Chroma's HNSW graph is built
+    over distinct points) costs 8 bytes where the 384-d centroid cost 1.5 KB: 47 MB of a
+    100k-chunk index (30k articles)."""
+    digest = int.from_bytes(hashlib.blake2b(article_id.encode(), digest_size=8).digest(), "big")
+    angle = 2 * math.pi * digest / 2**64
+    return [math.cos(angle), math.sin(angle)]
+
+
 def _centroid(vectors: np.ndarray) -> np.ndarray:
     centroid = np.asarray(vectors).mean(axis=0)
     return centroid / (np.linalg.norm(centroid) or 1.0)
 
 
 def _display_metadata(article: Article) -> dict[str, Any]:
-    meta: dict[str, Any] = {
-        "title": article.title,
-        "source": article.source,
-        "outlet": article.metadata.get("outlet", ""),
-    }
+    meta: dict[str, Any] = {"title": article.title, "source": article.source}
+    if article.metadata.get("outlet"):  # (Chroma stores and indexes an empty string too)
+        meta["outlet"] = article.metadata["outlet"]
     if article.published:
         meta["published"] = article.published.isoformat()
         meta["published_day"] = day_number(article.published)
@@ -783,9 +857,11 @@ def check_index(store: ChromaStore) -> list[str]:
         article_id = str(meta["article_id"])
         per_article[article_id] = per_article.get(article_id, 0) + 1
         article_text = texts.get(article_id)
-        if article_text is None:
+        if article_id not in records:
             problems.append(f"chunk {chunk_id} belongs to no indexed article (interrupted ingest)")
-        elif article_text[int(meta["start"]) : int(meta["end"])] != text:
+        elif (
+            article_text is not None and article_text[int(meta["start"]) : int(meta["end"])] != text
+        ):
             problems.append(f"chunk {chunk_id} does not match its article at its offsets")
     keyword_ids = store.keywords.chunk_ids()
     missing = set(ids) - set(keyword_ids)
@@ -796,6 +872,8 @@ def check_index(store: ChromaStore) -> list[str]:
         problems.append(f"{len(stale)} keyword index entr(ies) for chunks that do not exist")
     problems += _sentence_vector_problems(store, ids, chunks["metadatas"], texts)
     for record in records.values():
+        if record.id not in texts:
+            problems.append(f"article {record.id} ({record.source}): its text cannot be read back")
         found = per_article.get(record.id, 0)
         if found != record.chunks:
             problems.append(
