@@ -1,4 +1,5 @@
-"""The sentence-vector file (index/sentence_cache.py)."""
+"""The sentence-vector file (index/sentence_cache.py): int8 rows that keep cosines, and files
+written as float16 by earlier versions still read."""
 
 from __future__ import annotations
 
@@ -7,20 +8,63 @@ from pathlib import Path
 
 import numpy as np
 
-from askdocs.index.sentence_cache import PAGE_SIZE, SentenceCache
+from askdocs.index.sentence_cache import SentenceCache, decode, encode
 
 
-def test_rows_are_stored_counted_and_dropped_by_article(tmp_path: Path) -> None:
+def _unit_rows(count: int, dims: int = 384, seed: int = 0) -> np.ndarray:
+    rows = np.random.default_rng(seed).normal(size=(count, dims)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_int8_rows_keep_cosines_within_two_thousandths() -> None:
+    sentences, questions = _unit_rows(200), _unit_rows(50, seed=1)
+    restored = decode(encode(sentences), 384)
+    exact, approximate = questions @ sentences.T, questions @ restored.T
+    assert np.abs(exact - approximate).max() < 0.002
+    # A quarter the bytes of float32, about half of float16's.
+    assert len(encode(sentences)) == 200 * (384 + 4)
+
+
+def test_a_zero_row_stays_zero() -> None:
+    assert not decode(encode(np.zeros((2, 4), np.float32)), 4).any()
+
+
+def test_the_file_stores_and_counts_int8_rows(tmp_path: Path) -> None:
     cache = SentenceCache(tmp_path / "s.sqlite3")
-    rows = np.random.default_rng(0).normal(size=(3, 8)).astype(np.float32)
-    cache.put([("c1", "a1", rows), ("c2", "a1", rows[:1]), ("c3", "a2", rows)])
-    assert cache.row_counts() == {"c1": 3, "c2": 1, "c3": 3}
-    assert np.allclose(cache.get(["c1"])["c1"], rows, atol=1e-2)
+    rows = _unit_rows(3)
+    cache.put([("c1", "a1", rows), ("c2", "a1", rows[:1])])
+    assert cache.row_counts() == {"c1": 3, "c2": 1}
+    assert np.allclose(cache.get(["c1"])["c1"], rows, atol=0.01)
     cache.drop(["a1"])
-    assert cache.row_counts() == {"c3": 3}
+    assert cache.row_counts() == {}
+
+
+def test_a_file_written_as_float16_is_still_read(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    old = sqlite3.connect(path)  # the table as versions before int8 wrote it
+    old.execute(
+        "CREATE TABLE sentences (chunk_id TEXT PRIMARY KEY, article_id TEXT NOT NULL, "
+        "dimensions INTEGER NOT NULL, vectors BLOB NOT NULL)"
+    )
+    rows = _unit_rows(2)
+    old.execute(
+        "INSERT INTO sentences VALUES (?,?,?,?)",
+        ("old", "a", 384, rows.astype(np.float16).tobytes()),
+    )
+    old.commit()
+    old.close()
+    cache = SentenceCache(path)
+    cache.put([("new", "a", rows)])
+    assert cache.row_counts() == {"old": 2, "new": 2}
+    found = cache.get(["old", "new"])
+    assert np.allclose(found["old"], rows, atol=1e-3)
+    assert np.allclose(found["new"], rows, atol=0.01)
+    SentenceCache(path)  # opening it again does not try to add the column twice
 
 
 def test_a_new_file_uses_large_pages_and_an_old_file_keeps_its_own(tmp_path: Path) -> None:
+    from askdocs.index.sentence_cache import PAGE_SIZE
+
     SentenceCache(tmp_path / "new.sqlite3").close()
     page = sqlite3.connect(tmp_path / "new.sqlite3").execute("PRAGMA page_size").fetchone()[0]
     assert page == PAGE_SIZE
@@ -29,5 +73,5 @@ def test_a_new_file_uses_large_pages_and_an_old_file_keeps_its_own(tmp_path: Pat
     old.commit()
     old.close()
     cache = SentenceCache(tmp_path / "old.sqlite3")  # opens and writes as before
-    cache.put([("c1", "a1", np.ones((2, 4), np.float32))])
+    cache.put([("c1", "a1", _unit_rows(2))])
     assert cache.row_counts() == {"c1": 2}
