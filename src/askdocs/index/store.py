@@ -142,8 +142,9 @@ def _reachable(method: Callable[..., T]) -> Callable[..., T]:
 
 
 class ChromaStore:
-    """Two collections: chunks (searched) and articles (full text, version, the commit marker),
-    plus the keyword index over the same chunks.
+    """Collections of chunks (searched; their documents hold the articles' text) and articles
+    (version, source, what no chunk covers of the text; the commit marker), a change log, with
+    a server the sentence vectors, plus the keyword index over the same chunks.
 
     Articles' records are written only after all their chunks and keyword rows, and deleted
     before any of them, so a crash at any point leaves an article either complete or absent
@@ -856,12 +857,10 @@ def check_index(store: ChromaStore) -> list[str]:
     for chunk_id, meta, text in zip(ids, chunks["metadatas"], chunks["documents"], strict=True):
         article_id = str(meta["article_id"])
         per_article[article_id] = per_article.get(article_id, 0) + 1
-        article_text = texts.get(article_id)
+        whole = texts.get(article_id)  # None also when it cannot be read back (reported below)
         if article_id not in records:
             problems.append(f"chunk {chunk_id} belongs to no indexed article (interrupted ingest)")
-        elif (
-            article_text is not None and article_text[int(meta["start"]) : int(meta["end"])] != text
-        ):
+        elif whole is not None and whole[int(meta["start"]) : int(meta["end"])] != text:
             problems.append(f"chunk {chunk_id} does not match its article at its offsets")
     keyword_ids = store.keywords.chunk_ids()
     missing = set(ids) - set(keyword_ids)
