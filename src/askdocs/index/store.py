@@ -277,7 +277,7 @@ class ChromaStore:
         is assembled from the chunks (article_text.py), so every article whose record does
         not hold it has all its chunks here; `all_chunks` reads the others' chunks too."""
         ids = list(dict.fromkeys(ids))
-        if len(ids) > ARTICLES_PER_READ:  # (check reads them all: one get would be too big)
+        if len(ids) > ARTICLES_PER_READ:
             every: tuple[dict[str, Article], dict[str, list[Chunk]]] = ({}, {})
             for i in range(0, len(ids), ARTICLES_PER_READ):
                 part = self.articles_with_chunks(ids[i : i + ARTICLES_PER_READ], all_chunks)
@@ -294,14 +294,7 @@ class ChromaStore:
             chunks.setdefault(chunk.article_id, []).append(chunk)
         articles = {}
         for article_id, meta, document in rows:
-            text = document
-            if article_text.stored_in_record(meta):
-                own = chunks.get(article_id, [])
-                text = (
-                    article_text.assemble(meta, [(c.start, c.text) for c in own])
-                    if len(own) == int(meta["chunks"])
-                    else None
-                )
+            text = _text_of(meta, document, chunks.get(article_id, []))
             if text is not None:
                 articles[article_id] = _article_from_record(article_id, meta, text)
         return articles, chunks
@@ -705,7 +698,8 @@ CATALOGUE_FORMAT = 2
 """Marks an articles collection whose records carry `source_file` and `folders`."""
 
 ARTICLES_PER_READ = 1000
-"""Articles read in one go with their chunks (a question reads a handful; check, all)."""
+"""Articles read in one go with their chunks (a question reads a handful; a caller asking for
+thousands gets them in reads of this size: one get of too many ids fails inside Chroma)."""
 
 REFRESH_ARTICLES = 100
 """Articles whose chunks one catch-up request reads (a bounded `$in` list)."""
@@ -765,6 +759,17 @@ def _keyword_rows(found: dict[str, Any]) -> Iterator[tuple[str, str, str, str, A
             meta.get("published_day"),
             text,
         )
+
+
+def _text_of(meta: dict[str, Any], document: str | None, own: Sequence[Chunk]) -> str | None:
+    """An article's text from its record and all its chunks: the record's document when it
+    holds the whole text (written by older versions), else assembled from the chunks; None
+    when they do not give it back (a chunk missing, extra or changed)."""
+    if not article_text.stored_in_record(meta):
+        return document
+    if len(own) != int(meta["chunks"]):
+        return None
+    return article_text.assemble(meta, [(c.start, c.text) for c in own])
 
 
 def _text_in_record(item: ArticleVersion) -> tuple[str | None, dict[str, Any]]:
@@ -847,13 +852,24 @@ def _article_from_record(article_id: str, meta: dict[str, Any], text: str) -> Ar
 def check_index(store: ChromaStore) -> list[str]:
     """Every way the index disagrees with itself, as sentences; empty when it is consistent."""
     problems = []
-    records = store.indexed_articles()
+    # Each collection read once: the articles' texts are assembled from the chunks read here.
+    found = _get_all(store.articles, ["metadatas", "documents"])
+    records = _records(found)
     chunks = _get_all(store.chunks, ["metadatas", "documents"])
     ids = chunks["ids"]
     if len(ids) != len(set(ids)):
         problems.append(f"{len(ids) - len(set(ids))} duplicate chunk id(s)")
+    own: dict[str, list[Chunk]] = {}
+    for chunk_id, meta, text in zip(ids, chunks["metadatas"], chunks["documents"], strict=True):
+        own.setdefault(str(meta["article_id"]), []).append(_chunk(chunk_id, text, meta))
+    texts = {
+        article_id: text
+        for article_id, meta, document in zip(
+            found["ids"], found["metadatas"], found["documents"], strict=True
+        )
+        if (text := _text_of(meta, document, own.get(article_id, []))) is not None
+    }
     per_article: dict[str, int] = {}
-    texts = {a.id: a.text for a in store.get_articles(list(records)).values()} if records else {}
     for chunk_id, meta, text in zip(ids, chunks["metadatas"], chunks["documents"], strict=True):
         article_id = str(meta["article_id"])
         per_article[article_id] = per_article.get(article_id, 0) + 1
