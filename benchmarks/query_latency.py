@@ -108,8 +108,15 @@ def grow(source: dict, target_chunks: int, out: Path, seed: int = 0) -> dict:
                 end = start + len(chunk_text) if copy else int(meta["end"])
                 chunks.append(Chunk(f"{new_id}:{n:04d}", new_id, n, text[start:end], start, end))
                 offset = end + 1
+            # A sentence two overlapping chunks share has one vector, as ingest gives it.
+            noisy: dict[bytes, np.ndarray] = {}
             sentence_vectors = [
-                np.asarray([_perturb(v, rng) for v in _sentence_rows(source, rows, i, c, text)])
+                np.asarray(
+                    [
+                        noisy.setdefault(v.tobytes(), _perturb(v, rng))
+                        for v in _sentence_rows(source, rows, i, c, text)
+                    ]
+                )
                 for i, c in zip(positions, chunks, strict=True)
             ]
             article = Article(

@@ -13,7 +13,7 @@ import pytest
 from askdocs.index import changes, sentences
 from askdocs.index.keywords import KeywordIndex
 from askdocs.index.sentence_cache import SentenceCache
-from askdocs.index.store import ArticleVersion, ChromaStore
+from askdocs.index.store import ArticleVersion, ChromaStore, check_index
 from askdocs.types import Article, Chunk
 from conftest import FakeEmbeddings
 
@@ -370,3 +370,11 @@ def test_an_index_created_before_keeps_centroids_and_whole_texts_it_already_has(
     store.replace_articles([second])
     texts = {a.id: a.text for a in store.get_articles(["art1", "art2"]).values()}
     assert texts == {"art1": "Anna Berg won.", "art2": "Omar Haddad lost."}
+    # Chunks stored by older versions also carry their end offset; it is read as before.
+    chunk = first.chunks[0]
+    store.chunks.update(
+        ids=[chunk.id],
+        metadatas=[{"article_id": "art1", "index": 0, "start": chunk.start, "end": chunk.end}],
+    )
+    assert store.get_articles(["art1"])["art1"].text == "Anna Berg won."
+    assert check_index(store) == []

@@ -3,13 +3,22 @@ as if the snapshot had been rebuilt, and a rebuild happens only once the changes
 
 import random
 import shutil
+import sqlite3
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from askdocs.index.keywords import REBUILD_FRACTION, KeywordIndex
+from askdocs.index.keywords import (
+    REBUILD_FRACTION,
+    KeywordIndex,
+    content_terms,
+    decode_terms,
+    encode_terms,
+)
 from askdocs.types import Article, Chunk, Filters
 
 WORDS = [f"x{v}{c}" for v in "aeio" for c in "bcfhjklmnprtvwz"]
@@ -142,3 +151,57 @@ def test_an_unchanged_view_returns_the_snapshot_scores_unscaled(built: KeywordIn
     scores = view.scores(["xaf"])
     start, end = column
     assert np.array_equal(scores[view.base.indices[start:end]], view.base.data[start:end])
+
+
+@given(st.lists(st.integers(min_value=0, max_value=2**32 - 1), max_size=50))
+def test_term_ids_come_back_as_stored(ids: list[int]) -> None:
+    assert decode_terms(encode_terms(ids)).tolist() == ids
+
+
+def test_term_ids_take_two_bytes_while_the_vocabulary_is_small() -> None:
+    assert len(encode_terms([0, 65535, 7])) == 1 + 3 * 2
+    assert len(encode_terms([0, 65536])) == 1 + 2 * 4  # one large id widens only its row
+
+
+def test_a_cache_of_space_joined_terms_is_converted_with_the_same_scores(
+    built: KeywordIndex, tmp_path: Path
+) -> None:
+    # The layout before term ids: one table of chunks with their filter fields and words.
+    old = tmp_path / "old"
+    old.mkdir()
+    db = sqlite3.connect(old / "terms.sqlite3")
+    db.executescript(
+        """
+        CREATE TABLE chunks (
+            chunk_id TEXT PRIMARY KEY, article_id TEXT NOT NULL, source TEXT NOT NULL,
+            outlet TEXT NOT NULL, published_day INTEGER, terms TEXT NOT NULL);
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES ('generation', '7');
+        """
+    )
+    rows = [_article(n) for n in range(200)]
+    db.executemany(
+        "INSERT INTO chunks VALUES (?,?,?,?,?,?)",
+        [
+            (c.id, a.id, a.source, "Daily", 20240101 + n % 28, " ".join(content_terms(c.text)))
+            for n, (a, c) in enumerate(rows)
+        ],
+    )
+    db.commit()
+    db.close()
+    converted = KeywordIndex(old)
+    assert converted.count() == 200 and converted.generation() == 7
+    for query in QUERIES:
+        _same_ranking(_ranking(converted, query), _ranking(built, query))
+    hits = converted.search("rarec", k=5, filters=Filters(sources=("/news/1.txt",)))
+    assert [h.chunk_id for h in hits] == ["a1-0000"]  # article 1 holds "rarec"
+    tables = {name for (name,) in converted._db.execute("SELECT name FROM sqlite_master")}
+    assert "chunks" not in tables
+    KeywordIndex(old)  # opening it again finds nothing left to convert
+
+
+def test_removing_an_articles_last_chunks_drops_its_filter_fields(built: KeywordIndex) -> None:
+    built.delete_chunks(["a3-0000"])
+    assert not built._db.execute("SELECT 1 FROM article_fields WHERE article_id = 'a3'").fetchone()
+    assert built._db.execute("SELECT 1 FROM article_fields WHERE article_id = 'a4'").fetchone()
+    assert "a3-0000" not in {h.chunk_id for h in built.search("rare" + "bcfhjkl"[3], k=100)}

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from askdocs.index.sentence_cache import SentenceCache, decode, encode
+from askdocs.index.sentence_cache import (
+    SentenceCache,
+    decode,
+    encode,
+    encoded_rows,
+    join,
+    shared_sentences,
+)
 
 
 def _unit_rows(count: int, dims: int = 384, seed: int = 0) -> np.ndarray:
@@ -75,3 +82,49 @@ def test_a_new_file_uses_large_pages_and_an_old_file_keeps_its_own(tmp_path: Pat
     cache = SentenceCache(tmp_path / "old.sqlite3")  # opens and writes as before
     cache.put([("c1", "a1", _unit_rows(2))])
     assert cache.row_counts() == {"c1": 2}
+
+
+def test_rows_split_and_join_back_to_the_same_blob() -> None:
+    matrix = _unit_rows(3)
+    rows = encoded_rows(matrix)
+    assert [len(r) for r in rows] == [388] * 3
+    assert join(rows) == encode(matrix)
+
+
+def test_shared_sentences_is_the_longest_run_ending_one_and_starting_the_other() -> None:
+    a, b, c, d = (bytes([n]) for n in range(4))
+    assert shared_sentences([a, b, c], [b, c, d]) == 2
+    assert shared_sentences([a, b, c], [c, c]) == 1
+    assert shared_sentences([a, b], [a, b]) == 2
+    assert shared_sentences([a, b], [b, a, d]) == 1
+    assert shared_sentences([a, b], [a, d]) == 0  # shared, but not at the boundary
+    assert shared_sentences([], [a]) == 0
+
+
+def test_sentences_shared_by_overlapping_chunks_are_stored_once(tmp_path: Path) -> None:
+    sentences = _unit_rows(7)
+    # Three chunks of one article, each starting with the last one or two of the one before.
+    chunks = [("c1", "a", sentences[0:3]), ("c2", "a", sentences[1:5]), ("c3", "a", sentences[4:7])]
+    other = ("d1", "b", sentences[6:7])  # another article: nothing shared across articles
+    whole = SentenceCache(tmp_path / "whole.sqlite3")
+    for chunk in [*chunks, other]:  # one row per write: nothing shared
+        whole.put([chunk])
+    cache = SentenceCache(tmp_path / "s.sqlite3")
+    cache.put([*chunks, other])
+    stored = dict(cache._db.execute("SELECT chunk_id, length(vectors) / 388 FROM sentences"))
+    assert stored == {"c1": 3, "c2": 2, "c3": 2, "d1": 1}
+    assert cache.row_counts() == whole.row_counts() == {"c1": 3, "c2": 4, "c3": 3, "d1": 1}
+    for ids in (["c1", "c2", "c3", "d1"], ["c3"], ["c2", "d1"]):  # with or without the one before
+        got, want = cache.get(ids), whole.get(ids)
+        assert got.keys() == want.keys() == set(ids)
+        for chunk_id in ids:
+            assert np.array_equal(got[chunk_id], want[chunk_id])
+
+
+def test_a_row_whose_previous_row_is_gone_counts_as_missing(tmp_path: Path) -> None:
+    sentences = _unit_rows(4)
+    cache = SentenceCache(tmp_path / "s.sqlite3")
+    cache.put([("c1", "a", sentences[0:2]), ("c2", "a", sentences[1:4])])
+    with cache._db:
+        cache._db.execute("DELETE FROM sentences WHERE chunk_id = 'c1'")
+    assert cache.get(["c2"]) == {} and cache.row_counts() == {}

@@ -325,8 +325,7 @@ class ChromaStore:
                         **base,
                         "article_id": chunk.article_id,
                         "index": chunk.index,
-                        "start": chunk.start,
-                        "end": chunk.end,
+                        "start": chunk.start,  # (its end is start + the text's length)
                     }
                     for chunk, _, base in batch
                 ],
@@ -814,14 +813,23 @@ def _display_metadata(article: Article) -> dict[str, Any]:
     return meta
 
 
+def _span(meta: dict[str, Any], text: str) -> tuple[int, int]:
+    """A chunk's offsets in its article. Chunks written before this version also stored the
+    end, which is always start + the text's length (a stored number costs about 60 bytes a
+    chunk in Chroma's tables and indexes)."""
+    start = int(meta["start"])
+    return start, int(meta.get("end", start + len(text)))
+
+
 def _chunk(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+    start, end = _span(meta, text)
     return Chunk(
         id=chunk_id,
         article_id=str(meta["article_id"]),
         index=int(meta["index"]),
         text=text,
-        start=int(meta["start"]),
-        end=int(meta["end"]),
+        start=start,
+        end=end,
     )
 
 
@@ -876,7 +884,7 @@ def check_index(store: ChromaStore) -> list[str]:
         whole = texts.get(article_id)  # None also when it cannot be read back (reported below)
         if article_id not in records:
             problems.append(f"chunk {chunk_id} belongs to no indexed article (interrupted ingest)")
-        elif whole is not None and whole[int(meta["start"]) : int(meta["end"])] != text:
+        elif whole is not None and whole[slice(*_span(meta, text))] != text:
             problems.append(f"chunk {chunk_id} does not match its article at its offsets")
     keyword_ids = store.keywords.chunk_ids()
     missing = set(ids) - set(keyword_ids)
@@ -885,7 +893,9 @@ def check_index(store: ChromaStore) -> list[str]:
         problems.append(f"{len(missing)} chunk(s) missing from the keyword index")
     if stale:
         problems.append(f"{len(stale)} keyword index entr(ies) for chunks that do not exist")
-    problems += _sentence_vector_problems(store, ids, chunks["metadatas"], texts)
+    problems += _sentence_vector_problems(
+        store, ids, chunks["metadatas"], chunks["documents"], texts
+    )
     for record in records.values():
         if record.id not in texts:
             problems.append(f"article {record.id} ({record.source}): its text cannot be read back")
@@ -899,7 +909,11 @@ def check_index(store: ChromaStore) -> list[str]:
 
 
 def _sentence_vector_problems(
-    store: ChromaStore, ids: list[str], metadatas: list[dict], texts: dict[str, str]
+    store: ChromaStore,
+    ids: list[str],
+    metadatas: list[dict],
+    documents: list[str],
+    texts: dict[str, str],
 ) -> list[str]:
     """Sentence vectors that belong to no chunk, or whose count is not the number of sentences
     in their chunk (answering would then embed that chunk afresh; a chunk stored without them
@@ -912,11 +926,11 @@ def _sentence_vector_problems(
     if stale:
         problems.append(f"sentence vectors for {len(stale)} chunk(s) that do not exist")
     mismatched = 0
-    for chunk_id, meta in zip(ids, metadatas, strict=True):
+    for chunk_id, meta, document in zip(ids, metadatas, documents, strict=True):
         text = texts.get(str(meta["article_id"]))
         if chunk_id not in stored or text is None:
             continue
-        spans = candidate_sentences(text, int(meta["start"]), int(meta["end"]))
+        spans = candidate_sentences(text, *_span(meta, document))
         mismatched += stored[chunk_id] != len(spans)
     if mismatched:
         problems.append(
