@@ -49,10 +49,11 @@ UPDATE_NAME = "Quillon Abernathy-Voss"
 
 def load_source(index: Path) -> dict:
     from askdocs.config import Settings
-    from askdocs.index.store import open_store
+    from askdocs.index.store import chunk_texts, open_store
 
     store = open_store(Settings(index_dir=index))
     chunks = store.chunks.get(include=["documents", "metadatas", "embeddings"])
+    chunks["documents"] = chunk_texts(chunks)
     articles = store.get_articles(store.indexed_articles())
     sentences = store.sentence_vectors(store.stored_sentence_counts())
     return {"chunks": chunks, "articles": articles, "sentences": sentences}

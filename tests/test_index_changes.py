@@ -370,11 +370,45 @@ def test_an_index_created_before_keeps_centroids_and_whole_texts_it_already_has(
     store.replace_articles([second])
     texts = {a.id: a.text for a in store.get_articles(["art1", "art2"]).values()}
     assert texts == {"art1": "Anna Berg won.", "art2": "Omar Haddad lost."}
-    # Chunks stored by older versions also carry their end offset; it is read as before.
+    # Chunks stored by older versions hold their text as the document and carry their end
+    # offset; they are read as before.
     chunk = first.chunks[0]
-    store.chunks.update(
+    store.chunks.delete(ids=[chunk.id])
+    store.chunks.add(
         ids=[chunk.id],
+        embeddings=first.vectors,
+        documents=[chunk.text],
         metadatas=[{"article_id": "art1", "index": 0, "start": chunk.start, "end": chunk.end}],
     )
     assert store.get_articles(["art1"])["art1"].text == "Anna Berg won."
+    assert [p.chunk.text for p, _ in store.get_chunks([chunk.id])] == ["Anna Berg won."]
     assert check_index(store) == []
+
+
+def test_a_chunk_too_long_for_a_metadata_value_keeps_its_text_as_the_document(
+    tmp_path: Path,
+) -> None:
+    client = chromadb.PersistentClient(
+        path=str(tmp_path / "chroma"), settings=chromadb.Settings(anonymized_telemetry=False)
+    )
+    store = ChromaStore(client, "news", KeywordIndex(tmp_path / "kw"))
+    # 4,579 bytes of UTF-8 (4,489 characters): over the 4,096 a metadata value may hold
+    long_text = " ".join(f"Zola wrote chapter {i} in a café about the strike." for i in range(90))
+    short, long = _article(1, "Anna Berg won the race."), _article(2, long_text)
+    store.replace_articles([short, long])  # one batch, stored two ways
+    found = store.chunks.get(ids=["art1:0", "art2:0"], include=["documents", "metadatas"])
+    stored = dict(zip(found["ids"], found["documents"], strict=True))
+    assert stored == {"art1:0": None, "art2:0": long_text}
+    assert "text" not in found["metadatas"][found["ids"].index("art2:0")]
+    texts = {a.id: a.text for a in store.get_articles(["art1", "art2"]).values()}
+    assert texts == {"art1": "Anna Berg won the race.", "art2": long_text}
+    assert store.keywords.search("Zola strike", k=1)[0].chunk_id == "art2:0"
+    assert check_index(store) == []
+
+
+def test_the_metadata_limit_counts_bytes_not_characters() -> None:
+    from askdocs.index.store import METADATA_TEXT_BYTES, _text_fits_metadata
+
+    assert _text_fits_metadata("a" * METADATA_TEXT_BYTES)
+    assert _text_fits_metadata("é" * (METADATA_TEXT_BYTES // 2))  # two bytes each
+    assert not _text_fits_metadata("é" * (METADATA_TEXT_BYTES // 2 + 1))

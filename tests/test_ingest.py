@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from askdocs.api import Assistant
-from askdocs.index.store import ArticleVersion, ChromaStore
+from askdocs.index.store import ArticleVersion, ChromaStore, chunk_texts
 from conftest import FakeEmbeddings
 
 
@@ -51,7 +51,7 @@ def test_changed_article_replaces_its_chunks(ingested: Assistant, articles_dir: 
     path.write_text(path.read_text().replace("£12 million", "£14 million"))
     report = ingested.ingest([articles_dir])
     assert report.updated == 1 and report.unchanged == 5
-    texts = ingested.store.chunks.get(include=["documents"])["documents"]
+    texts = chunk_texts(ingested.store.chunks.get(include=["documents", "metadatas"]))
     assert any("£14 million" in t for t in texts)
     assert not any("£12 million" in t for t in texts)
 
@@ -62,7 +62,8 @@ def test_deleted_file_is_removed_from_index(ingested: Assistant, articles_dir: P
     assert report.removed == 1
     assert ingested.stats()["articles"] == 5
     assert not any(
-        "Nair" in t for t in ingested.store.chunks.get(include=["documents"])["documents"]
+        "Nair" in t
+        for t in chunk_texts(ingested.store.chunks.get(include=["documents", "metadatas"]))
     )
 
 
@@ -147,7 +148,7 @@ def test_missing_path_is_an_error_and_indexes_nothing(assistant: Assistant, tmp_
 
 def test_chunks_fit_the_embedder_with_title(ingested: Assistant) -> None:
     records = ingested.store.chunks.get(include=["documents", "metadatas"])
-    for text, meta in zip(records["documents"], records["metadatas"], strict=True):
+    for text, meta in zip(chunk_texts(records), records["metadatas"], strict=True):
         title_and_text = f"{meta['title']}\n{text}"
         assert len(title_and_text.split()) <= FakeEmbeddings.max_tokens - 2
 
@@ -156,7 +157,9 @@ def test_chunk_offsets_point_into_stored_article_text(ingested: Assistant) -> No
     store = ingested.store
     records = store.chunks.get(include=["documents", "metadatas"])
     articles = store.get_articles(m["article_id"] for m in records["metadatas"])
-    for text, meta in zip(records["documents"], records["metadatas"], strict=True):
+    # The text lives in the metadata (no full-text index in Chroma); no end offset is stored.
+    assert records["documents"] == [None] * len(records["ids"])
+    for text, meta in zip(chunk_texts(records), records["metadatas"], strict=True):
         assert "end" not in meta  # start + the text's length
         assert articles[meta["article_id"]].text[meta["start"] :].startswith(text)
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from askdocs.api import Assistant
+from askdocs.index.store import chunk_texts
 from askdocs.loaders import Fetcher, FetchError, FetchLimits, load_file
 from askdocs.loaders.common import LoadError
 from askdocs.loaders.pdf import article_from_pdf
@@ -45,7 +46,7 @@ def _articles(assistant: Assistant) -> dict[str, object]:
 
 
 def _all_chunk_text(assistant: Assistant) -> str:
-    return "\n".join(assistant.store.chunks.get(include=["documents"])["documents"])
+    return "\n".join(chunk_texts(assistant.store.chunks.get(include=["documents", "metadatas"])))
 
 
 # ------------------------------------------------------------------ pages and feeds

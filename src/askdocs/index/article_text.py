@@ -1,4 +1,4 @@
-"""An article's text stored once: in its chunks' documents, plus what no chunk covers.
+"""An article's text stored once: in its chunks, plus what no chunk covers.
 
 Chroma indexes every document for full-text search (a trigram index about three times the
 text) and every metadata string, so each stored copy of the text costs about six times its

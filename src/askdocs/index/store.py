@@ -142,7 +142,7 @@ def _reachable(method: Callable[..., T]) -> Callable[..., T]:
 
 
 class ChromaStore:
-    """Collections of chunks (searched; their documents hold the articles' text) and articles
+    """Collections of chunks (searched; they hold the articles' text, see TEXT_KEY) and articles
     (version, source, what no chunk covers of the text; the commit marker), a change log, with
     a server the sentence vectors, plus the keyword index over the same chunks.
 
@@ -316,20 +316,26 @@ class ChromaStore:
         ]
         for i in range(0, len(rows), self._batch):
             batch = rows[i : i + self._batch]
-            self.chunks.upsert(
-                ids=[chunk.id for chunk, _, _ in batch],
-                embeddings=np.asarray([vector for _, vector, _ in batch]),
-                documents=[chunk.text for chunk, _, _ in batch],
-                metadatas=[
-                    {
-                        **base,
-                        "article_id": chunk.article_id,
-                        "index": chunk.index,
-                        "start": chunk.start,  # (its end is start + the text's length)
-                    }
-                    for chunk, _, base in batch
-                ],
-            )
+            in_metadata = [row for row in batch if _text_fits_metadata(row[0].text)]
+            as_document = [row for row in batch if not _text_fits_metadata(row[0].text)]
+            for part, documents in ((in_metadata, False), (as_document, True)):
+                if not part:
+                    continue
+                self.chunks.upsert(
+                    ids=[chunk.id for chunk, _, _ in part],
+                    embeddings=np.asarray([vector for _, vector, _ in part]),
+                    **({"documents": [chunk.text for chunk, _, _ in part]} if documents else {}),
+                    metadatas=[
+                        {
+                            **base,
+                            "article_id": chunk.article_id,
+                            "index": chunk.index,
+                            "start": chunk.start,  # (its end is start + the text's length)
+                            **({} if documents else {TEXT_KEY: chunk.text}),
+                        }
+                        for chunk, _, base in part
+                    ],
+                )
         self._add_sentences(items)
         if self.sentence_cache:
             self.sentence_cache.put(
@@ -546,7 +552,7 @@ class ChromaStore:
             chunk_id: (_passage(_chunk(chunk_id, text, meta), 0.0, meta), np.asarray(vector))
             for chunk_id, text, meta, vector in zip(
                 found["ids"],
-                found["documents"],
+                chunk_texts(found),
                 found["metadatas"],
                 found["embeddings"],
                 strict=True,
@@ -655,7 +661,7 @@ class ChromaStore:
         chunks = [
             _chunk(chunk_id, text, meta)
             for chunk_id, text, meta in zip(
-                found["ids"], found["documents"], found["metadatas"], strict=True
+                found["ids"], chunk_texts(found), found["metadatas"], strict=True
             )
         ]
         return sorted(chunks, key=lambda c: (c.article_id, c.start, c.end))
@@ -676,9 +682,12 @@ class ChromaStore:
             include=["documents", "metadatas", "distances", "embeddings"],
         )
         hits = []
+        texts = chunk_texts(
+            {"documents": result["documents"][0], "metadatas": result["metadatas"][0]}
+        )
         for chunk_id, text, meta, distance, embedding in zip(
             result["ids"][0],
-            result["documents"][0],
+            texts,
             result["metadatas"][0],
             result["distances"][0],
             result["embeddings"][0],
@@ -748,7 +757,7 @@ def _catalogue_fields(source: str) -> dict[str, Any]:
 def _keyword_rows(found: dict[str, Any]) -> Iterator[tuple[str, str, str, str, Any, str]]:
     """(chunk id, article id, source, outlet, day, text) of chunks read from Chroma."""
     for chunk_id, text, meta in zip(
-        found["ids"], found["documents"], found["metadatas"], strict=True
+        found["ids"], chunk_texts(found), found["metadatas"], strict=True
     ):
         yield (
             chunk_id,
@@ -813,6 +822,28 @@ def _display_metadata(article: Article) -> dict[str, Any]:
     return meta
 
 
+TEXT_KEY = "text"
+METADATA_TEXT_BYTES = 4096
+"""A chunk's text is kept in its metadata (TEXT_KEY), not as the record's document: Chroma
+builds a trigram full-text index over every document, which askdocs never searches (its
+keyword side is BM25), and which took 322 MB of the recipe's 765 MB index at 100k chunks
+(sqlite's dbstat). Chroma Cloud takes metadata values of up to 4,096 bytes; a longer chunk
+keeps its text as the document, as do chunks written by earlier versions."""
+
+
+def _text_fits_metadata(text: str) -> bool:
+    return len(text.encode("utf-8")) <= METADATA_TEXT_BYTES
+
+
+def chunk_texts(found: dict[str, Any]) -> list[str]:
+    """The texts of chunk records read with their documents and metadatas: the document, or
+    else the metadata copy (see METADATA_TEXT_BYTES)."""
+    return [
+        document if document is not None else str((meta or {}).get(TEXT_KEY, ""))
+        for document, meta in zip(found["documents"], found["metadatas"], strict=True)
+    ]
+
+
 def _span(meta: dict[str, Any], text: str) -> tuple[int, int]:
     """A chunk's offsets in its article. Chunks written before this version also stored the
     end, which is always start + the text's length (a stored number costs about 60 bytes a
@@ -864,11 +895,11 @@ def check_index(store: ChromaStore) -> list[str]:
     found = _get_all(store.articles, ["metadatas", "documents"])
     records = _records(found)
     chunks = _get_all(store.chunks, ["metadatas", "documents"])
-    ids = chunks["ids"]
+    ids, chunk_text = chunks["ids"], chunk_texts(chunks)
     if len(ids) != len(set(ids)):
         problems.append(f"{len(ids) - len(set(ids))} duplicate chunk id(s)")
     own: dict[str, list[Chunk]] = {}
-    for chunk_id, meta, text in zip(ids, chunks["metadatas"], chunks["documents"], strict=True):
+    for chunk_id, meta, text in zip(ids, chunks["metadatas"], chunk_text, strict=True):
         own.setdefault(str(meta["article_id"]), []).append(_chunk(chunk_id, text, meta))
     texts = {
         article_id: text
@@ -878,7 +909,7 @@ def check_index(store: ChromaStore) -> list[str]:
         if (text := _text_of(meta, document, own.get(article_id, []))) is not None
     }
     per_article: dict[str, int] = {}
-    for chunk_id, meta, text in zip(ids, chunks["metadatas"], chunks["documents"], strict=True):
+    for chunk_id, meta, text in zip(ids, chunks["metadatas"], chunk_text, strict=True):
         article_id = str(meta["article_id"])
         per_article[article_id] = per_article.get(article_id, 0) + 1
         whole = texts.get(article_id)  # None also when it cannot be read back (reported below)
@@ -893,9 +924,7 @@ def check_index(store: ChromaStore) -> list[str]:
         problems.append(f"{len(missing)} chunk(s) missing from the keyword index")
     if stale:
         problems.append(f"{len(stale)} keyword index entr(ies) for chunks that do not exist")
-    problems += _sentence_vector_problems(
-        store, ids, chunks["metadatas"], chunks["documents"], texts
-    )
+    problems += _sentence_vector_problems(store, ids, chunks["metadatas"], chunk_text, texts)
     for record in records.values():
         if record.id not in texts:
             problems.append(f"article {record.id} ({record.source}): its text cannot be read back")
