@@ -302,13 +302,14 @@ def measure_fresh(folder: Path, question_file: Path) -> dict:
         assistant.store.keywords_ready.wait()
         filled = time.perf_counter() - t0
     finally:
+        # Everything the fill wrote goes, its sqlite -wal and -shm files too: left beside the
+        # restored terms file they would be replayed into it ("database disk image is
+        # malformed" on the next opening, which a --reuse run makes).
+        for part in cache.iterdir():
+            if part.name.startswith(("terms.sqlite3", "bm25")):
+                shutil.rmtree(part) if part.is_dir() else part.unlink()
         for part in moved:
-            target = cache / part.name
-            if target.is_dir():
-                shutil.rmtree(target)
-            else:
-                target.unlink(missing_ok=True)
-            (away / part.name).rename(target)
+            (away / part.name).rename(cache / part.name)
     return {
         "first_answer_seconds": round(first, 2),
         "first_answer_had_keyword_side": hybrid,
