@@ -211,33 +211,25 @@ class KeywordIndex:
         self._db.executemany(
             "INSERT OR IGNORE INTO vocabulary (term) VALUES (?)", [(t,) for t in ordered]
         )
-        found: dict[str, int] = {}
-        for start in range(0, len(ordered), 500):
-            batch = ordered[start : start + 500]
-            found.update(
-                (term, int(row_id) - 1)
-                for row_id, term in self._db.execute(
-                    f"SELECT id, term FROM vocabulary WHERE term IN ({','.join('?' * len(batch))})",
-                    batch,
-                )
-            )
-        return found
+        rows = self._select_in("SELECT id, term FROM vocabulary WHERE term", ordered)
+        return {term: int(row_id) - 1 for row_id, term in rows}
 
     def _terms_of(self, blobs: dict[str, bytes]) -> dict[str, list[str]]:
         """Stored term ids back to words, for the given chunks' rows."""
         decoded = {chunk_id: decode_terms(blob) for chunk_id, blob in blobs.items()}
         wanted = sorted({int(i) for ids in decoded.values() for i in ids})
-        words: dict[int, str] = {}
-        for start in range(0, len(wanted), 500):
-            batch = [i + 1 for i in wanted[start : start + 500]]
-            words.update(
-                (int(row_id) - 1, term)
-                for row_id, term in self._db.execute(
-                    f"SELECT id, term FROM vocabulary WHERE id IN ({','.join('?' * len(batch))})",
-                    batch,
-                )
-            )
+        rows = self._select_in("SELECT id, term FROM vocabulary WHERE id", [i + 1 for i in wanted])
+        words = {int(row_id) - 1: term for row_id, term in rows}
         return {chunk_id: [words[int(i)] for i in ids] for chunk_id, ids in decoded.items()}
+
+    def _select_in(self, query: str, values: Sequence[object]) -> list[tuple]:
+        """The rows of `query` + " IN (values)", asked 500 values at a time (sqlite's limit
+        on bound parameters)."""
+        rows: list[tuple] = []
+        for start in range(0, len(values), 500):
+            batch = list(values[start : start + 500])
+            rows += self._db.execute(f"{query} IN ({','.join('?' * len(batch))})", batch)
+        return rows
 
     def _bump(self) -> None:
         self._db.execute(
@@ -254,17 +246,12 @@ class KeywordIndex:
 
     def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
         with self._lock, self._db:
-            articles = set()
-            for start in range(0, len(chunk_ids), 500):
-                batch = list(chunk_ids[start : start + 500])
-                articles |= {
-                    a
-                    for (a,) in self._db.execute(
-                        f"SELECT article_id FROM chunk_terms WHERE chunk_id IN "
-                        f"({','.join('?' * len(batch))})",
-                        batch,
-                    )
-                }
+            articles = {
+                a
+                for (a,) in self._select_in(
+                    "SELECT article_id FROM chunk_terms WHERE chunk_id", chunk_ids
+                )
+            }
             self._db.executemany(
                 "DELETE FROM chunk_terms WHERE chunk_id = ?", [(c,) for c in chunk_ids]
             )
@@ -413,16 +400,9 @@ class KeywordIndex:
                 added.append(chunk_id)
             else:
                 alive[position] = True
-        blobs: dict[str, bytes] = {}
-        for start in range(0, len(added), 500):
-            batch = added[start : start + 500]
-            blobs.update(
-                self._db.execute(
-                    f"SELECT chunk_id, terms FROM chunk_terms WHERE chunk_id IN "
-                    f"({','.join('?' * len(batch))})",
-                    batch,
-                )
-            )
+        blobs = dict(
+            self._select_in("SELECT chunk_id, terms FROM chunk_terms WHERE chunk_id", added)
+        )
         terms = self._terms_of(blobs)
         return _View(base, generation, alive, [(c, terms[c]) for c in added])
 

@@ -163,19 +163,16 @@ class SentenceCache:
         rows = self._rows(chunk_ids)
         wanted = {row[4] for row in rows.values() if row[3]} - rows.keys()
         rows |= self._rows(sorted(wanted))
+        # Each row decoded once: a shared row serves its own chunk and the next.
+        stored = {c: decode(blob, dims, codec) for c, (dims, blob, codec, _, _) in rows.items()}
         found: dict[str, np.ndarray] = {}
         for chunk_id in chunk_ids:
-            row = rows.get(chunk_id)
-            if row is None:
+            if chunk_id not in rows:
                 continue
-            dims, blob, codec, shared, previous = row
-            own = decode(blob, dims, codec)
+            own, (*_, shared, previous) = stored[chunk_id], rows[chunk_id]
             if shared:
-                source = rows.get(previous)
-                if source is None:
-                    continue
-                before = decode(source[1], source[0], source[2])
-                if len(before) < shared:
+                before = stored.get(previous)
+                if before is None or len(before) < shared:
                     continue
                 own = np.vstack([before[len(before) - shared :], own])
             found[chunk_id] = own
