@@ -105,8 +105,9 @@ def grow(source: dict, target_chunks: int, out: Path, seed: int = 0) -> dict:
             chunks, offset = [], 0
             for n, (i, chunk_text) in enumerate(zip(positions, texts, strict=True)):
                 meta = rows["metadatas"][i]
+                # (a source index written by this version stores no end: start + length)
                 start = offset if copy else int(meta["start"])
-                end = start + len(chunk_text) if copy else int(meta["end"])
+                end = start + len(chunk_text)
                 chunks.append(Chunk(f"{new_id}:{n:04d}", new_id, n, text[start:end], start, end))
                 offset = end + 1
             # A sentence two overlapping chunks share has one vector, as ingest gives it.
