@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from askdocs.index.keywords import (
     REBUILD_FRACTION,
+    ChunkIds,
     KeywordIndex,
     content_terms,
     decode_terms,
@@ -205,3 +206,88 @@ def test_removing_an_articles_last_chunks_drops_its_filter_fields(built: Keyword
     assert not built._db.execute("SELECT 1 FROM article_fields WHERE article_id = 'a3'").fetchone()
     assert built._db.execute("SELECT 1 FROM article_fields WHERE article_id = 'a4'").fetchone()
     assert "a3-0000" not in {h.chunk_id for h in built.search("rare" + "bcfhjkl"[3], k=100)}
+
+
+def _vm_steps(index: KeywordIndex, work) -> int:
+    """sqlite virtual-machine steps (in tens) that `work` costs on this index's connection:
+    a measure of rows read that does not depend on the machine's speed."""
+    steps = [0]
+
+    def count() -> int:
+        steps[0] += 1
+        return 0
+
+    index._db.set_progress_handler(count, 10)
+    try:
+        work()
+    finally:
+        index._db.set_progress_handler(None, 10)
+    return steps[0]
+
+
+def test_one_change_costs_the_same_in_a_small_and_a_ten_times_larger_index(
+    tmp_path: Path,
+) -> None:
+    costs = []
+    for size in (200, 2000):
+        index = KeywordIndex(tmp_path / f"n{size}")
+        _write(index, range(size))
+        index.rebuild(force=True)
+        _write(index, [90_000])  # one article added since the snapshot...
+        index.delete(["a5"])  # ...and one removed
+        costs.append(_vm_steps(index, index.snapshot))
+        assert index.snapshot().changed == 2
+        assert [h.chunk_id for h in index.search("rare" + "bcfhjkl"[90_000 % 7], k=1000)].count(
+            "a90000-0000"
+        ) == 1
+        assert index.snapshot().position("a5-0000") is None
+    # Reading every row would cost ten times as much in the larger index.
+    assert costs[1] < 2 * costs[0] + 5, costs
+
+
+def test_a_reader_whose_snapshot_lost_its_log_compares_every_row(
+    built: KeywordIndex, tmp_path: Path
+) -> None:
+    reader = KeywordIndex(built.folder)
+    old_base = reader.snapshot().base
+    built.delete(["a7"])
+    _write(built, range(3000, 3000 + int(REBUILD_FRACTION * 200) + 1))
+    built.rebuild()  # a new snapshot; the log up to it is pruned
+    assert built._db.execute("SELECT COUNT(*) FROM changed_chunks").fetchone()[0] == 0
+    view = reader._changes_since(old_base, built.generation())  # as if read just before
+    assert view.position("a7-0000") is None
+    assert view.position("a3000-0000") is not None and view.changed == 22
+
+
+def test_a_cache_from_before_the_change_log_is_read_right_and_then_logged(
+    built: KeywordIndex,
+) -> None:
+    # What an older askdocs left: no change log, no log_since, rows written since its snapshot.
+    built._db.executescript("DROP TABLE changed_chunks; DELETE FROM meta WHERE key = 'log_since';")
+    built._db.execute("DELETE FROM chunk_terms WHERE article_id = 'a9'")
+    built._db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+    built._db.commit()
+    reopened = KeywordIndex(built.folder)
+    assert reopened.snapshot().position("a9-0000") is None  # found by reading every row
+    assert reopened.snapshot().changed == 1
+    _write(reopened, [4000])
+    assert reopened.snapshot().position("a4000-0000") is not None
+    logged = reopened._db.execute("SELECT chunk_id FROM changed_chunks").fetchall()
+    assert logged == [("a4000-0000",)]
+
+
+@given(
+    # (ids are hex digests and article ids: never a NUL, which fixed-width bytes would drop)
+    st.lists(
+        st.text(st.characters(exclude_characters="\0"), min_size=1, max_size=12),
+        max_size=40,
+        unique=True,
+    ),
+    st.lists(st.text(max_size=14), max_size=10),
+)
+def test_chunk_id_arrays_find_exactly_the_stored_ids(stored: list[str], others: list[str]) -> None:
+    ids = ChunkIds.of(stored)
+    asked = stored + others
+    expected = [stored.index(c) if c in stored else -1 for c in asked]
+    assert ids.positions(asked).tolist() == expected
+    assert [ids[i] for i in range(len(stored))] == stored
