@@ -291,3 +291,11 @@ def test_chunk_id_arrays_find_exactly_the_stored_ids(stored: list[str], others: 
     expected = [stored.index(c) if c in stored else -1 for c in asked]
     assert ids.positions(asked).tolist() == expected
     assert [ids[i] for i in range(len(stored))] == stored
+
+
+def test_the_pruned_change_log_gives_its_pages_back(tmp_path: Path) -> None:
+    index = KeywordIndex(tmp_path / "big")
+    _write(index, range(3000))
+    index.snapshot()  # the first snapshot: the log of 3,000 chunks is pruned
+    assert index._db.execute("SELECT COUNT(*) FROM changed_chunks").fetchone()[0] == 0
+    assert index._db.execute("PRAGMA freelist_count").fetchone()[0] == 0

@@ -116,6 +116,7 @@ class KeywordIndex:
         self._db = sqlite3.connect(self.folder / "terms.sqlite3", check_same_thread=False)
         self._db.executescript(
             """
+            PRAGMA auto_vacuum = INCREMENTAL;
             PRAGMA journal_mode = WAL;
             PRAGMA synchronous = NORMAL;
             CREATE TABLE IF NOT EXISTS chunk_terms (
@@ -502,6 +503,12 @@ class KeywordIndex:
                 "UPDATE meta SET value = ? WHERE key = 'log_since' AND CAST(value AS INTEGER) < ?",
                 (str(generation), generation),
             )
+        # A large ingest logs every chunk it writes: give those pages back to the disk (the
+        # file is created with incremental auto-vacuum; on an older file this does nothing and
+        # later writes reuse the pages).
+        with self._lock:
+            # (executescript steps the pragma to the end; execute frees one page a call)
+            self._db.executescript("PRAGMA incremental_vacuum;")
         return snapshot
 
     def close(self) -> None:
