@@ -528,7 +528,7 @@ class ChunkIds:
 
     @classmethod
     def of(cls, chunk_ids: Sequence[str]) -> ChunkIds:
-        encoded = [chunk_id.encode() for chunk_id in chunk_ids]
+        encoded = [_encoded(chunk_id) for chunk_id in chunk_ids]
         width = max(map(len, encoded), default=1)
         ids = np.array(encoded, dtype=f"S{width}")
         order = np.argsort(ids, kind="stable")
@@ -538,14 +538,14 @@ class ChunkIds:
         return len(self.ids)
 
     def __getitem__(self, position: int) -> str:
-        return bytes(self.ids[position]).decode()
+        return bytes(self.ids[position]).decode("utf-8", "surrogatepass")
 
     def positions(self, chunk_ids: Sequence[str]) -> np.ndarray:
         """Each id's position, -1 for an id the snapshot does not hold."""
         found = np.full(len(chunk_ids), -1, dtype=np.int64)
         if not len(chunk_ids) or not len(self.ids):
             return found
-        encoded = [chunk_id.encode() for chunk_id in chunk_ids]
+        encoded = [_encoded(chunk_id) for chunk_id in chunk_ids]
         width = self.ids.dtype.itemsize
         # (an id longer than the widest stored one cannot be there, and would be cut short)
         fits = np.array([len(e) <= width and not e.endswith(b"\0") for e in encoded], dtype=bool)
@@ -765,3 +765,8 @@ class _View:
 def _idf(document_frequency: int, documents: int) -> float:
     """BM25's inverse document frequency, Lucene variant (the one bm25s uses)."""
     return float(np.log(1 + (documents - document_frequency + 0.5) / (document_frequency + 0.5)))
+
+
+def _encoded(chunk_id: str) -> bytes:
+    # (surrogatepass: any Python string has bytes and gets itself back; ids are hex in practice)
+    return chunk_id.encode("utf-8", "surrogatepass")
