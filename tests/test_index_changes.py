@@ -253,6 +253,51 @@ def test_a_write_that_died_is_cleaned_up_by_the_next_writer(
     assert resumed.store.changes.pending() == [] and resumed.check() == []
 
 
+def test_a_new_article_is_written_without_deleting_first_and_an_update_replaces(
+    tmp_path: Path, articles_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each Chroma write of an add costs tens of milliseconds at a million chunks; a new
+    # article has nothing stored to delete (an interrupted write was cleaned up first).
+    from askdocs.api import Assistant
+
+    assistant = Assistant(index_dir=tmp_path / "index", embedder=FakeEmbeddings())
+    assistant.ingest([articles_dir])
+    store = assistant.store
+    deletes: list[str] = []
+    for name in ("chunks", "articles"):
+        real = getattr(store, name).delete
+        monkeypatch.setattr(
+            getattr(store, name),
+            "delete",
+            lambda *a, _n=name, _real=real, **k: deletes.append(_n) or _real(*a, **k),
+        )
+    extra = tmp_path / "more" / "quarry.txt"
+    extra.parent.mkdir()
+    extra.write_text("Quarry strike ends\n\nMiners at the Elderby quarry went back to work.")
+    assert assistant.ingest([extra]).added == 1 and deletes == []
+    extra.write_text("Quarry strike ends\n\nMiners at the Elderby quarry stayed at home.")
+    assert assistant.ingest([extra]).updated == 1 and sorted(deletes) == ["articles", "chunks"]
+    monkeypatch.undo()
+    found = [d.page_content for d in assistant.as_retriever(k=5).invoke("Elderby quarry miners")]
+    assert any("stayed at home" in t for t in found)
+    assert not any("went back to work" in t for t in found)
+    assert assistant.check() == []
+
+
+def test_a_journal_left_by_another_process_is_cleared_before_a_new_one(tmp_path: Path) -> None:
+    client = chromadb.PersistentClient(
+        path=str(tmp_path / "chroma"), settings=chromadb.Settings(anonymized_telemetry=False)
+    )
+    died = changes.ChangeLog(client, "news")
+    died.begin([f"article-{n}-" + "x" * 1000 for n in range(12)])  # three journal records
+    writer = changes.ChangeLog(client, "news")  # another process: knows nothing of it
+    writer.begin(["one"])
+    assert writer.pending() == ["one"]
+    writer.end()
+    writer.begin(["two"])  # its own journal ended: nothing to clear first
+    assert writer.pending() == ["two"]
+
+
 def test_records_of_an_older_index_get_their_catalogue_fields_once(
     tmp_path: Path, articles_dir: Path
 ) -> None:

@@ -7,6 +7,7 @@ others, and a write reads only the catalogue records of the sources it was given
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -283,6 +284,11 @@ class Ingester:
                 ArticleVersion(article, version, chunks, np.asarray([vectors[t] for t in texts]))
                 for _, article, version, chunks, texts in planned
             ]
+        # An article the catalogue does not hold is new: its write deletes nothing first.
+        items = [
+            dataclasses.replace(item, new=result.status == "indexed")
+            for (result, *_), item in zip(planned, items, strict=True)
+        ]
         t2 = time.perf_counter()
         try:
             store.replace_articles(items)
@@ -354,7 +360,8 @@ class Ingester:
         failures = {}
         for item in items:
             try:
-                store.replace_articles([item])
+                # (the failed batch may have stored part of an article it found new)
+                store.replace_articles([dataclasses.replace(item, new=False)])
             except IndexBusyError:
                 raise
             except Exception as exc:  # noqa: BLE001 - reported per article, the rest go on

@@ -53,6 +53,10 @@ class ArticleVersion:
     vectors: np.ndarray
     # Per chunk, one vector per candidate sentence (chunking.candidate_sentences), if computed.
     sentence_vectors: Sequence[np.ndarray] | None = None
+    # The writer found no record of this article, and the write began by cleaning up after any
+    # interrupted one (finish_interrupted): nothing of it is stored, nothing to delete first
+    # (two Chroma writes fewer for each batch of new articles).
+    new: bool = False
 
 
 def open_store(settings: Settings, create: bool = False) -> ChromaStore:
@@ -306,9 +310,11 @@ class ChromaStore:
             return
         self._check_lease()
         ids = [item.article.id for item in items]
+        stored = [item.article.id for item in items if not item.new]
         self.changes.begin(ids)
-        self.articles.delete(ids=ids)
-        self._delete_parts(ids)
+        if stored:
+            self.articles.delete(ids=stored)
+            self._delete_parts(stored)
         rows = [
             (chunk, vector, _display_metadata(item.article))
             for item in items
