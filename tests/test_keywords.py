@@ -151,7 +151,8 @@ def test_an_unchanged_view_returns_the_snapshot_scores_unscaled(built: KeywordIn
     assert column is not None
     scores = view.scores(["xaf"])
     start, end = column
-    assert np.array_equal(scores[view.base.indices[start:end]], view.base.data[start:end])
+    positions, entries = view.base.columns.entries(start, end)
+    assert np.array_equal(scores[positions], entries)
 
 
 @given(st.lists(st.integers(min_value=0, max_value=2**32 - 1), max_size=50))
@@ -299,3 +300,30 @@ def test_the_pruned_change_log_gives_its_pages_back(tmp_path: Path) -> None:
     index.snapshot()  # the first snapshot: the log of 3,000 chunks is pruned
     assert index._db.execute("SELECT COUNT(*) FROM changed_chunks").fetchone()[0] == 0
     assert index._db.execute("PRAGMA freelist_count").fetchone()[0] == 0
+
+
+def test_a_loaded_snapshot_reads_columns_from_its_files_without_mapping_them(
+    built: KeywordIndex,
+) -> None:
+    # Mapped pages a question touches count in the process's resident memory; read columns
+    # are in memory only while a question scores them.
+    expected = _ranking(built, "xab xac rareb")
+    reader = KeywordIndex(built.folder)
+    assert _ranking(reader, "xab xac rareb") == expected
+    maps = Path("/proc/self/maps")
+    if maps.is_file():
+        assert "csc.index.npy" not in maps.read_text()
+
+
+@given(st.integers(0, 40), st.integers(0, 40))
+def test_npy_slices_read_from_the_file_equal_the_array_slices(start: int, length: int) -> None:
+    import tempfile
+
+    from askdocs.index.keywords import _NpyFile
+
+    array = np.arange(50, dtype=np.float32) * 1.5
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "a.npy"
+        np.save(path, array)
+        end = min(start + length, 50)
+        assert np.array_equal(_NpyFile(path).read(start, end), array[start:end])

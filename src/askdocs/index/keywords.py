@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -493,8 +494,14 @@ class KeywordIndex:
         if chunk_ids:
             bm25.index((documents, vocabulary), show_progress=False)
         average_length = sum(map(len, documents)) / len(documents) if documents else 1.0
-        snapshot = _Snapshot(generation, bm25, ChunkIds.of(chunk_ids), vocabulary, average_length)
-        snapshot.save(self.folder / "bm25")
+        ids = ChunkIds.of(chunk_ids)
+        folder = self.folder / "bm25"
+        _Snapshot.save(folder, generation, bm25, ids, vocabulary, average_length)
+        del documents, chunk_ids
+        # Answered from the files just written, as any other process will (see _Columns).
+        snapshot = _Snapshot.load(folder) or _Snapshot(
+            generation, _Columns.of(bm25), ids, vocabulary, average_length, bm25.k1, bm25.b
+        )
         # What the snapshot holds no longer needs its log entries; log_since rises in the
         # same transaction, so a reader holding an older snapshot knows its log is gone.
         with self._lock, self._db:
@@ -573,6 +580,88 @@ class ChunkIds:
         return cls(part("chunk_ids.npy"), part("chunk_ids_sorted.npy"), part("chunk_ids_order.npy"))
 
 
+class _NpyFile:
+    """Slices of a one-dimensional .npy array, read from the file when asked (pread: safe from
+    any thread), so that only the slice is in the process's memory, and only while used."""
+
+    def __init__(self, path: Path) -> None:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                raise ValueError(f"{path}: .npy version {version}")
+            self.offset = f.tell()
+        if len(shape) != 1 or fortran or dtype.hasobject:
+            raise ValueError(f"{path} is not a plain one-dimensional array")
+        self.dtype = dtype
+        self.length = shape[0]
+        self._fd = os.open(path, os.O_RDONLY)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def read(self, start: int, end: int) -> np.ndarray:
+        size = self.dtype.itemsize
+        raw = os.pread(self._fd, (end - start) * size, self.offset + start * size)
+        return np.frombuffer(raw, dtype=self.dtype)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(AttributeError, OSError):
+            os.close(self._fd)
+
+
+class _Columns:
+    """The snapshot's score matrix as bm25s saves it (sparse, column by column: one column per
+    term, holding each chunk that has the term and its idf x term-frequency part).
+
+    Loaded, the two big arrays are read a column at a time from their files, not memory-mapped:
+    every page of a mapped file that a question touches stays in the answering process's
+    resident memory, and over a benchmark's 95 questions that was 77% of both arrays at 100k
+    chunks (2 x 255 MB at a million, more than the recipe's whole lead). The kernel's page
+    cache keeps hot columns in memory either way, shared and reclaimable."""
+
+    def __init__(self, data: np.ndarray | _NpyFile, indices: np.ndarray | _NpyFile,
+                 indptr: np.ndarray) -> None:  # fmt: skip
+        self.data = data
+        self.indices = indices
+        self.indptr = indptr
+
+    @classmethod
+    def of(cls, bm25: object) -> _Columns:
+        """Columns held in memory (a snapshot that could not be read back from disk)."""
+        matrix = getattr(bm25, "scores", None) or {}
+        return cls(
+            np.asarray(matrix.get("data", np.zeros(0, np.float32))),
+            np.asarray(matrix.get("indices", np.zeros(0, np.int32))),
+            np.asarray(matrix.get("indptr", np.zeros(1, np.int64))),
+        )
+
+    @classmethod
+    def load(cls, folder: Path) -> _Columns:
+        if not (folder / "indptr.csc.index.npy").is_file():  # no chunks: bm25s wrote nothing
+            return cls(np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(1, np.int64))
+        indptr = np.load(folder / "indptr.csc.index.npy", allow_pickle=False)
+        data = _NpyFile(folder / "data.csc.index.npy")
+        indices = _NpyFile(folder / "indices.csc.index.npy")
+        if len(data) != len(indices) or int(indptr[-1]) != len(data):
+            raise ValueError("the snapshot's arrays do not agree")
+        return cls(data, indices, indptr)
+
+    def entries(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """One column's chunk positions and their entries."""
+        return _slice(self.indices, start, end), _slice(self.data, start, end)
+
+    def positions(self, start: int, end: int) -> np.ndarray:
+        return _slice(self.indices, start, end)
+
+
+def _slice(array: np.ndarray | _NpyFile, start: int, end: int) -> np.ndarray:
+    return array.read(start, end) if isinstance(array, _NpyFile) else array[start:end]
+
+
 class _Snapshot:
     """A bm25s index of every chunk at one write generation (BM25 "Lucene" variant)."""
 
@@ -581,32 +670,38 @@ class _Snapshot:
     def __init__(
         self,
         generation: int,
+        columns: _Columns,
+        chunk_ids: ChunkIds,
+        vocabulary: dict[str, int],
+        average_length: float,
+        k1: float,
+        b: float,
+    ) -> None:
+        self.generation = generation
+        self.columns = columns
+        self.chunk_ids = chunk_ids
+        self.vocabulary = vocabulary
+        self.average_length = average_length
+        self.k1 = k1
+        self.b = b
+
+    def column(self, term: str) -> tuple[int, int] | None:
+        position = self.vocabulary.get(term)
+        indptr = self.columns.indptr
+        if position is None or position + 1 >= len(indptr):
+            return None
+        return int(indptr[position]), int(indptr[position + 1])
+
+    @classmethod
+    def save(
+        cls,
+        folder: Path,
+        generation: int,
         bm25: object,
         chunk_ids: ChunkIds,
         vocabulary: dict[str, int],
         average_length: float,
     ) -> None:
-        self.generation = generation
-        self.bm25 = bm25
-        self.chunk_ids = chunk_ids
-        self.vocabulary = vocabulary
-        self.average_length = average_length
-        self.k1: float = bm25.k1  # type: ignore[attr-defined]
-        self.b: float = bm25.b  # type: ignore[attr-defined]
-        # The score matrix is stored column by column, one column per term, holding an entry
-        # (idf x term-frequency part) for each chunk that has the term.
-        matrix = bm25.scores if len(chunk_ids) else {}  # type: ignore[attr-defined]
-        self.data = np.asarray(matrix.get("data", np.zeros(0, np.float32)))
-        self.indices = np.asarray(matrix.get("indices", np.zeros(0, np.int32)))
-        self.indptr = np.asarray(matrix.get("indptr", np.zeros(1, np.int64)))
-
-    def column(self, term: str) -> tuple[int, int] | None:
-        position = self.vocabulary.get(term)
-        if position is None or position + 1 >= len(self.indptr):
-            return None
-        return int(self.indptr[position]), int(self.indptr[position + 1])
-
-    def save(self, folder: Path) -> None:
         # Written to a fresh folder and swapped in, so a crash never leaves half a snapshot;
         # the file lock keeps two processes (an ingest, a chat page's first search) from
         # writing the same staging folder.
@@ -617,14 +712,21 @@ class _Snapshot:
             staging = folder.with_name(folder.name + ".new")
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir(parents=True)
-            if len(self.chunk_ids):
-                self.bm25.save(str(staging), show_progress=False)  # type: ignore[attr-defined]
-            self.chunk_ids.save(staging)
-            (staging / "vocabulary.json").write_text(json.dumps(self.vocabulary))
+            if len(chunk_ids):
+                bm25.save(str(staging), show_progress=False)  # type: ignore[attr-defined]
+            chunk_ids.save(staging)
+            (staging / "vocabulary.json").write_text(json.dumps(vocabulary))
             (staging / "stats.json").write_text(
-                json.dumps({"format": self.FORMAT, "average_length": self.average_length})
+                json.dumps(
+                    {
+                        "format": cls.FORMAT,
+                        "average_length": average_length,
+                        "k1": bm25.k1,  # type: ignore[attr-defined]
+                        "b": bm25.b,  # type: ignore[attr-defined]
+                    }
+                )
             )
-            (staging / "generation").write_text(str(self.generation))
+            (staging / "generation").write_text(str(generation))
             old = folder.with_name(folder.name + ".old")
             shutil.rmtree(old, ignore_errors=True)
             if folder.exists():
@@ -641,23 +743,20 @@ class _Snapshot:
 
     @classmethod
     def load(cls, folder: Path) -> _Snapshot | None:
-        import bm25s
-
         try:
             stats = json.loads((folder / "stats.json").read_text())
-            if stats.get("format") != cls.FORMAT:
+            if stats.get("format") != cls.FORMAT or "k1" not in stats:
                 return None  # written by an older askdocs: rebuilt from the rows
             generation = int((folder / "generation").read_text())
             chunk_ids = ChunkIds.load(folder)
             vocabulary = json.loads((folder / "vocabulary.json").read_text())
-            bm25 = (
-                bm25s.BM25.load(str(folder), mmap=True, show_progress=False)
-                if len(chunk_ids)
-                else bm25s.BM25()
-            )
+            columns = _Columns.load(folder)
         except (OSError, ValueError, KeyError):
             return None  # missing or damaged: rebuilt from the rows
-        return cls(generation, bm25, chunk_ids, vocabulary, float(stats["average_length"]))
+        return cls(
+            generation, columns, chunk_ids, vocabulary,
+            float(stats["average_length"]), float(stats["k1"]), float(stats["b"]),
+        )  # fmt: skip
 
 
 class _View:
@@ -736,7 +835,7 @@ class _View:
         start, end = column
         if self.alive is None:
             return end - start
-        return int(self.alive[self.base.indices[start:end]].sum())
+        return int(self.alive[self.base.columns.positions(start, end)].sum())
 
     def idf(self, term: str) -> float:
         return _idf(self.document_frequency(term), self.documents)
@@ -750,10 +849,10 @@ class _View:
             column = base.column(term)
             if column is not None:
                 start, end = column
-                entries = base.data[start:end]
+                positions, entries = base.columns.entries(start, end)
                 if self.changed:
                     entries = entries * np.float32(idf / _idf(end - start, len(base.chunk_ids)))
-                scores[base.indices[start:end]] += entries
+                scores[positions] += entries
             if term in self.postings:
                 positions, parts = self.postings[term]
                 scores[positions] += parts * np.float32(idf)
