@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from askdocs.index.keywords import (
     REBUILD_FRACTION,
-    ChunkIds,
     KeywordIndex,
     content_terms,
     decode_terms,
@@ -277,23 +276,6 @@ def test_a_cache_from_before_the_change_log_is_read_right_and_then_logged(
     assert logged == [("a4000-0000",)]
 
 
-@given(
-    # (ids are hex digests and article ids: never a NUL, which fixed-width bytes would drop)
-    st.lists(
-        st.text(st.characters(exclude_characters="\0"), min_size=1, max_size=12),
-        max_size=40,
-        unique=True,
-    ),
-    st.lists(st.text(max_size=14), max_size=10),
-)
-def test_chunk_id_arrays_find_exactly_the_stored_ids(stored: list[str], others: list[str]) -> None:
-    ids = ChunkIds.of(stored)
-    asked = stored + others
-    expected = [stored.index(c) if c in stored else -1 for c in asked]
-    assert ids.positions(asked).tolist() == expected
-    assert [ids[i] for i in range(len(stored))] == stored
-
-
 def test_the_pruned_change_log_gives_its_pages_back(tmp_path: Path) -> None:
     index = KeywordIndex(tmp_path / "big")
     _write(index, range(3000))
@@ -313,17 +295,3 @@ def test_a_loaded_snapshot_reads_columns_from_its_files_without_mapping_them(
     maps = Path("/proc/self/maps")
     if maps.is_file():
         assert "csc.index.npy" not in maps.read_text()
-
-
-@given(st.integers(0, 40), st.integers(0, 40))
-def test_npy_slices_read_from_the_file_equal_the_array_slices(start: int, length: int) -> None:
-    import tempfile
-
-    from askdocs.index.keywords import _NpyFile
-
-    array = np.arange(50, dtype=np.float32) * 1.5
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "a.npy"
-        np.save(path, array)
-        end = min(start + length, 50)
-        assert np.array_equal(_NpyFile(path).read(start, end), array[start:end])

@@ -7,26 +7,24 @@ Two layers, so that writes stay incremental and reads stay fast:
   fields. It changes in one transaction per batch of articles, together with the Chroma writes,
   and is a cache of Chroma's chunks (index/local.py fills it on a new machine).
 * ``bm25/`` is a bm25s snapshot of those rows, stamped with the write generation it was built
-  from, and memory-mapped on load. Chunks written or removed since are scored beside it from
+  from (index/bm25_snapshot.py). Chunks written or removed since are scored beside it from
   their stored terms, with the term statistics of the whole current collection; once they pass
   REBUILD_FRACTION of the snapshot, the end of an ingest builds a new snapshot from the stored
   terms (no article is re-read or re-tokenised).
-* ``changed_chunks`` logs the generation at which each chunk id was last written or removed
-  since the snapshot, so what changed since it is read from the log, not found by comparing
-  every row with it (at a million chunks that comparison was 1.7 s of every one-article
-  ingest); a build prunes what it covers.
+* ``changed_chunks`` (in the sqlite file) logs the generation at which each chunk id was last
+  written or removed since the snapshot, so what changed since it is read from the log, not
+  found by comparing every row with it (at a million chunks that comparison was 1.7 s of every
+  one-article ingest); a build prunes what it covers.
+
+This module analyses text (content_terms, also used by the answerer) and owns the rows.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import re
-import shutil
 import sqlite3
 import threading
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from askdocs.index.bm25_snapshot import ChunkIds, Columns, Snapshot, View
 from askdocs.index.filters import day_number, sql_filters
 from askdocs.types import Article, Chunk, Filters
 
@@ -143,8 +142,8 @@ class KeywordIndex:
                 "COALESCE((SELECT value FROM meta WHERE key = 'generation'), '0')"
             )
         self._lock = threading.RLock()
-        self._base: _Snapshot | None = None
-        self._view: _View | None = None
+        self._base: Snapshot | None = None
+        self._view: View | None = None
         self._convert_text_rows()
 
     def _convert_text_rows(self) -> None:
@@ -386,7 +385,7 @@ class KeywordIndex:
                 )
         return hits
 
-    def _mask(self, view: _View, filters: Filters) -> np.ndarray:
+    def _mask(self, view: View, filters: Filters) -> np.ndarray:
         clauses, params = sql_filters(filters)
         with self._lock:  # one sqlite connection serves every thread
             allowed = self._db.execute(
@@ -401,7 +400,7 @@ class KeywordIndex:
 
     # ---------------------------------------------------------------- snapshot
 
-    def snapshot(self) -> _View:
+    def snapshot(self) -> View:
         """BM25 over the current rows: the last full snapshot (from memory or disk, memory-
         mapped) plus the chunks written or removed since, scored as one collection."""
         with self._lock:
@@ -409,9 +408,9 @@ class KeywordIndex:
             if self._view is not None and self._view.generation == generation:
                 return self._view
             folder = self.folder / "bm25"
-            saved = _Snapshot.saved_generation(folder)
+            saved = Snapshot.saved_generation(folder)
             if self._base is None or self._base.generation != saved:
-                self._base = _Snapshot.load(folder) if saved is not None else None
+                self._base = Snapshot.load(folder) if saved is not None else None
             if self._base is None:
                 self._base = self._build(generation)
             self._view = self._changes_since(self._base, generation)
@@ -424,15 +423,15 @@ class KeywordIndex:
             view = self.snapshot()
             if force or view.changed > REBUILD_FRACTION * len(view.base.chunk_ids):
                 self._base = self._build(view.generation)
-                self._view = _View(self._base, view.generation)
+                self._view = View(self._base, view.generation)
 
-    def _changes_since(self, base: _Snapshot, generation: int) -> _View:
+    def _changes_since(self, base: Snapshot, generation: int) -> View:
         """The snapshot plus what the change log says was written or removed after it. A chunk
         id hashes the chunk's text, so a logged chunk that is still there and in the snapshot
         has the same terms; one that is there and not in the snapshot was added; one that is
         gone and in the snapshot was removed."""
         if base.generation == generation:
-            return _View(base, generation)
+            return View(base, generation)
         logged = self._db.execute(
             "SELECT changed_chunks.chunk_id, chunk_terms.terms FROM changed_chunks "
             "LEFT JOIN chunk_terms USING (chunk_id) WHERE changed_chunks.generation > ? "
@@ -453,9 +452,9 @@ class KeywordIndex:
             if blob is not None and position < 0
         }
         terms = self._terms_of(blobs)
-        return _View(base, generation, alive, [(c, terms[c]) for c in blobs])
+        return View(base, generation, alive, [(c, terms[c]) for c in blobs])
 
-    def _compare_every_row(self, base: _Snapshot, generation: int) -> _View:
+    def _compare_every_row(self, base: Snapshot, generation: int) -> View:
         """For a snapshot older than the change log (a file from before it): which of its
         chunks are still there, and which rows are new, by reading every chunk id once."""
         rows = self._db.execute("SELECT chunk_id FROM chunk_terms ORDER BY rowid")
@@ -468,13 +467,13 @@ class KeywordIndex:
             self._select_in("SELECT chunk_id, terms FROM chunk_terms WHERE chunk_id", added)
         )
         terms = self._terms_of(blobs)
-        return _View(base, generation, alive, [(c, terms[c]) for c in added])
+        return View(base, generation, alive, [(c, terms[c]) for c in added])
 
     def _log_since(self) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'log_since'").fetchone()
         return int(row[0]) if row else 0
 
-    def _build(self, generation: int) -> _Snapshot:
+    def _build(self, generation: int) -> Snapshot:
         import bm25s
 
         chunk_ids: list[str] = []
@@ -496,11 +495,11 @@ class KeywordIndex:
         average_length = sum(map(len, documents)) / len(documents) if documents else 1.0
         ids = ChunkIds.of(chunk_ids)
         folder = self.folder / "bm25"
-        _Snapshot.save(folder, generation, bm25, ids, vocabulary, average_length)
+        Snapshot.save(folder, generation, bm25, ids, vocabulary, average_length)
         del documents, chunk_ids
-        # Answered from the files just written, as any other process will (see _Columns).
-        snapshot = _Snapshot.load(folder) or _Snapshot(
-            generation, _Columns.of(bm25), ids, vocabulary, average_length, bm25.k1, bm25.b
+        # Answered from the files just written, as any other process will (see Columns).
+        snapshot = Snapshot.load(folder) or Snapshot(
+            generation, Columns.of(bm25), ids, vocabulary, average_length, bm25.k1, bm25.b
         )
         # What the snapshot holds no longer needs its log entries; log_since rises in the
         # same transaction, so a reader holding an older snapshot knows its log is gone.
@@ -520,352 +519,3 @@ class KeywordIndex:
 
     def close(self) -> None:
         self._db.close()
-
-
-class ChunkIds:
-    """A snapshot's chunk ids in position order, as fixed-width UTF-8 bytes, with a sorted
-    copy for lookups. At a million chunks a Python list and dict of them held about 170 MB on
-    the heap of every process that answers; these arrays are about 80 MB on disk, memory-mapped,
-    and a question touches only the pages of the ids it looks up."""
-
-    def __init__(self, ids: np.ndarray, sorted_ids: np.ndarray, sorted_positions: np.ndarray):
-        self.ids = ids
-        self.sorted_ids = sorted_ids
-        self.sorted_positions = sorted_positions
-
-    @classmethod
-    def of(cls, chunk_ids: Sequence[str]) -> ChunkIds:
-        encoded = [_encoded(chunk_id) for chunk_id in chunk_ids]
-        width = max(map(len, encoded), default=1)
-        ids = np.array(encoded, dtype=f"S{width}")
-        order = np.argsort(ids, kind="stable")
-        return cls(ids, ids[order], order.astype(np.int64))
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def __getitem__(self, position: int) -> str:
-        return bytes(self.ids[position]).decode("utf-8", "surrogatepass")
-
-    def positions(self, chunk_ids: Sequence[str]) -> np.ndarray:
-        """Each id's position, -1 for an id the snapshot does not hold."""
-        found = np.full(len(chunk_ids), -1, dtype=np.int64)
-        if not len(chunk_ids) or not len(self.ids):
-            return found
-        encoded = [_encoded(chunk_id) for chunk_id in chunk_ids]
-        width = self.ids.dtype.itemsize
-        # (an id longer than the widest stored one cannot be there, and would be cut short)
-        fits = np.array([len(e) <= width and not e.endswith(b"\0") for e in encoded], dtype=bool)
-        keys = np.array([e if ok else b"" for e, ok in zip(encoded, fits, strict=True)],
-                        dtype=self.ids.dtype)  # fmt: skip
-        at = np.minimum(np.searchsorted(self.sorted_ids, keys), len(self.ids) - 1)
-        hit = fits & (self.sorted_ids[at] == keys)
-        found[hit] = self.sorted_positions[at[hit]]
-        return found
-
-    def position(self, chunk_id: str) -> int | None:
-        found = int(self.positions([chunk_id])[0])
-        return found if found >= 0 else None
-
-    def save(self, folder: Path) -> None:
-        np.save(folder / "chunk_ids.npy", self.ids)
-        np.save(folder / "chunk_ids_sorted.npy", self.sorted_ids)
-        np.save(folder / "chunk_ids_order.npy", self.sorted_positions)
-
-    @classmethod
-    def load(cls, folder: Path) -> ChunkIds:
-        def part(name: str) -> np.ndarray:
-            return np.load(folder / name, mmap_mode="r", allow_pickle=False)
-
-        return cls(part("chunk_ids.npy"), part("chunk_ids_sorted.npy"), part("chunk_ids_order.npy"))
-
-
-class _NpyFile:
-    """Slices of a one-dimensional .npy array, read from the file when asked (pread: safe from
-    any thread), so that only the slice is in the process's memory, and only while used."""
-
-    def __init__(self, path: Path) -> None:
-        with open(path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-            elif version == (2, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-            else:
-                raise ValueError(f"{path}: .npy version {version}")
-            self.offset = f.tell()
-        if len(shape) != 1 or fortran or dtype.hasobject:
-            raise ValueError(f"{path} is not a plain one-dimensional array")
-        self.dtype = dtype
-        self.length = shape[0]
-        self._fd = os.open(path, os.O_RDONLY)
-
-    def __len__(self) -> int:
-        return self.length
-
-    def read(self, start: int, end: int) -> np.ndarray:
-        size = self.dtype.itemsize
-        raw = os.pread(self._fd, (end - start) * size, self.offset + start * size)
-        return np.frombuffer(raw, dtype=self.dtype)
-
-    def __del__(self) -> None:
-        with contextlib.suppress(AttributeError, OSError):
-            os.close(self._fd)
-
-
-class _Columns:
-    """The snapshot's score matrix as bm25s saves it (sparse, column by column: one column per
-    term, holding each chunk that has the term and its idf x term-frequency part).
-
-    Loaded, the two big arrays are read a column at a time from their files, not memory-mapped:
-    every page of a mapped file that a question touches stays in the answering process's
-    resident memory, and over a benchmark's 95 questions that was 77% of both arrays at 100k
-    chunks (2 x 255 MB at a million, more than the recipe's whole lead). The kernel's page
-    cache keeps hot columns in memory either way, shared and reclaimable."""
-
-    def __init__(self, data: np.ndarray | _NpyFile, indices: np.ndarray | _NpyFile,
-                 indptr: np.ndarray) -> None:  # fmt: skip
-        self.data = data
-        self.indices = indices
-        self.indptr = indptr
-
-    @classmethod
-    def of(cls, bm25: object) -> _Columns:
-        """Columns held in memory (a snapshot that could not be read back from disk)."""
-        matrix = getattr(bm25, "scores", None) or {}
-        return cls(
-            np.asarray(matrix.get("data", np.zeros(0, np.float32))),
-            np.asarray(matrix.get("indices", np.zeros(0, np.int32))),
-            np.asarray(matrix.get("indptr", np.zeros(1, np.int64))),
-        )
-
-    @classmethod
-    def load(cls, folder: Path) -> _Columns:
-        if not (folder / "indptr.csc.index.npy").is_file():  # no chunks: bm25s wrote nothing
-            return cls(np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(1, np.int64))
-        indptr = np.load(folder / "indptr.csc.index.npy", allow_pickle=False)
-        data = _NpyFile(folder / "data.csc.index.npy")
-        indices = _NpyFile(folder / "indices.csc.index.npy")
-        if len(data) != len(indices) or int(indptr[-1]) != len(data):
-            raise ValueError("the snapshot's arrays do not agree")
-        return cls(data, indices, indptr)
-
-    def entries(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
-        """One column's chunk positions and their entries."""
-        return _slice(self.indices, start, end), _slice(self.data, start, end)
-
-    def positions(self, start: int, end: int) -> np.ndarray:
-        return _slice(self.indices, start, end)
-
-
-def _slice(array: np.ndarray | _NpyFile, start: int, end: int) -> np.ndarray:
-    return array.read(start, end) if isinstance(array, _NpyFile) else array[start:end]
-
-
-class _Snapshot:
-    """A bm25s index of every chunk at one write generation (BM25 "Lucene" variant)."""
-
-    FORMAT = "3"
-
-    def __init__(
-        self,
-        generation: int,
-        columns: _Columns,
-        chunk_ids: ChunkIds,
-        vocabulary: dict[str, int],
-        average_length: float,
-        k1: float,
-        b: float,
-    ) -> None:
-        self.generation = generation
-        self.columns = columns
-        self.chunk_ids = chunk_ids
-        self.vocabulary = vocabulary
-        self.average_length = average_length
-        self.k1 = k1
-        self.b = b
-
-    def column(self, term: str) -> tuple[int, int] | None:
-        position = self.vocabulary.get(term)
-        indptr = self.columns.indptr
-        if position is None or position + 1 >= len(indptr):
-            return None
-        return int(indptr[position]), int(indptr[position + 1])
-
-    @classmethod
-    def save(
-        cls,
-        folder: Path,
-        generation: int,
-        bm25: object,
-        chunk_ids: ChunkIds,
-        vocabulary: dict[str, int],
-        average_length: float,
-    ) -> None:
-        # Written to a fresh folder and swapped in, so a crash never leaves half a snapshot;
-        # the file lock keeps two processes (an ingest, a chat page's first search) from
-        # writing the same staging folder.
-        import fcntl
-
-        with open(folder.with_name(folder.name + ".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            staging = folder.with_name(folder.name + ".new")
-            shutil.rmtree(staging, ignore_errors=True)
-            staging.mkdir(parents=True)
-            if len(chunk_ids):
-                bm25.save(str(staging), show_progress=False)  # type: ignore[attr-defined]
-            chunk_ids.save(staging)
-            (staging / "vocabulary.json").write_text(json.dumps(vocabulary))
-            (staging / "stats.json").write_text(
-                json.dumps(
-                    {
-                        "format": cls.FORMAT,
-                        "average_length": average_length,
-                        "k1": bm25.k1,  # type: ignore[attr-defined]
-                        "b": bm25.b,  # type: ignore[attr-defined]
-                    }
-                )
-            )
-            (staging / "generation").write_text(str(generation))
-            old = folder.with_name(folder.name + ".old")
-            shutil.rmtree(old, ignore_errors=True)
-            if folder.exists():
-                folder.rename(old)
-            staging.rename(folder)
-            shutil.rmtree(old, ignore_errors=True)
-
-    @staticmethod
-    def saved_generation(folder: Path) -> int | None:
-        try:
-            return int((folder / "generation").read_text())
-        except (OSError, ValueError):
-            return None
-
-    @classmethod
-    def load(cls, folder: Path) -> _Snapshot | None:
-        try:
-            stats = json.loads((folder / "stats.json").read_text())
-            if stats.get("format") != cls.FORMAT or "k1" not in stats:
-                return None  # written by an older askdocs: rebuilt from the rows
-            generation = int((folder / "generation").read_text())
-            chunk_ids = ChunkIds.load(folder)
-            vocabulary = json.loads((folder / "vocabulary.json").read_text())
-            columns = _Columns.load(folder)
-        except (OSError, ValueError, KeyError):
-            return None  # missing or damaged: rebuilt from the rows
-        return cls(
-            generation, columns, chunk_ids, vocabulary,
-            float(stats["average_length"]), float(stats["k1"]), float(stats["b"]),
-        )  # fmt: skip
-
-
-class _View:
-    """A snapshot plus the chunks added and removed since, scored as one collection.
-
-    Each snapshot entry is idf x tf-part; a query rescales it by the term's idf over the
-    current chunks, and scores added chunks with the same formula. So scores equal a fresh
-    build's except for length normalisation, which keeps the snapshot's average chunk length
-    until the next full build.
-    """
-
-    def __init__(
-        self,
-        base: _Snapshot,
-        generation: int,
-        alive: np.ndarray | None = None,
-        added: Sequence[tuple[str, list[str]]] = (),
-    ) -> None:
-        self.base = base
-        self.generation = generation
-        self.alive = alive if alive is not None and not alive.all() else None
-        removed = 0 if self.alive is None else int((~self.alive).sum())
-        self.added_ids = [chunk_id for chunk_id, _ in added]
-        self.added_positions = {c: len(base.chunk_ids) + i for i, c in enumerate(self.added_ids)}
-        self.size = len(base.chunk_ids) + len(added)
-        self.documents = len(base.chunk_ids) - removed + len(added)
-        self.changed = removed + len(added)
-        postings: dict[str, tuple[list[int], list[float]]] = {}
-        k1, b, average = base.k1, base.b, base.average_length
-        for i, (_, terms) in enumerate(added):
-            length_part = k1 * (1 - b + b * len(terms) / average)
-            for term, frequency in Counter(terms).items():
-                positions, parts = postings.setdefault(term, ([], []))
-                positions.append(len(base.chunk_ids) + i)
-                parts.append(frequency / (length_part + frequency))
-        self.postings = {
-            term: (np.asarray(positions), np.asarray(parts, dtype=np.float32))
-            for term, (positions, parts) in postings.items()
-        }
-        self._frequencies: dict[str, int] = {}
-
-    def chunk_id(self, position: int) -> str:
-        count = len(self.base.chunk_ids)
-        if position < count:
-            return self.base.chunk_ids[position]
-        return self.added_ids[position - count]
-
-    def positions(self, chunk_ids: Sequence[str]) -> np.ndarray:
-        """Each chunk's position in this view, -1 where it holds no such chunk."""
-        found = self.base.chunk_ids.positions(chunk_ids)
-        if self.alive is not None:
-            found[(found >= 0) & ~self.alive[np.maximum(found, 0)]] = -1
-        for i, chunk_id in enumerate(chunk_ids):
-            if found[i] < 0:
-                found[i] = self.added_positions.get(chunk_id, -1)
-        return found
-
-    def position(self, chunk_id: str) -> int | None:
-        position = self.base.chunk_ids.position(chunk_id)
-        if position is not None and (self.alive is None or self.alive[position]):
-            return position
-        return self.added_positions.get(chunk_id)
-
-    def document_frequency(self, term: str) -> int:
-        # A view never changes, and a question asks for each of its terms several times
-        # (known word? which terms? their idf), which costs a pass over the term's column.
-        if term not in self._frequencies:
-            added = self.postings.get(term)
-            self._frequencies[term] = self._base_frequency(term) + (len(added[0]) if added else 0)
-        return self._frequencies[term]
-
-    def _base_frequency(self, term: str) -> int:
-        column = self.base.column(term)
-        if column is None:
-            return 0
-        start, end = column
-        if self.alive is None:
-            return end - start
-        return int(self.alive[self.base.columns.positions(start, end)].sum())
-
-    def idf(self, term: str) -> float:
-        return _idf(self.document_frequency(term), self.documents)
-
-    def scores(self, terms: Sequence[str]) -> np.ndarray:
-        """Each chunk's BM25 score for the terms (a repeated term counts again, as in bm25s)."""
-        scores = np.zeros(self.size, dtype=np.float32)
-        base = self.base
-        for term in terms:
-            idf = self.idf(term)
-            column = base.column(term)
-            if column is not None:
-                start, end = column
-                positions, entries = base.columns.entries(start, end)
-                if self.changed:
-                    entries = entries * np.float32(idf / _idf(end - start, len(base.chunk_ids)))
-                scores[positions] += entries
-            if term in self.postings:
-                positions, parts = self.postings[term]
-                scores[positions] += parts * np.float32(idf)
-        if self.alive is not None:
-            scores[: len(base.chunk_ids)] *= self.alive
-        return scores
-
-
-def _idf(document_frequency: int, documents: int) -> float:
-    """BM25's inverse document frequency, Lucene variant (the one bm25s uses)."""
-    return float(np.log(1 + (documents - document_frequency + 0.5) / (document_frequency + 0.5)))
-
-
-def _encoded(chunk_id: str) -> bytes:
-    # (surrogatepass: any Python string has bytes and gets itself back; ids are hex in practice)
-    return chunk_id.encode("utf-8", "surrogatepass")
