@@ -295,3 +295,20 @@ def test_a_loaded_snapshot_reads_columns_from_its_files_without_mapping_them(
     maps = Path("/proc/self/maps")
     if maps.is_file():
         assert "csc.index.npy" not in maps.read_text()
+
+
+def test_a_build_while_another_process_writes_leaves_the_log_and_stays_right(
+    built: KeywordIndex,
+) -> None:
+    _write(built, [5000])
+    other = sqlite3.connect(built.folder / "terms.sqlite3", timeout=0)
+    other.execute("BEGIN IMMEDIATE")  # another process in the middle of a write
+    reader = KeywordIndex(built.folder)
+    reader._db.execute("PRAGMA busy_timeout = 50")
+    shutil.rmtree(built.folder / "bm25")
+    assert reader.search("rare" + "bcfhjkl"[5000 % 7], k=300)  # builds; cannot prune
+    other.rollback()
+    assert reader._db.execute("SELECT COUNT(*) FROM changed_chunks").fetchone()[0] == 1
+    _write(built, [5001])
+    assert reader.snapshot().position("a5001-0000") is not None
+    assert reader.snapshot().changed == 1

@@ -114,9 +114,12 @@ class KeywordIndex:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.folder / "terms.sqlite3", check_same_thread=False)
+        if self._db.execute("PRAGMA page_count").fetchone()[0] == 0:
+            # A new file: incremental auto-vacuum can only be chosen before the first table
+            # (on an existing file the pragma waits for the write lock and changes nothing).
+            self._db.execute("PRAGMA auto_vacuum = INCREMENTAL")
         self._db.executescript(
             """
-            PRAGMA auto_vacuum = INCREMENTAL;
             PRAGMA journal_mode = WAL;
             PRAGMA synchronous = NORMAL;
             CREATE TABLE IF NOT EXISTS chunk_terms (
@@ -136,11 +139,14 @@ class KeywordIndex:
         # The change log is complete from `log_since` on: from the start for a new file, from
         # now for a file written before the log existed (its older snapshots are compared
         # with every row instead, once, until the next build).
-        with self._db:
-            self._db.execute(
-                "INSERT OR IGNORE INTO meta SELECT 'log_since', "
-                "COALESCE((SELECT value FROM meta WHERE key = 'generation'), '0')"
-            )
+        # (Written only when missing: an insert that changes nothing still waits for the write
+        # lock, which an ingest in another process may hold.)
+        if self._db.execute("SELECT 1 FROM meta WHERE key = 'log_since'").fetchone() is None:
+            with self._db:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO meta SELECT 'log_since', "
+                    "COALESCE((SELECT value FROM meta WHERE key = 'generation'), '0')"
+                )
         self._lock = threading.RLock()
         self._base: Snapshot | None = None
         self._view: View | None = None
@@ -501,9 +507,15 @@ class KeywordIndex:
         snapshot = Snapshot.load(folder) or Snapshot(
             generation, Columns.of(bm25), ids, vocabulary, average_length, bm25.k1, bm25.b
         )
-        # What the snapshot holds no longer needs its log entries; log_since rises in the
-        # same transaction, so a reader holding an older snapshot knows its log is gone.
-        with self._lock, self._db:
+        self._prune_log(generation)
+        return snapshot
+
+    def _prune_log(self, generation: int) -> None:
+        """What a snapshot holds no longer needs its log entries; log_since rises in the same
+        transaction, so a reader holding an older snapshot knows its log is gone. Skipped if
+        another process holds the write lock too long (a question's first build in a reader
+        while an ingest writes): the entries stay, which costs a view only their rows."""
+        with contextlib.suppress(sqlite3.OperationalError), self._lock, self._db:
             self._db.execute("DELETE FROM changed_chunks WHERE generation <= ?", (generation,))
             self._db.execute(
                 "UPDATE meta SET value = ? WHERE key = 'log_since' AND CAST(value AS INTEGER) < ?",
@@ -511,11 +523,10 @@ class KeywordIndex:
             )
         # A large ingest logs every chunk it writes: give those pages back to the disk (the
         # file is created with incremental auto-vacuum; on an older file this does nothing and
-        # later writes reuse the pages).
-        with self._lock:
-            # (executescript steps the pragma to the end; execute frees one page a call)
+        # later writes reuse the pages). executescript steps the pragma to the end; execute
+        # would free one page a call.
+        with contextlib.suppress(sqlite3.OperationalError), self._lock:
             self._db.executescript("PRAGMA incremental_vacuum;")
-        return snapshot
 
     def close(self) -> None:
         self._db.close()
