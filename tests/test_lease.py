@@ -26,8 +26,12 @@ def collection(tmp_path: Path):  # type: ignore[no-untyped-def]
     return client.get_or_create_collection("t_changes", embedding_function=None)
 
 
-def _lease(collection, name: str, seconds: float = 30.0, settle: float = SETTLE) -> WriterLease:  # type: ignore[no-untyped-def]
-    lease = WriterLease(collection, "http://chroma:8000", seconds=seconds, settle=settle)
+def _lease(  # type: ignore[no-untyped-def]
+    collection, name: str, seconds: float = 30.0, settle: float = SETTLE, clock=time.time
+) -> WriterLease:
+    lease = WriterLease(
+        collection, "http://chroma:8000", seconds=seconds, settle=settle, clock=clock
+    )
     lease.holder = name  # two machines: different host names
     return lease
 
@@ -44,13 +48,28 @@ def test_a_second_writer_is_refused_naming_the_holder_until_release(collection) 
         first.acquire()
 
 
+class _Clock:
+    """A wall clock the test moves (a lease of a fraction of a second on the real clock ran
+    out before the second machine asked, on a loaded CI machine)."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_a_dead_holder_frees_the_index_when_its_lease_expires(collection) -> None:  # type: ignore[no-untyped-def]
-    dead = _lease(collection, "machine-a pid 11", seconds=0.4)
+    clock = _Clock()
+    dead = _lease(collection, "machine-a pid 11", seconds=30, clock=clock)
     dead.acquire()  # and never renews: killed
-    other = _lease(collection, "machine-b pid 22")
+    other = _lease(collection, "machine-b pid 22", clock=clock)
     with pytest.raises(IndexBusyError):
         other.acquire()
-    time.sleep(0.5)
+    clock.now += 29
+    with pytest.raises(IndexBusyError):
+        other.acquire()
+    clock.now += 2  # the lease ran out
     other.acquire()
     # The old holder, back too late, finds the lease taken and must stop writing.
     assert dead.renew() is False
@@ -61,9 +80,9 @@ def test_a_dead_holder_frees_the_index_when_its_lease_expires(collection) -> Non
 
 
 def test_a_live_holder_keeps_its_lease_by_renewing(collection) -> None:  # type: ignore[no-untyped-def]
-    short = _lease(collection, "machine-a pid 11", seconds=0.6)
+    short = _lease(collection, "machine-a pid 11", seconds=1.5)
     with holding(short):
-        time.sleep(1.5)  # 2.5 lease lengths: only renewals keep it
+        time.sleep(3.75)  # 2.5 lease lengths: only renewals keep it
         with pytest.raises(IndexBusyError, match="machine-a pid 11"):
             _lease(collection, "machine-b pid 22").acquire()
         short.check()  # never lost
