@@ -49,9 +49,10 @@ from scipy.optimize import minimize
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from askdocs.answer.combiner import QUESTION_FEATURES, weights_document
+from askdocs.answer.combiner import QUESTION_FEATURES, REFUSE_MISSING, weights_document
 from askdocs.answer.extractive import (
     choose,
+    lacks_asked,
     meet_years,
     question_features,
     refusal_reason,
@@ -269,6 +270,7 @@ def outcome(
     floor: float = 0.0,
     threshold: float = 0.0,
     short_model: SpanRanker = NEAREST_FOCUS,
+    rule: str = "none",
 ) -> dict:
     """What the answerer would do on one question: its sentences, short answer, abstention
     (by the product's own refusal rule, with this fold's floor and threshold)."""
@@ -288,7 +290,13 @@ def outcome(
     )
     abstained = (
         refusal_reason(
-            row["features"], picked[0], row["analysis"].years, confidence, floor, threshold
+            row["features"],
+            picked[0],
+            row["analysis"].years,
+            confidence,
+            floor,
+            threshold,
+            lacks_asked(row["analysis"], row["features"][picked[0]], rule),
         )
         is not None
     )
@@ -308,7 +316,14 @@ def outcome(
 
 
 def evaluate_rows(
-    rows, scores_of, ratio, abstain_p=None, floor=0.0, threshold=0.0, short_model=NEAREST_FOCUS
+    rows,
+    scores_of,
+    ratio,
+    abstain_p=None,
+    floor=0.0,
+    threshold=0.0,
+    short_model=NEAREST_FOCUS,
+    rule="none",
 ) -> dict:
     """Summary of every question's outcome given each row's scores."""
     return summarise(
@@ -321,6 +336,7 @@ def evaluate_rows(
                 floor,
                 threshold,
                 short_model,
+                rule,
             )
             for n, row in enumerate(rows)
         ]
@@ -499,6 +515,12 @@ def main() -> None:
         default=ANSWER_SENTENCES,
         help="most sentences in an answer, as the answer_sentences setting (to compare)",
     )
+    parser.add_argument(
+        "--refuse-missing",
+        choices=REFUSE_MISSING,
+        default="none",
+        help="refuse when the chosen sentence lacks what the question asks for (see combiner)",
+    )
     parser.add_argument("--out", type=Path, default=WEIGHTS)
     parser.add_argument("--report", type=Path, default=Path("benchmarks/results/answerer_cv.json"))
     parser.add_argument("--dry-run", action="store_true", help="report only, write no weights")
@@ -509,6 +531,7 @@ def main() -> None:
         "reused while it exists, to try fitting options quickly",
     )
     args = parser.parse_args()
+    rule = args.refuse_missing
     ANSWER_SENTENCES = args.answer_sentences
 
     started = time.perf_counter()
@@ -597,6 +620,9 @@ def main() -> None:
     # Abstention model, threshold and extra-sentence threshold: fitted on the training folds,
     # applied to the held-out one.
     cv_out = []
+    # Every refusal rule on the same folds and models, to compare them (the report's
+    # refuse_missing_cv); cv_out holds the one chosen with --refuse-missing.
+    by_rule: dict[str, list[dict]] = {r: [] for r in REFUSE_MISSING}
     # Held-out probabilities of two question models, to say how well each tells answerable
     # from unanswerable questions: the shipped one (trained on "the best sentence is right")
     # and one trained on "answerable" itself.
@@ -624,10 +650,14 @@ def main() -> None:
         for n in range(len(rows)):
             if fold[n] == f:
                 p = abstain_probability(qf[n : n + 1], model)[0] if has[n] else 0.0
-                cv_out.append(
-                    outcome(cv_view[n], oof.get(n), ratio, p, floor, threshold, short_model)
-                )
-                short_cv[n] = outcome(cv_view[n], oof.get(n), ratio, p, floor, threshold)
+                for each in REFUSE_MISSING:
+                    by_rule[each].append(
+                        outcome(
+                            cv_view[n], oof.get(n), ratio, p, floor, threshold, short_model, each
+                        )
+                    )
+                cv_out.append(by_rule[rule][-1])
+                short_cv[n] = outcome(cv_view[n], oof.get(n), ratio, p, floor, threshold, rule=rule)
     cv = summarise(cv_out)
     nearest = summarise([short_cv[n] for n in sorted(short_cv)])
 
@@ -661,6 +691,7 @@ def main() -> None:
         floor,
         threshold,
         short_full,
+        rule,
     )
 
     report = {
@@ -677,6 +708,13 @@ def main() -> None:
             float(np.mean([r["labels"].any() for r in rows if r["answerable"]])), 3
         ),
         "cv": cv,
+        "refuse_missing_cv": {
+            each: {
+                key: summary[key]
+                for key in ("answer_contains", "false_abstentions", "unanswerable_abstained")
+            }
+            for each, summary in ((r, summarise(o)) for r, o in by_rule.items())
+        },
         "cv_by_file": {
             str(path): summarise([o for o in cv_out if o["row"]["file"] == str(path)])
             for path in args.questions
@@ -694,6 +732,7 @@ def main() -> None:
             "abstain_threshold": round(threshold, 6),
             "extra_sentence_per_word": ratio,
             "relevance_floor": round(floor, 6),
+            "refuse_missing": rule,
         },
         "weights": dict(zip(FEATURES, np.round(full[2], 4).tolist(), strict=True)),
         "short_weights": dict(
@@ -725,6 +764,7 @@ def main() -> None:
         floor,
         ratio,
         (short_full.mean, short_full.scale, short_full.weights),
+        refuse_missing=rule,
         **about,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)

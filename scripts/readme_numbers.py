@@ -198,6 +198,34 @@ def abstention_auc() -> str:
     )
 
 
+REFUSAL_RULES = {
+    "none": "never (the threshold, floor and year rule only)",
+    "units": "an amount of money, a time or a percentage is asked",
+    "all-units": "… or a count of the things the question names",
+    "kinds": "any kind a phrase answers (number, date, person, place, name)",
+}
+
+
+def refusal_rules_table() -> str:
+    """`scripts/fit_answerer.py` writes `refuse_missing_cv` (every rule on the same folds and
+    models) and the one shipped into answerer_cv.json."""
+    r = _load("answerer_cv.json")
+    shipped = r["shipped"]["refuse_missing"]
+    lines = [
+        "| refuse when the chosen sentence lacks what is asked and … | answer_contains "
+        "| false abstentions | unanswerable refused |",
+        "|---|---|---|---|",
+    ]
+    for rule, text in REFUSAL_RULES.items():
+        cv = r["refuse_missing_cv"][rule]
+        mark = " (shipped)" if rule == shipped else ""
+        lines.append(
+            f"| {text}{mark} | {_f(cv['answer_contains'])} | {_f(cv['false_abstentions'])} "
+            f"| {cv['unanswerable_abstained'].replace('/', ' of ')} |"
+        )
+    return "\n".join(lines)
+
+
 def llm_table() -> str:
     """`askdocs eval ../shared/data/qa/dev.jsonl … --llm llamacpp:… --record
     benchmarks/results/eval-dev-smollm2.json`, beside the extractive eval-dev.json."""
@@ -400,6 +428,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "ablations": ablation_table,
     "fusion": fusion_table,
     "abstention-auc": abstention_auc,
+    "refusal-rules": refusal_rules_table,
     "rgb": rgb_table,
     "llm": llm_table,
     "reliability": reliability_table,

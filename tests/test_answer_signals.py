@@ -9,7 +9,9 @@ from askdocs.answer.entities import dates, names, places, quantities, words
 from askdocs.answer.extractive import (
     LOOK_AHEAD,
     choose,
+    lacks_asked,
     question_features,
+    refusal_reason,
     softmax,
     with_antecedent,
 )
@@ -351,3 +353,31 @@ def test_unit_missing_top3_only_when_an_amount_is_asked_and_none_of_three_states
     assert flag(False, features) == 0.0  # "how many" without a unit, or not a number question
     features[2, number] = 1.0  # the third best states one
     assert flag(True, features) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("question", "kind_value", "rule", "lacks"),
+    [
+        ("How much did Fiat pay for Ferrari?", 0.5, "units", True),  # a number, not money
+        ("How much did Fiat pay for Ferrari?", 1.0, "units", False),
+        ("How much did Fiat pay for Ferrari?", 0.5, "none", False),
+        ("What percentage of the vote did he win?", 0.0, "units", True),
+        ("How many copies did the album sell?", 0.5, "units", False),  # a count: not a unit
+        ("How many copies did the album sell?", 0.5, "all-units", True),
+        ("Who leads the bank?", 0.5, "all-units", False),
+        ("Who leads the bank?", 0.5, "kinds", True),
+        ("Why did the talks fail?", 0.0, "kinds", False),  # a reason: no phrase kind
+    ],
+)
+def test_a_sentence_lacks_what_is_asked_by_rule(
+    question: str, kind_value: float, rule: str, lacks: bool
+) -> None:
+    analysis = analyse(question)
+    row = np.zeros(len(FEATURES))
+    column = f"kind_{analysis.kind}"
+    if column in FEATURES:
+        row[FEATURES.index(column)] = kind_value
+    assert lacks_asked(analysis, row, rule) is lacks
+    rows = np.ones((1, len(FEATURES)))  # near the question, every year met
+    reason = refusal_reason(rows, 0, (), 0.9, 0.5, 0.2, lacks_asked(analysis, row, rule))
+    assert (reason is not None) is lacks

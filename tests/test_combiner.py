@@ -130,3 +130,15 @@ def test_tuned_layers_continue_from_the_retrieval_pass_exactly(
         assert hidden is not None
         assert np.abs(tuned.encode_from(hidden, first) - tuned.encode([question])[0]).max() < 1e-6
     assert embedder.question_hidden(QUESTIONS[0], first + 1) is None  # kept for one layer only
+
+
+def test_the_refusal_rule_is_read_from_the_weights_and_checked(tmp_path: Path) -> None:
+    assert Combiner.load(str(write_weights(tmp_path))).refuse_missing == "none"
+    data = json.loads(write_weights(tmp_path).read_text())
+    data["abstain"]["refuse_missing"] = "units"
+    (tmp_path / "units.json").write_text(json.dumps(data))
+    assert Combiner.load(str(tmp_path / "units.json")).refuse_missing == "units"
+    data["abstain"]["refuse_missing"] = "sometimes"
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    with pytest.raises(CombinerError, match="unknown refuse_missing rule 'sometimes'"):
+        Combiner.load(str(tmp_path / "bad.json"))

@@ -46,6 +46,14 @@ class CombinerError(ValueError):
     """A weights file that is missing, of another format, or for other features."""
 
 
+REFUSE_MISSING = ("none", "units", "all-units", "kinds")
+"""Rules for refusing when the chosen sentence holds no new phrase of the asked kind (its
+kind_<kind> feature below 1; extractive.lacks_asked): never; when the question asks for an
+amount of money, a time or a percentage ("units"); also for "how many <things>" ("all-units");
+for every kind a phrase answers (number, date, person, place, name: "kinds"). A weights file
+names the one it was fitted with."""
+
+
 @dataclass(frozen=True)
 class Combiner:
     """Scores candidates with a linear model over standardised features (softmax-ranked).
@@ -72,6 +80,9 @@ class Combiner:
     # Best cosine between the question and any candidate below which nothing in the articles
     # is about the question (fitted: refuses at most 1% of the answerable fitting questions).
     relevance_floor: float = 0.0
+    # When the chosen sentence lacks what the question asks for, refuse (extractive.REFUSE_MISSING;
+    # chosen by cross-validation in scripts/fit_answerer.py, "none" in files from before).
+    refuse_missing: str = "none"
     # The fine-tuned question encoder the ranker was fitted with: the file of its tuned
     # layers, its sha256, and the embedding model whose stored sentence vectors it matches.
     encoder_layers: Path | None = None
@@ -132,6 +143,7 @@ class Combiner:
             abstain_threshold=float(abstain["threshold"]),
             extra_sentence_per_word=float(data["extra_sentence_per_word"]),
             relevance_floor=float(abstain.get("relevance_floor", 0.0)),
+            refuse_missing=_refusal_rule(str(abstain.get("refuse_missing", "none"))),
             encoder_layers=_beside(name, encoder["file"]) if encoder else None,
             encoder_sha256=encoder["sha256"] if encoder else "",
             encoder_base_model=encoder["base_model"] if encoder else "",
@@ -153,6 +165,7 @@ def weights_document(
     relevance_floor: float,
     extra_sentence_per_word: float,
     short: tuple[Sequence[float], Sequence[float], Sequence[float]] | None = None,
+    refuse_missing: str = "none",
     **about: object,
 ) -> dict[str, object]:
     """A weights file's content, the one layout `Combiner.from_json` reads: the ranker's
@@ -185,7 +198,8 @@ def weights_document(
         "abstain": {"features": list(QUESTION_FEATURES), "mean": rounded(a_mean),
                     "scale": rounded(a_scale), "weights": rounded(a_weights),
                     "bias": round(float(bias), 6), "threshold": round(float(threshold), 6),
-                    "relevance_floor": round(float(relevance_floor), 6)},
+                    "relevance_floor": round(float(relevance_floor), 6),
+                    "refuse_missing": refuse_missing},
         "extra_sentence_per_word": extra_sentence_per_word,
         **short_model,
     }  # fmt: skip
@@ -224,3 +238,10 @@ def _load(name: str) -> Combiner:
 def digest(name: str) -> str:
     """Short hash of a weights file, for the settings hash."""
     return _load(name).digest
+
+
+def _refusal_rule(rule: str) -> str:
+    if rule not in REFUSE_MISSING:
+        choices = ", ".join(REFUSE_MISSING)
+        raise CombinerError(f"unknown refuse_missing rule {rule!r} (one of {choices})")
+    return rule

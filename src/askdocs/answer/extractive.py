@@ -11,12 +11,9 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from askdocs.answer.candidates import Candidate, CandidatePool, Retrieved, gather
-from askdocs.answer.combiner import QUESTION_FEATURES, Combiner
+from askdocs.answer.combiner import QUESTION_FEATURES, REFUSE_MISSING, Combiner
 from askdocs.answer.features import FEATURES, Similarities, feature_matrix
-from askdocs.answer.question import (
-    QuestionAnalysis,
-    analyse,
-)
+from askdocs.answer.question import MONEY, PERCENT, TIME, QuestionAnalysis, analyse
 from askdocs.answer.short import PHRASE_KINDS, short_answer
 from askdocs.chunking import candidate_sentences
 from askdocs.citations import format_marker, make_citation
@@ -240,6 +237,7 @@ class ExtractiveAnswerer:
             confidence,
             c.relevance_floor,
             c.abstain_threshold,
+            lacks_asked(scored.analysis, scored.features[chosen[0]], c.refuse_missing),
         )
         if refusal:
             return ExtractiveAnswer(CANNOT_ANSWER, [], confidence, refusal)
@@ -286,6 +284,34 @@ def meet_years(scores: np.ndarray, features: np.ndarray) -> np.ndarray:
     return np.where(met, scores, _OUT_OF_RANGE)
 
 
+LACKS_ASKED = "the passages found do not give what the question asks for"
+
+
+def lacks_asked(analysis: QuestionAnalysis, row: np.ndarray, rule: str) -> bool:
+    """Whether, under `rule` (REFUSE_MISSING), a sentence with these FEATURES lacks what the
+    question asks for.
+
+    >>> from askdocs.answer.question import analyse
+    >>> row = np.zeros(len(FEATURES))
+    >>> q = analyse("How much did Fiat pay for Ferrari?")
+    >>> lacks_asked(q, row, "units"), lacks_asked(q, row, "none")
+    (True, False)
+    >>> row[FEATURES.index("kind_number")] = 1.0  # a new amount of money
+    >>> lacks_asked(q, row, "units")
+    False
+    """
+    if rule not in REFUSE_MISSING:
+        raise ValueError(f"unknown refusal rule {rule!r} (one of {', '.join(REFUSE_MISSING)})")
+    if rule == "none" or analysis.kind not in PHRASE_KINDS:
+        return False
+    missing = bool(row[FEATURES.index(f"kind_{analysis.kind}")] < 1.0)
+    if rule == "kinds":
+        return missing
+    if rule == "units":
+        return missing and analysis.unit in (MONEY, TIME, PERCENT)
+    return missing and bool(analysis.unit)
+
+
 def refusal_reason(
     features: np.ndarray,
     best: int,
@@ -293,10 +319,12 @@ def refusal_reason(
     confidence: float,
     relevance_floor: float,
     threshold: float,
+    lacks: bool = False,
 ) -> str | None:
     """Why the answerer should refuse, or None: no candidate is near the question (off-topic);
     the best one's article lacks a year the question names (another season, another event);
-    or the fitted probability that it answers is below the threshold.
+    the chosen sentence lacks what the question asks for (`lacks`, see lacks_asked); or the
+    fitted probability that it answers is below the threshold.
 
     >>> rows = np.zeros((1, len(FEATURES)))
     >>> refusal_reason(rows, 0, (), 0.9, 0.5, 0.2)
@@ -306,6 +334,8 @@ def refusal_reason(
         return NOT_ABOUT_IT
     if years and features[best, FEATURES.index("years_article")] < 1.0:
         return f"the articles found do not mention {' or '.join(years)}"
+    if lacks:
+        return LACKS_ASKED
     if confidence < threshold:
         return BELOW_THRESHOLD
     return None
