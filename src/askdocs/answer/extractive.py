@@ -11,7 +11,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from askdocs.answer.candidates import Candidate, CandidatePool, Retrieved, gather
-from askdocs.answer.combiner import QUESTION_FEATURES, REFUSE_MISSING, Combiner
+from askdocs.answer.combiner import QUESTION_FEATURES, Combiner
 from askdocs.answer.features import FEATURES, Similarities, feature_matrix
 from askdocs.answer.question import MONEY, PERCENT, TIME, QuestionAnalysis, analyse
 from askdocs.answer.short import PHRASE_KINDS, short_answer
@@ -288,8 +288,8 @@ LACKS_ASKED = "the passages found do not give what the question asks for"
 
 
 def lacks_asked(analysis: QuestionAnalysis, row: np.ndarray, rule: str) -> bool:
-    """Whether, under `rule` (REFUSE_MISSING), a sentence with these FEATURES lacks what the
-    question asks for.
+    """Whether, under `rule` (combiner.REFUSE_MISSING, checked when the weights are loaded), a
+    sentence with these FEATURES lacks what the question asks for.
 
     >>> from askdocs.answer.question import analyse
     >>> row = np.zeros(len(FEATURES))
@@ -300,8 +300,6 @@ def lacks_asked(analysis: QuestionAnalysis, row: np.ndarray, rule: str) -> bool:
     >>> lacks_asked(q, row, "units")
     False
     """
-    if rule not in REFUSE_MISSING:
-        raise ValueError(f"unknown refusal rule {rule!r} (one of {', '.join(REFUSE_MISSING)})")
     if rule == "none" or analysis.kind not in PHRASE_KINDS:
         return False
     missing = bool(row[FEATURES.index(f"kind_{analysis.kind}")] < 1.0)
