@@ -309,6 +309,9 @@ def test_focus_names_are_told_from_focus_words() -> None:
         ("How long did the strike last?", "It lasted 12 days.", 1.0),
         ("What percentage of the vote did he win?", "He won 56% of it.", 1.0),
         ("What transfer fee did they pay?", "They paid £2m.", 1.0),
+        # a bare "million" counts anything; money has a currency
+        ("How much was she paid?", "The book sold 45 million copies.", 0.5),
+        ("How much was she paid?", "She was paid 2 million dollars.", 1.0),
     ],
 )
 def test_number_questions_want_the_unit_they_ask_for(
@@ -331,6 +334,9 @@ def test_number_questions_want_the_unit_they_ask_for(
         ("How many fraud or theft cases were found?", "count:fraud+theft+cas"),
         ("How many times had he been capped?", None),  # "51 caps": times are counted by any noun
         ("Who leads the bank?", None),
+        ("For how long was the road closed?", "time"),  # the cue after the preposition
+        # a later "how long" belongs to a clause that describes, not to what is asked
+        ("What is the pension called that depends on how long you worked?", None),
     ],
 )
 def test_asked_unit(question: str, unit: str | None) -> None:
@@ -381,3 +387,18 @@ def test_a_sentence_lacks_what_is_asked_by_rule(
     rows = np.ones((1, len(FEATURES)))  # near the question, every year met
     reason = refusal_reason(rows, 0, (), 0.9, 0.5, 0.2, lacks_asked(analysis, row, rule))
     assert (reason is not None) is lacks
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("In which year did the song top the charts?", "date"),
+        ("For how long was the road closed?", "number"),
+        # the kind comes from the asking wh-phrase, not a wh-word of a describing clause
+        ("What is the pension called that depends on how long you worked?", "any"),
+        ("What did the minister say when the vote was lost?", "any"),
+        ("The film was directed by whom?", "person"),
+    ],
+)
+def test_answer_kind_comes_from_the_first_wh_phrase(question: str, kind: str) -> None:
+    assert analyse(question).kind == kind

@@ -152,7 +152,12 @@ def places(sentence: str) -> tuple[Span, ...]:
     return tuple(s for s in names(sentence) if _PLACE_PREPOSITION.search(sentence[: s.start]))
 
 
-_MONEY = re.compile(r"[£$€¥]\s?\d|\d\s?(?:pounds|dollars|euros|bn|m)\b|\b(?:million|billion)\b")
+# Money has a currency: a sign, a currency word, or the "m"/"bn" that news writes only for
+# money ("£5m", "5bn"). A bare "million" is any count ("45 million copies", "3 million
+# customers"), so it is money only with one of the others.
+_MONEY = re.compile(
+    r"[£$€¥]\s?\d|\d\s?(?:bn|m)\b|\b(?:pounds|dollars|euros|yen|francs|sterling)\b", re.IGNORECASE
+)
 _TIME = re.compile(
     r"\d+\s*(?:-\s*)?(?:second|minute|min|hour|day|week|month|year|season|lap|round)s?\b|"
     r"\d+(?:st|nd|rd|th) minute|\b(?:minutes?|hours?|days?|weeks?|months?|years?)\b",

@@ -154,13 +154,15 @@ def asked_unit(question: str) -> str | None:
     >>> asked_unit("How many international goals did she score?"), asked_unit("How many times?")
     ('count:international+goal', None)
     """
-    if _MONEY_QUESTION.search(question):
+    # Only the asking wh-phrase measures the answer (see `answer_kind`).
+    starts = wh_phrase_starts(question)
+    if _cue_at(_MONEY_QUESTION, question, starts):
         return MONEY
-    if _PERCENT_QUESTION.search(question):
+    if _cue_at(_PERCENT_QUESTION, question, starts):
         return PERCENT
-    if _TIME_QUESTION.search(question):
+    if _cue_at(_TIME_QUESTION, question, starts):
         return TIME
-    counted = _HOW_MANY.search(question)
+    counted = _cue_at(_HOW_MANY, question, starts)
     if not counted:
         return None
     phrase: list[str] = []
@@ -174,8 +176,43 @@ def asked_unit(question: str) -> str | None:
     return "count:" + "+".join(phrase) if phrase else None
 
 
+# The preposition a wh-phrase may open with ("In which year", "By how much", "For how long").
+_WH_PHRASE = re.compile(
+    r"\b(?:(?P<prep>in|on|at|for|by|from|to|with|through|since|until|of|during|under) )?"
+    r"(?P<wh>who|whom|whose|what|which|when|where|why|how)\b",
+    re.IGNORECASE,
+)
+
+
+def wh_phrase_starts(question: str) -> tuple[int, ...]:
+    """Where the first wh-phrase of `question` starts: at its preposition, if any, and at its
+    wh-word (a cue may open at either: "in which year", "for how long"). Empty without one.
+
+    >>> q = "In Kennedy's plan, what is the pension called that depends on how long you lived?"
+    >>> [q[i:][:8] for i in wh_phrase_starts(q)]
+    ['what is ']
+    >>> q = "For how long was he out?"
+    >>> [q[i:][:8] for i in wh_phrase_starts(q)]
+    ['For how ', 'how long']
+    """
+    match = _WH_PHRASE.search(question)
+    if not match:
+        return ()
+    return tuple(dict.fromkeys((match.start(), match.start("wh"))))
+
+
+def _cue_at(pattern: re.Pattern[str], text: str, starts: tuple[int, ...]) -> re.Match[str] | None:
+    """`pattern` opening at one of `starts`, or anywhere in `text` when there are none."""
+    if not starts:
+        return pattern.search(text)
+    return next((m for i in starts if (m := pattern.match(text, i))), None)
+
+
 def answer_kind(question: str) -> str:
-    """The kind of thing the question asks for, by its first cue.
+    """The kind of thing the question asks for, by the cue its first wh-phrase opens: a later
+    wh-word belongs to a clause that describes ("... tied to how long someone has lived there"
+    does not make "what is the pension called" a time question). Without a wh-word, the first
+    cue anywhere.
 
     >>> answer_kind("In which year did the song first top the charts?")
     'date'
@@ -183,12 +220,15 @@ def answer_kind(question: str) -> str:
     'person'
     >>> answer_kind("In which years had she won it before?")
     'date'
+    >>> answer_kind("What is the scheme called that is tied to how long someone has worked?")
+    'any'
     """
     q = question.lower()
+    starts = wh_phrase_starts(q)
     cues = [
         (m.start(), priority, kind)
         for priority, (kind, pattern) in enumerate(_KIND_CUES)
-        if (m := pattern.search(q))
+        if (m := _cue_at(pattern, q, starts))
     ]
     return min(cues)[2] if cues else ANY
 
