@@ -377,6 +377,25 @@ def summarise(out: list[dict]) -> dict:
     }
 
 
+def cv_misses(out: list[dict]) -> dict:
+    """Ids of the questions answered wrongly, by type; of those refused though answerable; of
+    the unanswerable ones answered."""
+    missed = defaultdict(list)
+    for o in out:
+        row = o["row"]
+        if row["answerable"] and not o["abstained"] and not o["contains"]:
+            missed[row["type"]].append(row["id"])
+    return {
+        "wrong_by_type": dict(sorted(missed.items())),
+        "answerable_refused": [
+            o["row"]["id"] for o in out if o["row"]["answerable"] and o["abstained"]
+        ],
+        "unanswerable_answered": [
+            o["row"]["id"] for o in out if not o["row"]["answerable"] and not o["abstained"]
+        ],
+    }
+
+
 def with_tuned(row: dict, sims: np.ndarray) -> dict:
     """The row with its sim_tuned / rank_tuned columns from these similarities."""
     features = row["features"].copy()
@@ -715,6 +734,8 @@ def main() -> None:
             }
             for each, summary in ((r, summarise(o)) for r, o in by_rule.items())
         },
+        # Which questions the cross-validated answerer gets wrong: what the next step studies.
+        "cv_misses": cv_misses(cv_out),
         "cv_by_file": {
             str(path): summarise([o for o in cv_out if o["row"]["file"] == str(path)])
             for path in args.questions

@@ -398,6 +398,13 @@ def test_a_sentence_lacks_what_is_asked_by_rule(
         ("What is the pension called that depends on how long you worked?", "any"),
         ("What did the minister say when the vote was lost?", "any"),
         ("The film was directed by whom?", "person"),
+        # a question that does not open with its wh-phrase asks with its last one
+        ("The minister who quit had begun recruiting how many officers?", "number"),
+        ("The leader who plans cuts skipped lessons in which town?", "place"),
+        # ... but a joining "when" inside it does not ask
+        ("She says he was in which country when he skipped a test?", "place"),
+        ("A song whose re-release topped the charts. In what year did it first top them?", "date"),
+        ("What is the premiere date of the new season?", "date"),
     ],
 )
 def test_answer_kind_comes_from_the_first_wh_phrase(question: str, kind: str) -> None:

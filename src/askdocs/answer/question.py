@@ -33,6 +33,7 @@ _ASKS_NUMBER = re.compile(
 )
 _ASKS_DATE = re.compile(
     r"\bwhen\b|\b(what|which|in what|in which) (year|date|day|month|season|decade|time)s?\b"
+    r"|\bwhat (?:is|was|are|were|will be) the (?:[a-z-]+ ){0,2}(?:date|day)s?\b"
 )
 _ASKS_PERSON = re.compile(r"\b(who|whom|whose)\b")
 _ASKS_PLACE = re.compile(
@@ -184,9 +185,20 @@ _WH_PHRASE = re.compile(
 )
 
 
+# What may come before a wh-phrase that opens a sentence of the question: nothing, an earlier
+# sentence, or a clause set off by a comma ("In Kennedy's plan, what is ...").
+_SENTENCE_OPENING = re.compile(r"(?:.*[.?!;:,]\s+)?|\s*", re.DOTALL)
+_JOINING = frozenset({"when", "where", "why"})
+
+
 def wh_phrase_starts(question: str) -> tuple[int, ...]:
-    """Where the first wh-phrase of `question` starts: at its preposition, if any, and at its
+    """Where the asking wh-phrase of `question` starts: at its preposition, if any, and at its
     wh-word (a cue may open at either: "in which year", "for how long"). Empty without one.
+
+    A question asks with the wh-phrase it opens with (that of its first sentence or of a later
+    one: "... number one. In what year did it top the charts?"); one that opens otherwise asks
+    with its last ("The minister who quit had recruited how many officers?"): a wh-word
+    inside such a question is a relative one ("who quit").
 
     >>> q = "In Kennedy's plan, what is the pension called that depends on how long you lived?"
     >>> [q[i:][:8] for i in wh_phrase_starts(q)]
@@ -194,10 +206,20 @@ def wh_phrase_starts(question: str) -> tuple[int, ...]:
     >>> q = "For how long was he out?"
     >>> [q[i:][:8] for i in wh_phrase_starts(q)]
     ['For how ', 'how long']
+    >>> q = "The leader who plans cuts skipped lessons in which town?"
+    >>> [q[i:][:8] for i in wh_phrase_starts(q)]
+    ['in which', 'which to']
     """
-    match = _WH_PHRASE.search(question)
-    if not match:
+    found = list(_WH_PHRASE.finditer(question))
+    if not found:
         return ()
+    opening = [m for m in found if _SENTENCE_OPENING.fullmatch(question[: m.start()])]
+    # Inside a sentence "when", "where" and "why" mostly join a clause ("was in which
+    # country when he skipped a test"); they ask there only as its last word ("born where?").
+    asking = [
+        m for m in found if m["wh"].lower() not in _JOINING or not question[m.end() :].strip(" ?.!")
+    ]
+    match = opening[-1] if opening else (asking or found)[-1]
     return tuple(dict.fromkeys((match.start(), match.start("wh"))))
 
 
