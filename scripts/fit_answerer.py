@@ -125,6 +125,7 @@ def collect(index: Path, corpus: Path, files: list[Path]) -> list[dict]:
                             for c in pool.candidates
                         ],
                         "article_scores": pool.article_scores,
+                        "common": pool.common_words(),
                         # For trying answer encoders: the stored sentence vectors as they are.
                         "vectors": pool.vectors.astype(np.float16),
                     }
@@ -169,7 +170,7 @@ def phrase_groups(row: dict) -> list[dict]:
     if not row["answerable"] or not len(row["features"]):
         return groups
     for i in np.flatnonzero(row["labels"]):
-        found = phrases(row["analysis"], row["texts"][i])
+        found = phrases(row["analysis"], row["texts"][i], row["common"])
         labels = np.asarray([answer_contains(s.text, row["answers"]) for s in found], dtype=bool)
         if labels.any() and not labels.all():
             groups.append(
@@ -301,7 +302,7 @@ def outcome(
         is not None
     )
     best = int(np.argmax(scores))
-    short = short_answer(row["analysis"], row["texts"][best], short_model)
+    short = short_answer(row["analysis"], row["texts"][best], short_model, row["common"])
     golds = row["answers"]
     return {
         "row": row,

@@ -5,7 +5,7 @@ import pytest
 
 from askdocs.answer.candidates import Candidate, CandidatePool, Retrieved, gather
 from askdocs.answer.combiner import QUESTION_FEATURES
-from askdocs.answer.entities import dates, names, places, quantities, words
+from askdocs.answer.entities import common_words, dates, names, places, quantities, words
 from askdocs.answer.extractive import (
     LOOK_AHEAD,
     choose,
@@ -409,3 +409,11 @@ def test_a_sentence_lacks_what_is_asked_by_rule(
 )
 def test_answer_kind_comes_from_the_first_wh_phrase(question: str, kind: str) -> None:
     assert analyse(question).kind == kind
+
+
+def test_kind_match_ignores_an_opening_word_the_articles_write_in_lower_case() -> None:
+    q = analyse("Who directed the film?")
+    sentence = "Written, directed and produced by him, it ran for years."
+    assert kind_match(q, sentence, words(q.text)) > 0.0  # "Written" looks like a name
+    common = common_words("The script was written in a week.")
+    assert kind_match(q, sentence, words(q.text), common) == 0.0

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from askdocs.answer.combiner import QUESTION_FEATURES, Combiner, CombinerError, weights_document
-from askdocs.answer.entities import Span, names
+from askdocs.answer.entities import Span, common_words, names
 from askdocs.answer.features import FEATURES
 from askdocs.answer.question import analyse, answer_kind
 from askdocs.answer.short import (
@@ -183,3 +183,15 @@ def test_a_short_answer_model_for_other_features_is_refused(tmp_path: Path) -> N
     other = {"features": ["nearness"], "mean": [0], "scale": [1], "weights": [1]}
     with pytest.raises(CombinerError, match="short-answer model"):
         Combiner.load(str(_weights(tmp_path / "other.json", None, short=other)))
+
+
+def test_a_word_the_articles_write_in_lower_case_does_not_open_a_name() -> None:
+    # "Despite" opens its sentence; the articles write "despite" elsewhere, so it names
+    # nothing. Without that knowledge it looks like a name.
+    q = analyse("Which label will release the album?")
+    sentence = "Despite a ban, he plans a release through Jet Star."
+    assert [s.text for s in candidates(q, sentence)] == ["Despite", "Jet Star"]
+    common = common_words("It went ahead despite that. They now agree.")
+    assert [s.text for s in candidates(q, sentence, common)] == ["Jet Star"]
+    # A name that the articles never write in lower case keeps its opening word.
+    assert short_answer(q, "Rubio said so.", common=common) == "Rubio"

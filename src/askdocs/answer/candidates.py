@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from askdocs.answer.entities import common_words
 from askdocs.chunking import candidate_sentences
 from askdocs.types import Article, Chunk, Passage
 
@@ -55,6 +56,11 @@ class CandidatePool:
 
     def __len__(self) -> int:
         return len(self.candidates)
+
+    def common_words(self) -> frozenset[str]:
+        """The words the candidates' articles write in lower case (entities.common_words)."""
+        used = {c.article_id for c in self.candidates}
+        return frozenset().union(*(common_words(self.articles[a].text) for a in sorted(used)))
 
 
 def ranked_articles(passages: Sequence[Passage], limit: int) -> list[tuple[str, float]]:

@@ -221,19 +221,66 @@ def has_cause(sentence: str) -> bool:
     return bool(_CAUSE.search(sentence))
 
 
-def spans_of_kind(kind: str, sentence: str) -> tuple[Span, ...]:
-    """The phrases of a sentence that could answer a question of this kind."""
+def spans_of_kind(
+    kind: str, sentence: str, common: frozenset[str] = frozenset()
+) -> tuple[Span, ...]:
+    """The phrases of a sentence that could answer a question of this kind; `common`: the
+    words its articles write in lower case (`common_words`)."""
     if kind == NUMBER:
         return quantities(sentence)
     if kind == DATE:
         return dates(sentence)
     if kind == PLACE:
-        return places(sentence) or names(sentence)
+        return places(sentence) or without_common_opening(names(sentence), sentence, common)
     if kind in (PERSON, NAME):
-        return names(sentence)
+        return without_common_opening(names(sentence), sentence, common)
     if kind == REASON:
         return ()
     return ()
+
+
+_LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z][a-z'’-]*")
+_OPENING = " \t\n\"'‘“(["
+_FIRST_WORD = re.compile(r"\S+\s+")
+
+
+@lru_cache(maxsize=64)
+def common_words(text: str) -> frozenset[str]:
+    """The words a text writes in lower case somewhere. Capitalised only because a sentence
+    opens with them, they are ordinary words ("Despite", "Now", "Written"), not names: the
+    articles themselves tell which, with no word list.
+
+    >>> sorted(common_words("Despite rain, Rubio spoke. It went on despite it."))
+    ['despite', 'it', 'on', 'rain', 'spoke', 'went']
+    """
+    return frozenset(_LOWER_WORD.findall(text))
+
+
+def without_common_opening(
+    spans: Sequence[Span], sentence: str, common: frozenset[str]
+) -> tuple[Span, ...]:
+    """The spans, less the first word of one that opens the sentence when that word is a
+    `common` one (the span goes when nothing is left).
+
+    >>> s = "Despite this, Now Corp grew."
+    >>> [x.text for x in without_common_opening(names(s), s, frozenset({"despite"}))]
+    ['Now Corp']
+    >>> s = "Last Friday Acme said so."
+    >>> [x.text for x in without_common_opening(names(s), s, frozenset({"last"}))]
+    ['Friday Acme']
+    """
+    if not common:
+        return tuple(spans)
+    out = []
+    for span in spans:
+        first = span.text.split(maxsplit=1)[0]
+        if sentence[: span.start].strip(_OPENING) or first.lower() not in common:
+            out.append(span)
+            continue
+        cut = _FIRST_WORD.match(span.text)
+        if cut:
+            out.append(Span(span.start + cut.end(), span.end, span.text[cut.end() :]))
+    return tuple(out)
 
 
 def new_spans(spans: Sequence[Span], question_words: set[str]) -> list[Span]:

@@ -258,7 +258,9 @@ class ExtractiveAnswerer:
             citations.append(citation)
             parts.append(f"{citation.quote} {format_marker([key])}")
         best = scored.pool.candidates[chosen[0]]
-        short = short_answer(scored.analysis, best.text, self.combiner.short)
+        short = short_answer(
+            scored.analysis, best.text, self.combiner.short, scored.pool.common_words()
+        )
         return ExtractiveAnswer(" ".join(parts), citations, confidence, short_answer=short)
 
 

@@ -27,6 +27,7 @@ from askdocs.answer.entities import (
     places,
     spans_of_kind,
     tokens,
+    without_common_opening,
     words,
 )
 from askdocs.answer.question import (
@@ -154,8 +155,14 @@ def near_best(article_ids: Sequence[str], indices: Sequence[int], values: np.nda
     return out
 
 
-def kind_match(analysis: QuestionAnalysis, sentence: str, question_words: set[str]) -> float:
-    """How well the sentence holds a new phrase of the asked kind, from 0 to 1.
+def kind_match(
+    analysis: QuestionAnalysis,
+    sentence: str,
+    question_words: set[str],
+    common: frozenset[str] = frozenset(),
+) -> float:
+    """How well the sentence holds a new phrase of the asked kind, from 0 to 1 (`common`: the
+    words its articles write in lower case, which open a sentence without naming anything).
 
     >>> from askdocs.answer.question import analyse
     >>> q = analyse("Who leads the bank?")
@@ -164,7 +171,7 @@ def kind_match(analysis: QuestionAnalysis, sentence: str, question_words: set[st
     """
     if analysis.kind == REASON:
         return 1.0 if has_cause(sentence) else 0.0
-    every = spans_of_kind(analysis.kind, sentence)
+    every = spans_of_kind(analysis.kind, sentence, common)
     found = new_spans(every, question_words)
     if not found:
         return 0.0
@@ -234,9 +241,14 @@ def _word_distance(starts: Sequence[int], at: int, span: Span) -> int:
     return min(abs(index - first), abs(index - last))
 
 
-def answer_near_focus(analysis: QuestionAnalysis, sentence: str, question_words: set[str]) -> float:
+def answer_near_focus(
+    analysis: QuestionAnalysis,
+    sentence: str,
+    question_words: set[str],
+    common: frozenset[str] = frozenset(),
+) -> float:
     """1 / (1 + words between a new phrase of the asked kind and the nearest focus word)."""
-    every = spans_of_kind(analysis.kind, sentence)
+    every = spans_of_kind(analysis.kind, sentence, common)
     found = new_spans(every, question_words)
     if not found or not analysis.focus_terms:
         return 0.0
@@ -292,6 +304,7 @@ def feature_matrix(
         if a in set(article_ids)
     }
     columns: dict[str, np.ndarray] = {name: np.zeros(n) for name in FEATURES}
+    common = pool.common_words()
     columns["sim_question"] = sims.question
     columns["sim_focus"] = sims.focus
     columns["sim_context"] = sims.context
@@ -312,9 +325,12 @@ def feature_matrix(
         columns["context_overlap"][row] = weighted_overlap(context_weights, term_set)
         columns["novelty"][row] = novelty(question_terms, terms)
         columns["restates"][row] = float(not term_set - question_terms)
-        columns[f"kind_{analysis.kind}"][row] = kind_match(analysis, text, question_words)
-        columns["answer_near_focus"][row] = answer_near_focus(analysis, text, question_words)
-        columns["new_names"][row] = float(bool(new_spans(names(text), question_words)))
+        columns[f"kind_{analysis.kind}"][row] = kind_match(analysis, text, question_words, common)
+        columns["answer_near_focus"][row] = answer_near_focus(
+            analysis, text, question_words, common
+        )
+        named = without_common_opening(names(text), text, common)
+        columns["new_names"][row] = float(bool(new_spans(named, question_words)))
         columns["article_rank_0"][row] = float(candidate.article_rank == 0)
         columns["article_rank_1"][row] = float(candidate.article_rank == 1)
         columns["article_gap"][row] = pool.article_scores[candidate.article_rank] - best_article

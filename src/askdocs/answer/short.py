@@ -252,12 +252,15 @@ def span_features(analysis: QuestionAnalysis, sentence: str, spans: Sequence[Spa
     return np.asarray(rows, dtype=float).reshape(len(spans), len(SPAN_FEATURES))
 
 
-def candidates(analysis: QuestionAnalysis, sentence: str) -> list[Span]:
-    """The phrases of the asked kind that could be the short answer, each with its unit."""
+def candidates(
+    analysis: QuestionAnalysis, sentence: str, common: frozenset[str] = frozenset()
+) -> list[Span]:
+    """The phrases of the asked kind that could be the short answer, each with its unit
+    (`common`: the words the articles write in lower case, entities.common_words)."""
     if analysis.kind not in PHRASE_KINDS:
         return []
     asked = words(analysis.text)
-    every = spans_of_kind(analysis.kind, sentence)
+    every = spans_of_kind(analysis.kind, sentence, common)
     found = [s for s in (without_known_parts(s, asked) for s in new_spans(every, asked)) if s]
     if analysis.kind in (PERSON, NAME, PLACE):
         found = [s for s in (without_calendar_words(s) for s in found) if s]
@@ -268,7 +271,10 @@ def candidates(analysis: QuestionAnalysis, sentence: str) -> list[Span]:
 
 
 def short_answer(
-    analysis: QuestionAnalysis, sentence: str, ranker: SpanRanker = NEAREST_FOCUS
+    analysis: QuestionAnalysis,
+    sentence: str,
+    ranker: SpanRanker = NEAREST_FOCUS,
+    common: frozenset[str] = frozenset(),
 ) -> str | None:
     """The phrase of the asked kind in the sentence that the question does not already hold,
     the one the ranker scores highest (the first of equals); None when the question asks for
@@ -278,7 +284,7 @@ def short_answer(
     >>> short_answer(analyse("Who leads Acme Bank?"), "Acme President Anna Berg said it.")
     'Acme President Anna Berg'
     """
-    found = candidates(analysis, sentence)
+    found = candidates(analysis, sentence, common)
     if not found:
         return None
     scores = ranker.scores(span_features(analysis, sentence, found))
