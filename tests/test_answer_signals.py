@@ -417,25 +417,3 @@ def test_kind_match_ignores_an_opening_word_the_articles_write_in_lower_case() -
     assert kind_match(q, sentence, words(q.text)) > 0.0  # "Written" looks like a name
     common = common_words("The script was written in a week.")
     assert kind_match(q, sentence, words(q.text), common) == 0.0
-
-
-@pytest.mark.parametrize(
-    ("question", "head"),
-    [
-        ("What is the name of the Georgia woman suing the company?", "woman"),
-        ("What is the name of the senior civil servants' union led by Mr Baume?", "union"),
-        ("What is the name of the airline that they joined?", "airline"),
-        ("What was the name of his band?", "band"),
-    ],
-)
-def test_the_name_of_an_x_asks_for_a_name_next_to_x(question: str, head: str) -> None:
-    q = analyse(question)
-    assert (q.kind, q.head) == ("name", head)
-
-
-def test_a_name_far_from_the_asked_noun_is_a_weaker_match() -> None:
-    q = analyse("What is the name of the man charged with the murder?")
-    near = "Police charged a man named Mohammed Bouyeri on Friday."
-    far = "A man suspected of radical Islamist links has been charged."
-    assert kind_match(q, near, words(q.text)) == 1.0
-    assert kind_match(q, far, words(q.text)) == 0.5

@@ -255,58 +255,14 @@ def answer_kind(question: str) -> str:
     return min(cues)[2] if cues else ANY
 
 
-# "What is the name of the X ...": the name of an X is asked for. X is the noun phrase up to the
-# first word that starts what is said of it: a relative word, a preposition, an auxiliary, or
-# a participle ("the Georgia woman suing ...", "the union led by ...").
-_NAME_OF = re.compile(
-    r"\bname of\s+(?:(?:the|a|an|his|her|its|their)\s+)?([^,;:?!()]+)", re.IGNORECASE
-)
-_ENDS_NOUN_PHRASE = frozenset(
-    "that which who whom whose where when in on at for by with from to of over under after "
-    "before is was are were has have had will would did does do".split()
-)
-_PARTICIPLE = re.compile(r"^[a-z]{2,}(?:ed|ing)$")
-
-
-def _name_of_head(question: str) -> str | None:
-    """The noun whose name "the name of the X" asks for, stemmed.
-
-    >>> _name_of_head("What is the name of the Georgia woman suing Acme?")
-    'woman'
-    >>> _name_of_head("What is the name of 50 Cent's management company, whose door was hit?")
-    'company'
-    >>> _name_of_head("What is the name of the civil servants' union led by Mr Baume?")
-    'union'
-    """
-    match = _NAME_OF.search(question)
-    if not match:
-        return None
-    head = None
-    words = match[1].split()
-    for n, word in enumerate(words):
-        bare = word.strip("'’\"")
-        passive = words[n + 1 : n + 2] == ["by"]  # "the union led by ...": an irregular participle
-        if bare.lower() in _ENDS_NOUN_PHRASE or _PARTICIPLE.match(bare) or passive:
-            break
-        if bare.islower() and bare.isalpha():
-            head = bare
-    return stem(head) if head else None
-
-
 def head_noun(question: str) -> str | None:
-    """The noun a "which X" / "what X" question asks for, stemmed ("Which Turkish club" -> club),
-    or that of "the name of the X".
+    """The noun a "which X" / "what X" question asks for, stemmed ("Which Turkish club" -> club).
 
     >>> head_noun("Which institute's report claimed the cost was underestimated?")
     'institute'
     >>> head_noun("What is the first research problem?") is None
     True
-    >>> head_noun("What is the name of the private airline that they joined?")
-    'airline'
     """
-    named = _name_of_head(question)
-    if named:
-        return named
     match = _HEAD_NOUN.search(question)
     if not match or match[1].lower() in _NOT_HEADS:
         return None
