@@ -125,7 +125,7 @@ def collect(index: Path, corpus: Path, files: list[Path]) -> list[dict]:
                             for c in pool.candidates
                         ],
                         "article_scores": pool.article_scores,
-                        "common": pool.common_words(),
+                        "common": pool.common_words,
                         # For trying answer encoders: the stored sentence vectors as they are.
                         "vectors": pool.vectors.astype(np.float16),
                     }

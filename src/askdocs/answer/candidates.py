@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -57,8 +58,10 @@ class CandidatePool:
     def __len__(self) -> int:
         return len(self.candidates)
 
+    @cached_property
     def common_words(self) -> frozenset[str]:
-        """The words the candidates' articles write in lower case (entities.common_words)."""
+        """The words the candidates' articles write in lower case (entities.common_words):
+        read by the features and again by the short answer, so kept."""
         used = {c.article_id for c in self.candidates}
         return frozenset().union(*(common_words(self.articles[a].text) for a in sorted(used)))
 

@@ -259,7 +259,7 @@ class ExtractiveAnswerer:
             parts.append(f"{citation.quote} {format_marker([key])}")
         best = scored.pool.candidates[chosen[0]]
         short = short_answer(
-            scored.analysis, best.text, self.combiner.short, scored.pool.common_words()
+            scored.analysis, best.text, self.combiner.short, scored.pool.common_words
         )
         return ExtractiveAnswer(" ".join(parts), citations, confidence, short_answer=short)
 

@@ -304,7 +304,7 @@ def feature_matrix(
         if a in set(article_ids)
     }
     columns: dict[str, np.ndarray] = {name: np.zeros(n) for name in FEATURES}
-    common = pool.common_words()
+    common = pool.common_words
     columns["sim_question"] = sims.question
     columns["sim_focus"] = sims.focus
     columns["sim_context"] = sims.context

@@ -69,11 +69,6 @@ _CONTEXT_OPENERS = re.compile(
 # A relative clause inside a segment: "the office whose report found ...". Not "that": in
 # questions it is as often a conjunction ("told the meeting that no offers came in").
 _RELATIVE = re.compile(r"\s(?:whose|which|who|whom|where)\s", re.IGNORECASE)
-_OPENS_WITH_WH = re.compile(
-    r"^(?:(?:in|on|at|for|by|from|to|with|through|since|until|of|during|under) )?"
-    r"(?:who|whom|whose|what|which|when|where|why|how)\b",
-    re.IGNORECASE,
-)
 _RELATIVE_WH = re.compile(
     r"\b(?:in|on|at|for|by|from|to|with|through|of|during|under|after) (?:which|whom|whose)\b",
     re.IGNORECASE,
@@ -319,7 +314,7 @@ def focus_spans(question: str) -> tuple[Spans, Spans]:
     # clause; otherwise ("Johann Cruyff, whom ..., advises which club?") in the last clause
     # whose wh-word is not a relative one after a preposition ("in which", "of whom").
     asking = [i for i, t in enumerate(text) if _asking_wh(t)]
-    wh = 0 if _OPENS_WITH_WH.match(text[0]) else (asking[-1] if asking else 0)
+    wh = 0 if _WH_PHRASE.match(text[0]) else (asking[-1] if asking else 0)
     focus, context = [], []
     for i, span in enumerate(segments):
         describes = bool(_CONTEXT_OPENERS.match(text[i]))
