@@ -405,10 +405,52 @@ def test_a_sentence_lacks_what_is_asked_by_rule(
         ("She says he was in which country when he skipped a test?", "place"),
         ("A song whose re-release topped the charts. In what year did it first top them?", "date"),
         ("What is the premiere date of the new season?", "date"),
+        # a place noun after a qualifying word or two, closed by an auxiliary
+        ("In which US city will the children connect?", "place"),
+        ("In which west London town was he born?", "place"),
+        # ... not a place noun that qualifies the asked one, nor one inside a compound
+        ("Which Manchester City chairman told the meeting?", "name"),
+        ("Which state-owned oil company bought it?", "name"),
     ],
 )
 def test_answer_kind_comes_from_the_first_wh_phrase(question: str, kind: str) -> None:
     assert analyse(question).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "head"),
+    [
+        # the last word of the noun phrase an auxiliary or a comma closes
+        ("Which arm bone did he break?", "bone"),
+        ("Through which other label does he plan to release it?", "label"),
+        ("Which big XP security upgrade did Microsoft mention?", "upgrade"),
+        ("Which two new web domain endings, for mobile services, were approved?", "ending"),
+        # ... up to a preposition or a possessive
+        ("What percentage of the vote did she win?", "percentage"),
+        ("Which institute's report found it?", "institute"),
+        # nothing closes it soon: the first plain word after the wh-word
+        ("Which London Film Festival prize went to the film?", "prize"),
+        ("Which Manchester City chairman told the annual general meeting?", "chairman"),
+        ("What is the name of the airline?", None),
+    ],
+)
+def test_head_noun_is_the_last_word_of_the_asked_noun_phrase(question: str, head: str) -> None:
+    assert analyse(question).head == head
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The plan was abandoned in the wake of stiff opposition.",
+        "The growth has been fuelled by lower prices.",
+        "Demand was driven by cheaper calls.",
+        "He quit because of an injury.",
+    ],
+)
+def test_reason_questions_want_a_causal_connective(sentence: str) -> None:
+    q = analyse("Why was the plan dropped?")
+    assert kind_match(q, sentence, words(q.text)) == 1.0
+    assert kind_match(q, "The plan was dropped on Monday.", words(q.text)) == 0.0
 
 
 def test_kind_match_ignores_an_opening_word_the_articles_write_in_lower_case() -> None:

@@ -48,9 +48,14 @@ CALENDAR_WORD = re.compile(rf"(?:{_MONTH}|{_WEEKDAY})\.?")
 _DEMONYM = re.compile(r"(?:an|ese|ish|ic|i)$")
 _DEMONYM_NOUN = re.compile(r"\s+([a-z][a-z-]+)\b")
 _PLACE_PREPOSITION = re.compile(r"\b(?:in|at|near|from|to|outside|inside|across)\s+(?:the\s+)?$")
+# English causal connectives: a cause ("because", "in the wake of"), an agent of change ("fuelled
+# by", "driven by"), a purpose ("so that") or a consequence ("led to", "which is why").
 _CAUSE = re.compile(
     r"\b(?:because|due to|owing to|as a result|result of|thanks to|caused by|blamed|reason|"
-    r"after|since|so that|in order to|amid|following|led to|meant|aimed at)\b",
+    r"after|since|so that|in order to|amid|following|led to|meant|aimed at|in the wake of|"
+    r"on the grounds|in response to|for fear|given that|as a consequence|consequently|"
+    r"therefore|which is why|(?:fuell?ed|driven|prompted|triggered|sparked|spurred|"
+    r"motivated|explained) by)\b",
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[\w'’-]+")

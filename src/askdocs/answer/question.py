@@ -36,9 +36,17 @@ _ASKS_DATE = re.compile(
     r"|\bwhat (?:is|was|are|were|will be) the (?:[a-z-]+ ){0,2}(?:date|day)s?\b"
 )
 _ASKS_PERSON = re.compile(r"\b(who|whom|whose)\b")
+_PLACE_NOUN = (
+    r"(?:town|city|country|countries|venue|stadium|region|state|county|island|village|capital|"
+    r"place|ground|arena|nation|port|area)(?![\w-])"  # not "state-owned"
+)
+# "which city", and "which US city will ...": a place noun after a word or two that qualify
+# it, when an auxiliary follows, so that it ends the phrase ("which Manchester City chairman"
+# asks for a chairman).
 _ASKS_PLACE = re.compile(
-    r"\bwhere\b|\b(what|which|in what|in which) (town|city|country|countries|venue|stadium|"
-    r"region|state|county|island|village|capital|place|ground|arena|nation|port|area)\b"
+    rf"\bwhere\b|\b(?:what|which|in what|in which) (?:{_PLACE_NOUN}"
+    rf"|(?:[a-z-]+ ){{1,2}}{_PLACE_NOUN} (?=(?:is|are|was|were|did|does|do|has|have|had|will|"
+    rf"would|could|can|should|may|might)\b))"
 )
 _ASKS_REASON = re.compile(r"\bwhy\b|\bwhat (reason|caused|led)\b|\bfor what reason\b")
 # "which X", "what X does ...", "what is the name": a named thing. A bare "what did ..." asks
@@ -250,18 +258,62 @@ def answer_kind(question: str) -> str:
     return min(cues)[2] if cues else ANY
 
 
+_AUXILIARIES = frozenset(
+    "is are was were did does do has have had will would can could should may might".split()
+)
+_PREPOSITIONS = frozenset("of in on at for to from by with about over under".split())
+_PHRASE_TOKEN = re.compile(r"[\w'’.-]+|[,;:?!()]")
+_PHRASE_WORDS = 5
+"""Most words a "which ..." phrase holds before its auxiliary ("which big XP security upgrade
+did"): further on, the auxiliary belongs to another clause."""
+
+
 def head_noun(question: str) -> str | None:
     """The noun a "which X" / "what X" question asks for, stemmed ("Which Turkish club" -> club).
+
+    English puts the head last in its noun phrase: when an auxiliary or a comma closes the
+    phrase within a few words, the head is its last word before any preposition ("which arm
+    bone did" -> bone, "what percentage of the vote did" -> percentage); otherwise the first
+    word after the wh-word that is neither capitalised nor a participle ("which London Film
+    Festival prize went to ..." -> prize).
 
     >>> head_noun("Which institute's report claimed the cost was underestimated?")
     'institute'
     >>> head_noun("What is the first research problem?") is None
     True
+    >>> head_noun("Through which other label does he plan to release it?")
+    'label'
     """
+    phrase = _closed_phrase(question)
+    if phrase and phrase[-1][:1].islower():
+        return stem(phrase[-1].lower())
     match = _HEAD_NOUN.search(question)
     if not match or match[1].lower() in _NOT_HEADS:
         return None
     return stem(match[1].lower())
+
+
+def _closed_phrase(question: str) -> list[str]:
+    """The words between "which"/"what" and the auxiliary or punctuation that closes its noun
+    phrase, up to a preposition or a possessive; empty when nothing closes it soon."""
+    wh = re.search(r"\b(?:which|what)\s+", question, re.IGNORECASE)
+    if not wh:
+        return []
+    phrase: list[str] = []
+    for token in _PHRASE_TOKEN.findall(question, wh.end()):
+        if token.lower() in _AUXILIARIES or not token[0].isalnum():
+            break
+        if len(phrase) == _PHRASE_WORDS:
+            return []
+        if token.endswith(("'s", "’s")):
+            return [*phrase, token[:-2]]
+        phrase.append(token)
+    else:
+        return []
+    for n, word in enumerate(phrase):
+        if word.lower() in _PREPOSITIONS:
+            return phrase[:n]
+    return phrase
 
 
 Spans = tuple[tuple[int, int], ...]
