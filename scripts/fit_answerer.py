@@ -538,8 +538,9 @@ def main() -> None:
     parser.add_argument(
         "--refuse-missing",
         choices=REFUSE_MISSING,
-        default="none",
-        help="refuse when the chosen sentence lacks what the question asks for (see combiner)",
+        default="measured",
+        help="refuse when the chosen sentence lacks what the question asks for (see combiner; "
+        "default: the shipped rule)",
     )
     parser.add_argument("--out", type=Path, default=WEIGHTS)
     parser.add_argument("--report", type=Path, default=Path("benchmarks/results/answerer_cv.json"))

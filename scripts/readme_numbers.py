@@ -204,6 +204,8 @@ REFUSAL_RULES = {
     "units": "an amount of money, a time or a percentage is asked",
     "all-units": "… or a count of the things the question names",
     "kinds": "any kind a phrase answers (number, date, person, place, name)",
+    "measured": "as the second row, or any amount is asked and the sentence holds no word "
+    "the question says of what is measured",
 }
 
 

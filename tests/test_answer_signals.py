@@ -362,6 +362,29 @@ def test_unit_missing_top3_only_when_an_amount_is_asked_and_none_of_three_states
 
 
 @pytest.mark.parametrize(
+    ("question", "kind_value", "word_overlap", "lacks"),
+    [
+        # a new amount of money, but in a sentence about something else ("a cost of £8m")
+        ("How much money did the dinner raise?", 1.0, 0.0, True),
+        ("How much money did the dinner raise?", 1.0, 0.3, False),  # "the dinner raised £2m"
+        ("How many copies did the album sell?", 1.0, 0.0, True),  # counts too
+        ("How much did Fiat pay?", 0.5, 0.4, True),  # still a number, not money: as "units"
+        ("How much did Fiat pay Ferrari?", 1.0, 0.0, True),
+        ("Who leads the bank?", 1.0, 0.0, False),  # no amount asked
+        ("How many did Acme sell?", 1.0, 0.0, False),  # no count unit: nothing said to measure
+    ],
+)
+def test_measured_refuses_an_amount_of_something_the_question_does_not_ask(
+    question: str, kind_value: float, word_overlap: float, lacks: bool
+) -> None:
+    analysis = analyse(question)
+    row = np.zeros(len(FEATURES))
+    row[FEATURES.index(f"kind_{analysis.kind}")] = kind_value
+    row[FEATURES.index("focus_word_overlap")] = word_overlap
+    assert lacks_asked(analysis, row, "measured") is lacks
+
+
+@pytest.mark.parametrize(
     ("question", "kind_value", "rule", "lacks"),
     [
         ("How much did Fiat pay for Ferrari?", 0.5, "units", True),  # a number, not money

@@ -309,7 +309,26 @@ def lacks_asked(analysis: QuestionAnalysis, row: np.ndarray, rule: str) -> bool:
         return missing
     if rule == "units":
         return missing and analysis.unit in (MONEY, TIME, PERCENT)
+    if rule == "measured":
+        return (missing and analysis.unit in (MONEY, TIME, PERCENT)) or unmeasured(analysis, row)
     return missing and bool(analysis.unit)
+
+
+def unmeasured(analysis: QuestionAnalysis, row: np.ndarray) -> bool:
+    """Whether an amount is asked and the sentence holds none of the focus's words other than
+    names: what the question says is measured ("raise", "vote", "spectators"). A figure in a
+    sentence about something else measures something else.
+
+    >>> from askdocs.answer.question import analyse
+    >>> row = np.zeros(len(FEATURES))
+    >>> unmeasured(analyse("How much did the Lyric appeal raise?"), row)
+    True
+    >>> row[FEATURES.index("focus_word_overlap")] = 0.4  # "the appeal raised £180,000"
+    >>> unmeasured(analyse("How much did the Lyric appeal raise?"), row)
+    False
+    """
+    said_of_it = set(analysis.focus_terms) - set(analysis.name_terms)
+    return bool(analysis.unit and said_of_it and row[FEATURES.index("focus_word_overlap")] == 0.0)
 
 
 def refusal_reason(
