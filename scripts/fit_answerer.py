@@ -49,6 +49,7 @@ from scipy.optimize import minimize
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from askdocs.answer import comparison
 from askdocs.answer.combiner import QUESTION_FEATURES, REFUSE_MISSING, weights_document
 from askdocs.answer.extractive import (
     choose,
@@ -286,8 +287,13 @@ def outcome(
             "words": 0,
         }
     scores, probabilities = scored
-    picked = choose(
-        scores, probabilities, ANSWER_SENTENCES, ratio, [len(t.split()) for t in row["texts"]]
+    compared = comparison.picks(row["analysis"].options, row["texts"], scores)
+    picked = (
+        compared[:ANSWER_SENTENCES]
+        if compared
+        else choose(
+            scores, probabilities, ANSWER_SENTENCES, ratio, [len(t.split()) for t in row["texts"]]
+        )
     )
     abstained = (
         refusal_reason(
@@ -302,7 +308,11 @@ def outcome(
         is not None
     )
     best = int(np.argmax(scores))
-    short = short_answer(row["analysis"], row["texts"][best], short_model, row["common"])
+    short = (
+        None
+        if compared
+        else short_answer(row["analysis"], row["texts"][best], short_model, row["common"])
+    )
     golds = row["answers"]
     return {
         "row": row,

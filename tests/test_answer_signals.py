@@ -5,6 +5,7 @@ import pytest
 
 from askdocs.answer.candidates import Candidate, CandidatePool, Retrieved, gather
 from askdocs.answer.combiner import QUESTION_FEATURES
+from askdocs.answer.comparison import picks
 from askdocs.answer.entities import common_words, dates, names, places, quantities, words
 from askdocs.answer.extractive import (
     LOOK_AHEAD,
@@ -474,6 +475,43 @@ def test_reason_questions_want_a_causal_connective(sentence: str) -> None:
     q = analyse("Why was the plan dropped?")
     assert kind_match(q, sentence, words(q.text)) == 1.0
     assert kind_match(q, "The plan was dropped on Monday.", words(q.text)) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("question", "options"),
+    [
+        (
+            "Which was bigger in 2004: the trade deficit or the budget deficit?",
+            ("the trade deficit", "the budget deficit"),
+        ),
+        (
+            "Were more games available at its Japanese launch or at its US launch?",
+            ("at its Japanese launch", "at its US launch"),
+        ),
+        ("Who is taller, Smith or Jones?", ("Smith", "Jones")),
+        # an "or" that offers no choice
+        ("How many goals did she score, a record for any player, male or female?", ()),
+        ("What did the manager say about the pay rise or the bonus?", ()),
+    ],
+)
+def test_comparison_options(question: str, options: tuple[str, ...]) -> None:
+    assert analyse(question).options == options
+
+
+def test_comparison_picks_the_best_sentence_about_each_option() -> None:
+    options = ("actor Dan O'Herlihy", "comedian Cyril Fletcher")
+    texts = [
+        "O'Herlihy died at his home in Malibu aged 85.",
+        "The comedian was best known for his odd odes.",
+        "Cyril Fletcher died aged 90.",
+        "Dan O'Herlihy was nominated for an Oscar.",
+    ]
+    scores = np.array([0.9, 0.8, 0.3, 0.5])
+    # "comedian" is Fletcher's word too: the best sentence about him is the second
+    assert picks(options, texts, scores) == [0, 1]
+    # one sentence about both answers alone; nothing about one side: no comparison answer
+    assert picks(("A trade", "B budget"), ["Trade beat the budget."], np.array([1.0])) == [0]
+    assert picks(options, texts[:1], scores[:1]) is None
 
 
 def test_kind_match_ignores_an_opening_word_the_articles_write_in_lower_case() -> None:

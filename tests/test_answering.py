@@ -27,6 +27,14 @@ def test_answer_quotes_and_cites_the_supporting_sentence(ingested: Assistant) ->
     assert first.title == "Harbourton council approves new harbour bridge"
 
 
+def test_a_comparison_cites_the_sentence_about_each_option(ingested: Assistant) -> None:
+    # The two facts decide the comparison; the answerer quotes both and does not choose.
+    answer = ingested.ask("Who was older: Mayor Elena Varga or councillor Tom Reyes?")
+    quotes = [c.quote for c in answer.citations]
+    assert any("Elena Varga" in q for q in quotes) and any("Tom Reyes" in q for q in quotes)
+    assert answer.short_answer is None
+
+
 def test_every_citation_is_an_exact_substring_of_its_article(ingested: Assistant) -> None:
     for question in (
         "Who did Priya Nair beat in the final round?",

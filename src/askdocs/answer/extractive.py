@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from askdocs.answer import comparison
 from askdocs.answer.candidates import Candidate, CandidatePool, Retrieved, gather
 from askdocs.answer.combiner import QUESTION_FEATURES, Combiner
 from askdocs.answer.features import FEATURES, Similarities, feature_matrix
@@ -223,12 +224,19 @@ class ExtractiveAnswerer:
             return ExtractiveAnswer(CANNOT_ANSWER, [], None, "nothing relevant was retrieved")
         c = self.combiner
         confidence = c.answerable(scored.question_features())
-        chosen = choose(
-            scored.scores,
-            scored.probabilities,
-            self.max_sentences,
-            c.extra_sentence_per_word,
-            [len(candidate.text.split()) for candidate in scored.pool.candidates],
+        texts = [candidate.text for candidate in scored.pool.candidates]
+        # A comparison question is answered with the fact about each of its options.
+        compared = comparison.picks(scored.analysis.options, texts, scored.scores)
+        chosen = (
+            compared[: self.max_sentences]
+            if compared
+            else choose(
+                scored.scores,
+                scored.probabilities,
+                self.max_sentences,
+                c.extra_sentence_per_word,
+                [len(text.split()) for text in texts],
+            )
         )
         refusal = self.abstain and refusal_reason(
             scored.features,
@@ -258,8 +266,12 @@ class ExtractiveAnswerer:
             citations.append(citation)
             parts.append(f"{citation.quote} {format_marker([key])}")
         best = scored.pool.candidates[chosen[0]]
-        short = short_answer(
-            scored.analysis, best.text, self.combiner.short, scored.pool.common_words
+        short = (
+            None
+            if compared
+            else short_answer(
+                scored.analysis, best.text, self.combiner.short, scored.pool.common_words
+            )
         )
         return ExtractiveAnswer(" ".join(parts), citations, confidence, short_answer=short)
 

@@ -119,6 +119,8 @@ class QuestionAnalysis:
     context_terms: tuple[str, ...] = field(default=())
     # Terms of capitalised words after the first: the names that pin the story down.
     name_terms: tuple[str, ...] = field(default=())
+    # The two things a comparison question asks to choose between ("... bigger: A or B?").
+    options: tuple[str, ...] = ()
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -316,6 +318,52 @@ def _closed_phrase(question: str) -> list[str]:
     return phrase
 
 
+# A question that asks to choose: a wh-word or an auxiliary opens it, and a comparative
+# ("bigger", "more", "first", "older") comes before its options: anywhere before a colon that
+# opens them ("... was due in shops first: A or B?"), else among its first words ("Were more
+# games available at A or at B?").
+# An "-er" word is a comparative after a linking verb ("was bigger") or before the options
+# ("... the winner, A or B"); not a noun anywhere ("the manager said ... A or B").
+_COMPARATIVE = (
+    r"(?:\b(?:was|were|is|are|be|been)\s+[a-z]+er\b|\b[a-z]+er(?=[:,])"
+    r"|\b(?:more|less|fewer|most|least|first|last|earlier|later)\b)"
+)
+_OPENER = r"^(?:which|who|whose|what|was|were|is|are|did|does|do|had|has|have)\b"
+_CHOOSING_BEFORE_COLON = re.compile(rf"{_OPENER}.*?{_COMPARATIVE}", re.IGNORECASE | re.DOTALL)
+_CHOOSING = re.compile(rf"{_OPENER}(?:\s+\S+){{0,3}}?\s*{_COMPARATIVE}", re.IGNORECASE)
+_OPTION_WORDS = 12
+"""Longest option a comparison names ("the first batch of Sony PSPs shipped to retailers in
+Japan"): a longer "... or ..." is not a choice between two things."""
+
+
+def comparison_options(question: str) -> tuple[str, ...]:
+    """The two options of a question that asks to choose between them, or none.
+
+    After a colon, the two sides of its last "or"; otherwise the words after the last "or" and
+    as many words before it (a parallel phrase: "at its Japanese launch or at its US launch").
+
+    >>> comparison_options("Who was older when he died: actor Dan O'Herlihy or Cyril Fletcher?")
+    ("actor Dan O'Herlihy", 'Cyril Fletcher')
+    >>> comparison_options("Were more games available at its Japanese launch or at its US launch?")
+    ('at its Japanese launch', 'at its US launch')
+    >>> comparison_options("How many goals did she score, a record for any player, male or female?")
+    ()
+    """
+    text = question.strip().rstrip("?.! ")
+    head, colon, tail = text.rpartition(":")
+    if not (_CHOOSING_BEFORE_COLON.match(head) if colon else _CHOOSING.match(text)):
+        return ()
+    if " or " not in (tail if colon else text):
+        return ()
+    left, _, right = (tail if colon else text).rpartition(" or ")
+    left, right = left.strip(" ,"), right.strip(" ,")
+    if not colon:
+        left = " ".join(left.split()[-len(right.split()) :])
+    if not left or not right or max(len(left.split()), len(right.split())) > _OPTION_WORDS:
+        return ()
+    return (left, right)
+
+
 Spans = tuple[tuple[int, int], ...]
 
 
@@ -425,4 +473,5 @@ def analyse(question: str) -> QuestionAnalysis:
         name_terms=tuple(
             dict.fromkeys(t for m in _CAPITALISED.findall(question)[1:] for t in content_terms(m))
         ),
+        options=comparison_options(question),
     )
