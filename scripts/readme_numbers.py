@@ -134,7 +134,8 @@ ABLATIONS = {
     "answerer_cv-no-parts.json": "without the focus and context vectors",
     "answerer_cv-no-kinds.json": "without the answer-kind features (new name / number / date / "
     "place / cause, nearness)",
-    "answerer_cv-no-name-split.json": "without splitting the focus's names from its other words",
+    "answerer_cv-no-name-split.json": "without splitting the focus's names from its other words "
+    "(the shipped refusal rule reads the words' overlap: without it every amount asked is refused)",
     "answerer_cv-no-story.json": "without the story signals (`article_coverage`: how much of the "
     "question the sentence's article holds; `near_best`: sentences away from the article's best "
     "match)",
