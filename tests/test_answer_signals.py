@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 
 from askdocs.answer.candidates import Candidate, CandidatePool, Retrieved, gather
-from askdocs.answer.combiner import QUESTION_FEATURES
+from askdocs.answer.combiner import QUESTION_FEATURES, Combiner
 from askdocs.answer.comparison import picks
 from askdocs.answer.entities import common_words, dates, names, places, quantities, words
 from askdocs.answer.extractive import (
     LOOK_AHEAD,
+    ExtractiveAnswerer,
     choose,
     lacks_asked,
     question_features,
@@ -512,6 +513,15 @@ def test_comparison_picks_the_best_sentence_about_each_option() -> None:
     # one sentence about both answers alone; nothing about one side: no comparison answer
     assert picks(("A trade", "B budget"), ["Trade beat the budget."], np.array([1.0])) == [0]
     assert picks(options, texts[:1], scores[:1]) is None
+
+
+def test_a_follow_up_asks_with_its_latest_turn(fake_embedder) -> None:
+    answerer = ExtractiveAnswerer(fake_embedder, Combiner.load("default"))
+    earlier = "Who built the Harbourton bridge?"
+    cost = answerer.analyse(f"{earlier} And how much did it cost?", "And how much did it cost?")
+    assert (cost.kind, cost.unit) == ("number", "money")
+    which = "Which was bigger: the bridge or the tunnel?"
+    assert answerer.analyse(f"{earlier} {which}", which).options == ("the bridge", "the tunnel")
 
 
 def test_kind_match_ignores_an_opening_word_the_articles_write_in_lower_case() -> None:

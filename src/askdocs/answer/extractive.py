@@ -154,6 +154,10 @@ class ExtractiveAnswerer:
                 context=question,
                 kind=turn.kind,
                 head=turn.head or analysis.head,
+                # What the latest turn asks to measure or to choose between ("and how much
+                # did it cost?", "which was bigger: A or B?").
+                unit=turn.unit,
+                options=turn.options,
                 years=analysis.years,
                 numbers=analysis.numbers,
                 names=analysis.names,
