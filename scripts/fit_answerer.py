@@ -49,13 +49,12 @@ from scipy.optimize import minimize
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from askdocs.answer import comparison
 from askdocs.answer.combiner import QUESTION_FEATURES, REFUSE_MISSING, weights_document
 from askdocs.answer.extractive import (
-    choose,
     lacks_asked,
     meet_years,
     question_features,
+    quoted,
     refusal_reason,
     softmax,
 )
@@ -287,13 +286,8 @@ def outcome(
             "words": 0,
         }
     scores, probabilities = scored
-    compared = comparison.picks(row["analysis"].options, row["texts"], scores)
-    picked = (
-        compared[:ANSWER_SENTENCES]
-        if compared
-        else choose(
-            scores, probabilities, ANSWER_SENTENCES, ratio, [len(t.split()) for t in row["texts"]]
-        )
+    picked, compared = quoted(
+        row["analysis"], row["texts"], scores, probabilities, ANSWER_SENTENCES, ratio
     )
     abstained = (
         refusal_reason(

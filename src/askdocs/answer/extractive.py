@@ -228,19 +228,13 @@ class ExtractiveAnswerer:
             return ExtractiveAnswer(CANNOT_ANSWER, [], None, "nothing relevant was retrieved")
         c = self.combiner
         confidence = c.answerable(scored.question_features())
-        texts = [candidate.text for candidate in scored.pool.candidates]
-        # A comparison question is answered with the fact about each of its options.
-        compared = comparison.picks(scored.analysis.options, texts, scored.scores)
-        chosen = (
-            compared[: self.max_sentences]
-            if compared
-            else choose(
-                scored.scores,
-                scored.probabilities,
-                self.max_sentences,
-                c.extra_sentence_per_word,
-                [len(text.split()) for text in texts],
-            )
+        chosen, compared = quoted(
+            scored.analysis,
+            [candidate.text for candidate in scored.pool.candidates],
+            scored.scores,
+            scored.probabilities,
+            self.max_sentences,
+            c.extra_sentence_per_word,
         )
         refusal = self.abstain and refusal_reason(
             scored.features,
@@ -405,6 +399,31 @@ def choose(
         if probabilities[index] >= per_word * words[index] * best:
             chosen.append(index)
     return chosen
+
+
+def quoted(
+    analysis: QuestionAnalysis,
+    texts: Sequence[str],
+    scores: np.ndarray,
+    probabilities: np.ndarray,
+    max_sentences: int,
+    per_word: float,
+) -> tuple[list[int], bool]:
+    """The candidates the answer quotes, best first, and whether they answer a comparison: for
+    one (QuestionAnalysis.options), the best sentence about each option (comparison.picks);
+    otherwise the best and those `choose` adds.
+
+    >>> from askdocs.answer.question import analyse
+    >>> q = analyse("Which was bigger: the trade deficit or the budget deficit?")
+    >>> texts = ["The budget deficit was $412bn.", "Exports rose.", "The trade deficit hit $617bn."]
+    >>> quoted(q, texts, np.array([0.2, 0.9, 0.1]), np.array([0.3, 0.5, 0.2]), 3, 0.01)
+    ([0, 2], True)
+    """
+    compared = comparison.picks(analysis.options, texts, scores)
+    if compared:
+        return compared[:max_sentences], True
+    words = [len(text.split()) for text in texts]
+    return choose(scores, probabilities, max_sentences, per_word, words), False
 
 
 _ANAPHOR = re.compile(r"^(?:It|He|She|They|Its|His|Her|Their|This|These|Those)\b")
