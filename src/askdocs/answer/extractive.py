@@ -317,10 +317,11 @@ def lacks_asked(analysis: QuestionAnalysis, row: np.ndarray, rule: str) -> bool:
     missing = bool(row[FEATURES.index(f"kind_{analysis.kind}")] < 1.0)
     if rule == "kinds":
         return missing
+    unit_missing = missing and analysis.unit in (MONEY, TIME, PERCENT)
     if rule == "units":
-        return missing and analysis.unit in (MONEY, TIME, PERCENT)
+        return unit_missing
     if rule == "measured":
-        return (missing and analysis.unit in (MONEY, TIME, PERCENT)) or unmeasured(analysis, row)
+        return unit_missing or unmeasured(analysis, row)
     return missing and bool(analysis.unit)
 
 

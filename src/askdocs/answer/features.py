@@ -22,12 +22,10 @@ from askdocs.answer.entities import (
     Span,
     has_cause,
     measuring,
-    names,
     new_spans,
     places,
     spans_of_kind,
     tokens,
-    without_common_opening,
     words,
 )
 from askdocs.answer.question import (
@@ -329,7 +327,7 @@ def feature_matrix(
         columns["answer_near_focus"][row] = answer_near_focus(
             analysis, text, question_words, common
         )
-        named = without_common_opening(names(text), text, common)
+        named = spans_of_kind(NAME, text, common)
         columns["new_names"][row] = float(bool(new_spans(named, question_words)))
         columns["article_rank_0"][row] = float(candidate.article_rank == 0)
         columns["article_rank_1"][row] = float(candidate.article_rank == 1)

@@ -36,6 +36,9 @@ _ASKS_DATE = re.compile(
     r"|\bwhat (?:is|was|are|were|will be) the (?:[a-z-]+ ){0,2}(?:date|day)s?\b"
 )
 _ASKS_PERSON = re.compile(r"\b(who|whom|whose)\b")
+_AUXILIARIES = frozenset(
+    "is are was were did does do has have had will would can could should may might".split()
+)
 _PLACE_NOUN = (
     r"(?:town|city|country|countries|venue|stadium|region|state|county|island|village|capital|"
     r"place|ground|arena|nation|port|area)(?![\w-])"  # not "state-owned"
@@ -45,8 +48,7 @@ _PLACE_NOUN = (
 # asks for a chairman).
 _ASKS_PLACE = re.compile(
     rf"\bwhere\b|\b(?:what|which|in what|in which) (?:{_PLACE_NOUN}"
-    rf"|(?:[a-z-]+ ){{1,2}}{_PLACE_NOUN} (?=(?:is|are|was|were|did|does|do|has|have|had|will|"
-    rf"would|could|can|should|may|might)\b))"
+    rf"|(?:[a-z-]+ ){{1,2}}{_PLACE_NOUN} (?=(?:{'|'.join(sorted(_AUXILIARIES))})\b))"
 )
 _ASKS_REASON = re.compile(r"\bwhy\b|\bwhat (reason|caused|led)\b|\bfor what reason\b")
 # "which X", "what X does ...", "what is the name": a named thing. A bare "what did ..." asks
@@ -139,9 +141,8 @@ _PERCENT_QUESTION = re.compile(
 )
 _HOW_MANY = re.compile(r"\bhow many\s+((?:[a-z-]+\s*){1,6})", re.IGNORECASE)
 # Words that end the counted noun phrase of "how many ...": auxiliaries, prepositions, linkers.
-_COUNT_PHRASE_END = frozenset(
-    "did do does had has have were was are is will would could can should may might been be "
-    "of in on at for to from by with that who which whom per than".split()
+_COUNT_PHRASE_END = _AUXILIARIES | frozenset(
+    "been be of in on at for to from by with that who which whom per than".split()
 )
 _COUNT_PHRASE_WORDS = 4
 _CONJUNCTIONS = frozenset({"or", "and"})
@@ -260,9 +261,6 @@ def answer_kind(question: str) -> str:
     return min(cues)[2] if cues else ANY
 
 
-_AUXILIARIES = frozenset(
-    "is are was were did does do has have had will would can could should may might".split()
-)
 _PREPOSITIONS = frozenset("of in on at for to from by with about over under".split())
 _PHRASE_TOKEN = re.compile(r"[\w'’.-]+|[,;:?!()]")
 _PHRASE_WORDS = 5
