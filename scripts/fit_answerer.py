@@ -57,6 +57,7 @@ from askdocs.answer.extractive import (
     quoted,
     refusal_reason,
     softmax,
+    statements,
 )
 from askdocs.answer.features import FEATURES, rank_scores
 from askdocs.answer.short import (
@@ -195,6 +196,7 @@ def ranked(
     row: dict, mean: np.ndarray, scale: np.ndarray, w: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     scores = meet_years(((row["features"] - mean) / scale) @ w, row["features"])
+    scores = statements(scores, row["texts"])
     return scores, softmax(scores)
 
 

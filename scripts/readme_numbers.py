@@ -146,8 +146,7 @@ ABLATIONS = {
     "answerer_cv-l2-0.1.json": "ranker L2 penalty 0.1",
     "answerer_cv-l2-1.json": "ranker L2 penalty 1.0",
     "answerer_cv-synthetic-6000.json": "question encoder first pre-trained on 6,000 questions "
-    "the corpus yields by itself (`--synthetic 6000`, not shipped; measured at 46f3f2a, before "
-    "this session's question-analysis changes)",
+    "the corpus yields by itself (`--synthetic 6000`, not shipped)",
 }
 
 

@@ -35,6 +35,23 @@ def test_a_comparison_cites_the_sentence_about_each_option(ingested: Assistant) 
     assert answer.short_answer is None
 
 
+def test_a_question_in_the_article_is_never_quoted_as_the_answer(
+    assistant: Assistant, articles_dir: Path
+) -> None:
+    # The article's own question is the sentence most like the reader's and names two people;
+    # it states nothing, so the sentence that does must be the one cited.
+    (articles_dir / "ferry.md").write_text(
+        "# Who will run the Skerry Point ferry?\n\n"
+        "Will Ian Dow or Marta Quell run the Skerry Point ferry next year?\n\n"
+        "The council said Marta Quell will run it from next year.\n"
+    )
+    assistant.ingest([articles_dir])
+    answer = assistant.ask("Who will run the Skerry Point ferry next year?")
+    assert answer.citations
+    assert not any(c.quote.rstrip().endswith("?") for c in answer.citations)
+    assert "Marta Quell" in answer.citations[0].quote
+
+
 def test_every_citation_is_an_exact_substring_of_its_article(ingested: Assistant) -> None:
     for question in (
         "Who did Priya Nair beat in the final round?",

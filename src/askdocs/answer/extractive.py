@@ -212,7 +212,7 @@ class ExtractiveAnswerer:
         """Every candidate of the question with its features and combined score."""
         analysis, pool, matrix = self.features(question, retrieved, latest_turn, already_said)
         scores = self.combiner.scores(matrix) if len(pool) else np.zeros(0)
-        scores = meet_years(scores, matrix)
+        scores = statements(meet_years(scores, matrix), [c.text for c in pool.candidates])
         return ScoredPool(analysis, pool, matrix, scores, softmax(scores))
 
     def answer(
@@ -294,6 +294,23 @@ def meet_years(scores: np.ndarray, features: np.ndarray) -> np.ndarray:
     if met.all() or not met.any():
         return scores
     return np.where(met, scores, _OUT_OF_RANGE)
+
+
+_ASKS = re.compile(r"\?[\"'”’)\]]*\s*$")
+
+
+def statements(scores: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    """Rule out candidates that ask rather than state ("Who directed Titanic and Avatar?", a
+    headline "Does the regime support criminal groups?"): a question cannot be the evidence for
+    its own answer. When every candidate asks, the scores stay as they are.
+
+    >>> statements(np.array([2.0, 1.0]), ["Who won it?", "Halep won it."]).tolist()
+    [-1000000.0, 1.0]
+    """
+    asks = np.array([bool(_ASKS.search(t)) for t in texts], dtype=bool)
+    if not len(scores) or asks.all() or not asks.any():
+        return scores
+    return np.where(asks, _OUT_OF_RANGE, scores)
 
 
 LACKS_ASKED = "the passages found do not give what the question asks for"
