@@ -51,13 +51,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from askdocs.answer.combiner import QUESTION_FEATURES, REFUSE_MISSING, weights_document
 from askdocs.answer.extractive import (
+    hard_constraints,
     lacks_asked,
-    meet_years,
     question_features,
     quoted,
     refusal_reason,
     softmax,
-    statements,
 )
 from askdocs.answer.features import FEATURES, rank_scores
 from askdocs.answer.short import (
@@ -195,8 +194,7 @@ def fit_short(groups: list[dict], l2: float) -> SpanRanker:
 def ranked(
     row: dict, mean: np.ndarray, scale: np.ndarray, w: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    scores = meet_years(((row["features"] - mean) / scale) @ w, row["features"])
-    scores = statements(scores, row["texts"])
+    scores = hard_constraints(((row["features"] - mean) / scale) @ w, row["features"], row["texts"])
     return scores, softmax(scores)
 
 

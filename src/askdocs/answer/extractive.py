@@ -212,7 +212,7 @@ class ExtractiveAnswerer:
         """Every candidate of the question with its features and combined score."""
         analysis, pool, matrix = self.features(question, retrieved, latest_turn, already_said)
         scores = self.combiner.scores(matrix) if len(pool) else np.zeros(0)
-        scores = statements(meet_years(scores, matrix), [c.text for c in pool.candidates])
+        scores = hard_constraints(scores, matrix, [c.text for c in pool.candidates])
         return ScoredPool(analysis, pool, matrix, scores, softmax(scores))
 
     def answer(
@@ -290,10 +290,7 @@ def meet_years(scores: np.ndarray, features: np.ndarray) -> np.ndarray:
     """
     if not len(scores):
         return scores
-    met = features[:, FEATURES.index("years_article")] >= 1.0
-    if met.all() or not met.any():
-        return scores
-    return np.where(met, scores, _OUT_OF_RANGE)
+    return _rule_out(scores, features[:, FEATURES.index("years_article")] < 1.0)
 
 
 _ASKS = re.compile(r"\?[\"'”’)\]]*\s*$")
@@ -307,10 +304,21 @@ def statements(scores: np.ndarray, texts: Sequence[str]) -> np.ndarray:
     >>> statements(np.array([2.0, 1.0]), ["Who won it?", "Halep won it."]).tolist()
     [-1000000.0, 1.0]
     """
-    asks = np.array([bool(_ASKS.search(t)) for t in texts], dtype=bool)
-    if not len(scores) or asks.all() or not asks.any():
+    return _rule_out(scores, np.array([bool(_ASKS.search(t)) for t in texts], dtype=bool))
+
+
+def hard_constraints(scores: np.ndarray, features: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    """The combined scores with every hard constraint applied (`meet_years`, `statements`): the
+    answerer and the fitting script score candidates through this one function."""
+    return statements(meet_years(scores, features), texts)
+
+
+def _rule_out(scores: np.ndarray, failing: np.ndarray) -> np.ndarray:
+    """Scores with the `failing` candidates ruled out, unless none or all of them fail (then
+    the constraint tells no candidate from another)."""
+    if not len(scores) or failing.all() or not failing.any():
         return scores
-    return np.where(asks, _OUT_OF_RANGE, scores)
+    return np.where(failing, _OUT_OF_RANGE, scores)
 
 
 LACKS_ASKED = "the passages found do not give what the question asks for"
