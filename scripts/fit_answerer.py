@@ -297,7 +297,7 @@ def outcome(
             confidence,
             floor,
             threshold,
-            lacks_asked(row["analysis"], row["features"][picked[0]], rule),
+            lacks_asked(row["analysis"], row["features"][picked[0]], rule, row["texts"][picked[0]]),
         )
         is not None
     )
@@ -542,7 +542,7 @@ def main() -> None:
     parser.add_argument(
         "--refuse-missing",
         choices=REFUSE_MISSING,
-        default="measured",
+        default="named",
         help="refuse when the chosen sentence lacks what the question asks for (see combiner; "
         "default: the shipped rule)",
     )

@@ -206,6 +206,8 @@ REFUSAL_RULES = {
     "kinds": "any kind a phrase answers (number, date, person, place, name)",
     "measured": "as the second row, or any amount is asked and the sentence holds no word "
     "the question says of what is measured",
+    "named": "as the row above, or the question asks for the name of something and the "
+    "sentence brings it in unnamed (\"A US woman is suing HP\")",
 }
 
 

@@ -24,6 +24,7 @@ from askdocs.answer.features import (
     constraints_met,
     feature_matrix,
     kind_match,
+    leaves_unnamed,
     near_best,
     neighbour_max,
     novelty,
@@ -31,7 +32,7 @@ from askdocs.answer.features import (
     weighted_overlap,
 )
 from askdocs.answer.question import analyse, asked_unit, split_focus
-from askdocs.index.keywords import content_terms
+from askdocs.index.keywords import content_terms, stem
 from askdocs.types import Article, Chunk, Passage
 
 # ------------------------------------------------------------------ question analysis
@@ -415,6 +416,52 @@ def test_a_sentence_lacks_what_is_asked_by_rule(
 
 
 @pytest.mark.parametrize(
+    ("sentence", "head", "unnamed"),
+    [
+        ("A US woman is suing Hewlett Packard over its cartridges.", "woman", True),
+        ("A 26-year-old Dutch-Moroccan man has been charged.", "man", True),
+        ("He plans to release it through another label.", "label", True),
+        # the name follows: an apposition, "called"
+        ("A US woman, Jane Doe, is suing Hewlett Packard.", "woman", False),
+        ("A woman called Jane Doe is suing Hewlett Packard.", "woman", False),
+        # a predicate or an apposition describes someone the sentence names
+        ("Jane Doe is a US woman who sued Hewlett Packard.", "woman", False),
+        ("Jane Doe, a US woman, sued Hewlett Packard.", "woman", False),
+        ("Jane Doe will stand as a Conservative woman candidate.", "woman", False),
+        ("The woman is suing Hewlett Packard.", "woman", False),  # definite
+        ("A US firm is suing the woman.", "woman", False),  # the indefinite phrase is the firm
+        ("A very long and winding list of US firms.", "list", False),  # too far from "a"
+    ],
+)
+def test_an_indefinite_phrase_brings_in_the_asked_thing_unnamed(
+    sentence: str, head: str, unnamed: bool
+) -> None:
+    assert leaves_unnamed(sentence, stem(head)) is unnamed
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "lacks"),
+    [
+        ("What is the name of the Georgia woman suing HP?", "A US woman is suing HP.", True),
+        ("What is the name of the Georgia woman suing HP?", "Jane Doe is suing HP.", False),
+        ("What is the name of the judge who granted it?", "A judge granted it.", True),
+        # "which X" may be answered by a common noun another sentence gives ("the radius")
+        ("Which bone did he break?", "He broke a bone in his arm.", False),
+        ("Who granted the injunction?", "A judge granted the injunction.", False),  # no noun
+        # what the question asks for is not a name
+        ("How many women sued HP?", "A US woman is suing HP.", False),
+    ],
+)
+def test_named_refuses_a_sentence_that_leaves_the_asked_thing_unnamed(
+    question: str, sentence: str, lacks: bool
+) -> None:
+    analysis = analyse(question)
+    row = np.ones(len(FEATURES))  # every other signal present: only the sentence decides
+    assert lacks_asked(analysis, row, "named", sentence) is lacks
+    assert lacks_asked(analysis, row, "measured", sentence) is False
+
+
+@pytest.mark.parametrize(
     ("question", "kind"),
     [
         ("In which year did the song top the charts?", "date"),
@@ -456,11 +503,29 @@ def test_answer_kind_comes_from_the_first_wh_phrase(question: str, kind: str) ->
         # nothing closes it soon: the first plain word after the wh-word
         ("Which London Film Festival prize went to the film?", "prize"),
         ("Which Manchester City chairman told the annual general meeting?", "chairman"),
-        ("What is the name of the airline?", None),
+        ("What is the name of the airline?", None),  # a name is asked: `named` below
     ],
 )
 def test_head_noun_is_the_last_word_of_the_asked_noun_phrase(question: str, head: str) -> None:
     assert analyse(question).head == head
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        # "the name of" a noun phrase asks for that noun's name: the phrase ends where what is
+        # said of it begins (a participle, a relative pronoun); a possessor is no head
+        ("What is the name of the airline?", "airline"),
+        ("What is the name of the Georgia woman suing Hewlett Packard?", "woman"),
+        ("What is the name of the union led by Jonathan Baume?", "union"),
+        ("What was the title of 50 Cent's first album, which nearly topped the chart?", "album"),
+        ("What is the name of the building?", "build"),  # "-ing" before any noun: the noun
+        ("What is the name?", None),
+        ("Which airline did they set up?", None),  # which one, not its name
+    ],
+)
+def test_named_is_the_noun_whose_name_is_asked(question: str, named: str | None) -> None:
+    assert analyse(question).named == named
 
 
 @pytest.mark.parametrize(

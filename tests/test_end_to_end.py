@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from askdocs.answer.extractive import LACKS_ASKED
 from askdocs.api import Assistant
 from askdocs.embeddings import make_embedder
 from askdocs.index.ingest import Ingester
@@ -144,6 +145,36 @@ def test_off_topic_and_wrong_year_questions_are_refused(
 ) -> None:
     answer = real_small.ask(question)
     assert answer.abstained and reason in answer.abstain_reason
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("lead", "name"),
+    [
+        ("A Georgia woman is suing Quillfax, saying its printer cartridges expire early.", None),
+        ("Dana Merrow, a Georgia woman, is suing Quillfax over its printer cartridges.", "Dana"),
+    ],
+)
+def test_a_name_the_story_never_gives_is_refused(
+    tmp_path: Path, lead: str, name: str | None
+) -> None:
+    # Asked the name of someone the story brings in only as "a Georgia woman", the sentence
+    # most like the question has no name to give: the shipped weights' refusal rule ("named")
+    # says the articles lack it, and answers when the story does name her.
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "lawsuit.txt").write_text(
+        f"Quillfax sued over printer cartridges\n\n{lead} The lawsuit says the cartridges "
+        "stop working on a set date even when they still hold ink.\n\n"
+        "Quillfax, the world's biggest printer firm, declined to comment on the lawsuit.\n"
+    )
+    assistant = Assistant(index_dir=tmp_path / "index")
+    assistant.ingest([folder])
+    answer = assistant.ask("What is the name of the Georgia woman suing Quillfax?")
+    if name is None:
+        assert answer.abstained and answer.abstain_reason == LACKS_ASKED
+    else:
+        assert not answer.abstained and name in answer.text
 
 
 @pytest.mark.slow

@@ -46,14 +46,16 @@ class CombinerError(ValueError):
     """A weights file that is missing, of another format, or for other features."""
 
 
-REFUSE_MISSING = ("none", "units", "all-units", "kinds", "measured")
+REFUSE_MISSING = ("none", "units", "all-units", "kinds", "measured", "named")
 """Rules for refusing when the chosen sentence holds no new phrase of the asked kind (its
 kind_<kind> feature below 1; extractive.lacks_asked): never; when the question asks for an
 amount of money, a time or a percentage ("units"); also for "how many <things>" ("all-units");
 for every kind a phrase answers (number, date, person, place, name: "kinds"); as "units", and
 also when an amount is asked and the sentence holds no word the question says of what is
-measured ("measured": "a cost of £8m" for "how much did the party raise"). A weights file
-names the one it was fitted with."""
+measured ("measured": "a cost of £8m" for "how much did the party raise"); as "measured", and
+also when the question asks for the name of something ("the name of the woman") and the
+sentence brings it in unnamed ("named": "A US woman is suing HP"). A weights file names the one
+it was fitted with."""
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from askdocs.answer.question import (
     REASON,
     QuestionAnalysis,
 )
-from askdocs.index.keywords import content_terms
+from askdocs.index.keywords import content_terms, stem
 
 FEATURES: tuple[str, ...] = (
     "sim_question",  # cosine of the sentence to the whole question
@@ -208,6 +208,52 @@ def _near_head(sentence: str, head: str, spans: list[Span]) -> bool:
     starts, stems = _words_at(sentence)
     heads = [at for at, word in zip(starts, stems, strict=True) if word == head]
     return any(_word_distance(starts, h, s) <= 3 for h in heads for s in spans)
+
+
+# What makes a phrase "a/an/another ... <noun>" introduce something the sentence does not name
+# ("A US woman is suing HP"), as against describing something named elsewhere in it: after
+# "as" or a linking verb it is a predicate ("Warsi ... to run as a Conservative candidate");
+# after a comma, an apposition ("Jet Star, a small label"); before ", Name" or "called Name"
+# the name follows.
+_INDEFINITE = frozenset({"a", "an", "another"})
+_PREDICATING = frozenset("as is are was were be been being become became becomes remains".split())
+_NAMING = frozenset({"called", "named", "dubbed"})
+_INDEFINITE_WORDS = 4
+"""Most words from the article to the noun ("a 26-year-old Dutch-Moroccan man")."""
+_TOKEN = re.compile(r"[\w'’-]+|[^\w\s]")
+
+
+def leaves_unnamed(sentence: str, head: str) -> bool:
+    """Whether the sentence brings in the asked thing (`head`, a stemmed noun) as an unnamed
+    one: "a/an/another ... <head>" that is no predicate or apposition and is not followed by
+    its name. "What is the name of the Georgia woman ..." is not answered by "A US woman is
+    suing HP": a news story that knew her name would give it there.
+
+    >>> leaves_unnamed("A US woman is suing Hewlett Packard.", "woman")
+    True
+    >>> leaves_unnamed("Sayeeda Warsi is to stand as a Conservative candidate.", "candidate")
+    False
+    >>> leaves_unnamed("A US woman, Jane Doe, is suing HP.", "woman")
+    False
+    """
+    words = _TOKEN.findall(sentence)
+    for n, word in enumerate(words):
+        if word.lower() not in _INDEFINITE:
+            continue
+        before = words[n - 1].lower() if n else ""
+        for m in range(n + 1, min(n + 1 + _INDEFINITE_WORDS, len(words))):
+            if not words[m][0].isalnum():
+                break
+            if stem(words[m].lower()) != head:
+                continue
+            after = words[m + 1 : m + 3]
+            named_after = (after[:1] == [","] and after[1:2] and after[1][:1].isupper()) or (
+                after[:1] and after[0].lower() in _NAMING
+            )
+            if not (before in _PREDICATING or before == "," or named_after):
+                return True
+            break
+    return False
 
 
 @lru_cache(maxsize=50_000)

@@ -123,6 +123,9 @@ class QuestionAnalysis:
     name_terms: tuple[str, ...] = field(default=())
     # The two things a comparison question asks to choose between ("... bigger: A or B?").
     options: tuple[str, ...] = ()
+    # The noun whose name the question asks in so many words ("What is the name of the Georgia
+    # woman ..." -> woman): a sentence that brings it in unnamed does not answer.
+    named: str | None = None
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -291,6 +294,54 @@ def head_noun(question: str) -> str | None:
     if not match or match[1].lower() in _NOT_HEADS:
         return None
     return stem(match[1].lower())
+
+
+# "What is the name of the X ..." asks for the X's name: X's noun phrase runs until a word that
+# starts what is said of it (a relative pronoun, a preposition, an auxiliary, a participle,
+# punctuation), and its head is its last lower-case word ("the Georgia woman suing ..." ->
+# woman). A possessive before it is a determiner ("50 Cent's management company" -> company).
+_NAME_OF = re.compile(
+    r"^\W*(?:what|which)\s+(?:is|was|are|were)\s+the\s+(?:name|title)s?\s+of\s+", re.IGNORECASE
+)
+_PHRASE_ENDS = _PREPOSITIONS | frozenset("that who whom which whose where when".split())
+
+
+def named_noun(question: str) -> str | None:
+    """The stemmed head of the noun phrase whose name "What is the name of ..." asks, or None
+    when the question does not ask for a name in so many words (or the phrase has no common
+    noun). Kept apart from `head_noun`: "which X" may be answered by a common noun, a name is
+    asked here.
+
+    >>> named_noun("What is the name of the Georgia woman suing HP?")
+    'woman'
+    >>> named_noun("What was the title of 50 Cent's first album, which sold well?")
+    'album'
+    >>> named_noun("What is the name of the civil servants' union led by Mr Baume?")
+    'union'
+    >>> named_noun("What is the name of the building?"), named_noun("Who is the man?")
+    ('build', None)
+    """
+    opening = _NAME_OF.match(question)
+    if not opening:
+        return None
+    words = _PHRASE_TOKEN.findall(question, opening.end())
+    common: list[str] = []  # the phrase's lower-case words but determiners
+    for n, token in enumerate(words):
+        after = words[n + 1].lower() if n + 1 < len(words) else ""
+        lower = token.lower()
+        if (
+            not token[0].isalnum()
+            or lower in _PHRASE_ENDS | _AUXILIARIES
+            # A participle after the noun says what it did ("the woman suing HP", "the
+            # union led by ..."); before any noun it is part of the phrase ("the building").
+            or (common and (lower.endswith(("ing", "ed")) or after == "by"))
+        ):
+            break
+        if token.endswith(("'s", "’s", "'", "’")):
+            common = []  # a possessor determines the phrase; it is not its head
+        elif token[:1].islower() and lower not in _NOT_HEADS:
+            common.append(lower)
+    return stem(common[-1]) if common else None
 
 
 def _closed_phrase(question: str) -> list[str]:
@@ -472,4 +523,5 @@ def analyse(question: str) -> QuestionAnalysis:
             dict.fromkeys(t for m in _CAPITALISED.findall(question)[1:] for t in content_terms(m))
         ),
         options=comparison_options(question),
+        named=named_noun(question),
     )
