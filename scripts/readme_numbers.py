@@ -207,7 +207,7 @@ REFUSAL_RULES = {
     "measured": "as the second row, or any amount is asked and the sentence holds no word "
     "the question says of what is measured",
     "named": "as the row above, or the question asks for the name of something and the "
-    "sentence brings it in unnamed (\"A US woman is suing HP\")",
+    'sentence brings it in unnamed ("A US woman is suing HP")',
 }
 
 
