@@ -14,6 +14,7 @@ from askdocs.answer.extractive import (
     lacks_asked,
     question_features,
     refusal_reason,
+    same_root,
     softmax,
     with_antecedent,
 )
@@ -385,6 +386,23 @@ def test_measured_refuses_an_amount_of_something_the_question_does_not_ask(
     row[FEATURES.index(f"kind_{analysis.kind}")] = kind_value
     row[FEATURES.index("focus_word_overlap")] = word_overlap
     assert lacks_asked(analysis, row, "measured") is lacks
+
+
+@pytest.mark.parametrize(
+    ("sentence", "lacks"),
+    [
+        # "tourist" is "tourism"'s root though the stemmer keeps them apart: it is measured
+        ("Exports rose by 14%, while tourist revenues were up by 30%.", False),
+        ("Exports rose by 14% in 2004.", True),  # nothing said of what is asked
+        ("Transport costs rose by 14%.", True),  # "trans-" alone is no shared root
+    ],
+)
+def test_measured_takes_a_word_of_the_same_root_as_said(sentence: str, lacks: bool) -> None:
+    analysis = analyse("By what percentage did tourism transfers climb in 2004?")
+    row = np.zeros(len(FEATURES))
+    row[FEATURES.index("kind_number")] = 1.0  # a new percentage, by the features
+    assert lacks_asked(analysis, row, "measured", sentence) is lacks
+    assert same_root(["tourism"], ["tourist"]) and not same_root(["transfer"], ["transport"])
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from askdocs.answer.short import PHRASE_KINDS, short_answer
 from askdocs.chunking import candidate_sentences
 from askdocs.citations import format_marker, make_citation
 from askdocs.embeddings import SentenceVectors
+from askdocs.index.keywords import content_terms
 from askdocs.types import BELOW_THRESHOLD, CANNOT_ANSWER, Citation, Passage
 
 Rarity = Callable[[Iterable[str]], dict[str, float]]
@@ -358,7 +359,7 @@ def lacks_asked(analysis: QuestionAnalysis, row: np.ndarray, rule: str, sentence
         return unit_missing
     if rule in ("measured", "named"):
         unnamed = rule == "named" and asked_unnamed(analysis, sentence)
-        return unit_missing or unmeasured(analysis, row) or unnamed
+        return unit_missing or unmeasured(analysis, row, sentence) or unnamed
     return missing and bool(analysis.unit)
 
 
@@ -378,21 +379,42 @@ def asked_unnamed(analysis: QuestionAnalysis, sentence: str) -> bool:
     return bool(analysis.named) and leaves_unnamed(sentence, analysis.named or "")
 
 
-def unmeasured(analysis: QuestionAnalysis, row: np.ndarray) -> bool:
+def unmeasured(analysis: QuestionAnalysis, row: np.ndarray, sentence: str = "") -> bool:
     """Whether an amount is asked and the sentence holds none of the focus's words other than
-    names: what the question says is measured ("raise", "vote", "spectators"). A figure in a
-    sentence about something else measures something else.
+    names, nor a word of the same root (`same_root`): what the question says is measured
+    ("raise", "vote", "spectators"). A figure in a sentence about something else measures
+    something else.
 
     >>> from askdocs.answer.question import analyse
-    >>> row = np.zeros(len(FEATURES))
-    >>> unmeasured(analyse("How much did the Lyric appeal raise?"), row)
+    >>> q, row = analyse("How much did the Lyric appeal raise?"), np.zeros(len(FEATURES))
+    >>> unmeasured(q, row, "It cost £8m.")
     True
     >>> row[FEATURES.index("focus_word_overlap")] = 0.4  # "the appeal raised £180,000"
-    >>> unmeasured(analyse("How much did the Lyric appeal raise?"), row)
+    >>> unmeasured(q, row, "The appeal raised £180,000.")
     False
     """
     said_of_it = set(analysis.focus_terms) - set(analysis.name_terms)
-    return bool(analysis.unit and said_of_it and row[FEATURES.index("focus_word_overlap")] == 0.0)
+    if not (analysis.unit and said_of_it and row[FEATURES.index("focus_word_overlap")] == 0.0):
+        return False
+    return not same_root(said_of_it, content_terms(sentence))
+
+
+ROOT_LETTERS = 6
+"""Letters two long words share at their start to be one root where their stems differ
+("tourism" / "tourist", "economy" / "economic"): the stemmer strips inflections, not
+derivations. Shorter shared starts join unrelated words ("trans-fer" / "trans-port")."""
+
+
+def same_root(wanted: Iterable[str], terms: Iterable[str]) -> bool:
+    """Whether a term shares its first ROOT_LETTERS letters with a wanted one (both that long).
+
+    >>> same_root(["tourism", "earn"], ["tourist", "revenu"])
+    True
+    >>> same_root(["transfer"], ["transport"])
+    False
+    """
+    roots = {w[:ROOT_LETTERS] for w in wanted if len(w) >= ROOT_LETTERS}
+    return any(t[:ROOT_LETTERS] in roots for t in terms if len(t) >= ROOT_LETTERS)
 
 
 def refusal_reason(
