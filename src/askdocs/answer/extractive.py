@@ -14,13 +14,7 @@ from askdocs.answer import comparison
 from askdocs.answer.candidates import Candidate, CandidatePool, Retrieved, gather
 from askdocs.answer.combiner import QUESTION_FEATURES, Combiner
 from askdocs.answer.features import FEATURES, Similarities, feature_matrix, leaves_unnamed
-from askdocs.answer.question import (
-    MONEY,
-    PERCENT,
-    TIME,
-    QuestionAnalysis,
-    analyse,
-)
+from askdocs.answer.question import MONEY, PERCENT, TIME, QuestionAnalysis, analyse
 from askdocs.answer.short import PHRASE_KINDS, short_answer
 from askdocs.chunking import candidate_sentences
 from askdocs.citations import format_marker, make_citation
