@@ -303,7 +303,9 @@ def head_noun(question: str) -> str | None:
 _NAME_OF = re.compile(
     r"^\W*(?:what|which)\s+(?:is|was|are|were)\s+the\s+(?:name|title)s?\s+of\s+", re.IGNORECASE
 )
-_PHRASE_ENDS = _PREPOSITIONS | frozenset("that who whom which whose where when".split())
+_PHRASE_ENDS = (
+    _PREPOSITIONS | _AUXILIARIES | frozenset("that who whom which whose where when".split())
+)
 
 
 def named_noun(question: str) -> str | None:
@@ -331,7 +333,7 @@ def named_noun(question: str) -> str | None:
         lower = token.lower()
         if (
             not token[0].isalnum()
-            or lower in _PHRASE_ENDS | _AUXILIARIES
+            or lower in _PHRASE_ENDS
             # A participle after the noun says what it did ("the woman suing HP", "the
             # union led by ..."); before any noun it is part of the phrase ("the building").
             or (common and (lower.endswith(("ing", "ed")) or after == "by"))
