@@ -98,6 +98,22 @@ def test_phrase_finders() -> None:
     assert [s.text for s in places(sentence)] == ["Belfast"]
 
 
+@pytest.mark.parametrize(
+    ("sentence", "found"),
+    [
+        # A weekday before a US-style date is one date with it, not a date of its own: the
+        # short answer to "What is the date of ..." was "Wednesday".
+        ("Date: Wednesday, November 18, 2020.", ["Wednesday, November 18, 2020"]),
+        ("Release Date:10/27/2017; in Europe 27.10.17.", ["10/27/2017", "27.10.17"]),
+        ("Founded 2015-12-11 in San Francisco.", ["2015-12-11"]),
+        ("They won 3/4 of their games 42-6.", []),  # a fraction and a score are no dates
+    ],
+)
+def test_dates_with_weekdays_and_in_figures(sentence: str, found: list[str]) -> None:
+    assert [s.text for s in dates(sentence)] == found
+    assert not any(q.text in found for q in quantities(sentence))
+
+
 def test_names_drop_a_leading_stop_word_but_keep_inner_connectors() -> None:
     assert [s.text for s in names("But the Bank of England said no.")] == ["Bank of England"]
     assert names("the end.") == ()

@@ -19,9 +19,13 @@ _MONTH = (
     r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
 )
 _WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+# A date written in figures: day/month/year either way round ("10/27/2017", "27.10.2017") or
+# ISO ("2017-10-27"); two-figure years too ("27/10/17"). Not "3/4" (a fraction) nor a score.
+_NUMERIC_DATE = r"\b(?:\d{1,2}[/.]\d{1,2}[/.](?:\d{4}|\d{2})|\d{4}-\d{2}-\d{2})\b"
 DATE_SPAN = re.compile(
-    rf"\b(?:{_WEEKDAY},?\s+)?\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\b(?:,?\s+\d{{4}})?"
-    rf"|\b{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?:,?\s+\d{{4}})?"
+    rf"{_NUMERIC_DATE}"
+    rf"|\b(?:{_WEEKDAY},?\s+)?\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\b(?:,?\s+\d{{4}})?"
+    rf"|\b(?:{_WEEKDAY},?\s+)?{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?:,?\s+\d{{4}})?"
     rf"|\b(?:(?:early|late|mid)[- ])?{_MONTH}\s+(?:of\s+)?\d{{4}}\b"
     rf"|\b(?:1[89]\d\d|20\d\d)s?\b|\b{_WEEKDAY}\b"
     r"|\b(?:yesterday|today|tomorrow|last (?:week|month|year)|next (?:week|month|year))\b"
