@@ -33,6 +33,7 @@ from askdocs.answer.features import (
     weighted_overlap,
 )
 from askdocs.answer.question import analyse, asked_unit, split_focus
+from askdocs.answer.short import short_answer
 from askdocs.index.keywords import content_terms, stem
 from askdocs.types import Article, Chunk, Passage
 
@@ -112,6 +113,19 @@ def test_phrase_finders() -> None:
 def test_dates_with_weekdays_and_in_figures(sentence: str, found: list[str]) -> None:
     assert [s.text for s in dates(sentence)] == found
     assert not any(q.text in found for q in quantities(sentence))
+
+
+def test_names_keep_slashed_parts_and_abbreviations_match_the_question() -> None:
+    # "Google I/O" was cut to "Google I", a new name for "Who is the CEO of Google?"
+    assert [s.text for s in names("Sundar spoke at Google I/O with AC/DC.")] == [
+        "Sundar",
+        "Google I/O",
+        "AC/DC",
+    ]
+    # "U.S." in a sentence is the question's "US", nothing it adds.
+    assert words("the U.S. Open") == words("the US Open")
+    q = analyse("Who won the US Open?")
+    assert short_answer(q, "At the U.S. Open, Bianca Andreescu won.") == "Bianca Andreescu"
 
 
 def test_names_drop_a_leading_stop_word_but_keep_inner_connectors() -> None:

@@ -42,7 +42,8 @@ QUANTITY_SPAN = re.compile(
     re.IGNORECASE,
 )
 # A name word, or one with an Arabic article or patronymic joined by a hyphen ("al-Gosaibi").
-_NAME_WORD = r"(?:(?:al|el|ul|bin|ibn|abu)-)?(?:[A-Z][\w'’.&-]*|[A-Z]{2,}\d*)"
+# A slash joins two capitalised parts into one name ("AC/DC", "Google I/O").
+_NAME_WORD = r"(?:(?:al|el|ul|bin|ibn|abu)-)?(?:[A-Z][\w'’.&-]*|[A-Z]{2,}\d*)(?:/[A-Z][\w&-]*)*"
 _NAME_SPAN = re.compile(
     rf"{_NAME_WORD}(?:\s+(?:(?:of|de|del|da|di|la|le|van|von|bin|al|and|&|the)\s+)?{_NAME_WORD})*"
 )
@@ -93,10 +94,22 @@ def tokens(text: str) -> tuple[Token, ...]:
     )
 
 
+# The dots of an abbreviation: "U.S." is the question's "US".
+_ABBREVIATION_DOT = re.compile(r"(?<=\b[A-Za-z])\.(?=[A-Za-z]\b)")
+
+
 @lru_cache(maxsize=_CACHED_SENTENCES)
 def words(text: str) -> frozenset[str]:
-    """Lower-cased words without possessives, for comparing a phrase with the question."""
-    return frozenset(w.lower().removesuffix("'s").removesuffix("’s") for w in _WORD.findall(text))
+    """Lower-cased words without possessives or abbreviation dots, for comparing a phrase with
+    the question.
+
+    >>> sorted(words("the U.S. Open's"))
+    ['open', 'the', 'us']
+    """
+    return frozenset(
+        w.lower().removesuffix("'s").removesuffix("’s")
+        for w in _WORD.findall(_ABBREVIATION_DOT.sub("", text))
+    )
 
 
 @lru_cache(maxsize=_CACHED_SENTENCES)
