@@ -361,6 +361,11 @@ def test_number_questions_want_the_unit_they_ask_for(
     [
         ("How much did Fiat pay for Ferrari?", "money"),
         ("What transfer fee did the club pay?", "money"),
+        # what a firm earns is money, after a possessive too (RGB: "What was Tesla's revenue
+        # in Q1 2021?" was answered with "Q3-2021. Q4-2021." from passages without a figure)
+        ("What was Tesla's revenue in Q1 2021?", "money"),
+        ("What profit did BP report?", "money"),
+        ("What were the album's sales?", None),  # copies or money: the question does not say
         ("How long did the strike last?", "time"),
         ("What percentage of the vote did she win?", "percent"),
         # the counted noun phrase up to the auxiliary; any of its words may be what is counted
