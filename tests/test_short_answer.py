@@ -195,3 +195,21 @@ def test_a_word_the_articles_write_in_lower_case_does_not_open_a_name() -> None:
     assert [s.text for s in candidates(q, sentence, common)] == ["Jet Star"]
     # A name that the articles never write in lower case keeps its opening word.
     assert short_answer(q, "Rubio said so.", common=common) == "Rubio"
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "short"),
+    [
+        # "In which year" is not answered by a weekday: no short answer rather than "Friday"
+        # (the sentence is still quoted), the year where the sentence gives one.
+        ("In which year did Walsh take charge?", "Last Friday the minister spoke.", None),
+        ("In which year did Walsh take charge?", "Walsh, who took charge in 2000, spoke.", "2000"),
+        ("On what date did they quit?", "They quit in 2004.", None),
+        ("On what date did they quit?", "They quit on Friday, 18 August.", "Friday, 18 August"),
+        ("When did they quit?", "They quit on Friday.", "Friday"),  # any date answers "when"
+    ],
+)
+def test_a_short_answer_gives_the_part_of_a_date_asked_for(
+    question: str, sentence: str, short: str | None
+) -> None:
+    assert short_answer(analyse(question), sentence) == short

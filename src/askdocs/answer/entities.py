@@ -238,6 +238,30 @@ def measuring(sentence: str, found: Sequence[Span], spans: Sequence[Span], unit:
     return [x for x in found if holds_unit(unit_window(sentence, x, spans), unit)]
 
 
+_DATE_PARTS = {
+    "year": re.compile(
+        r"\b(?:1[89]\d\d|20\d\d)s?\b|\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b|\b\d{4}-\d\d"
+    ),
+    "month": re.compile(rf"\b{_MONTH}\b|\b\d{{1,2}}[/.]\d{{1,2}}[/.]\d|\b\d{{4}}-\d\d"),
+    "date": re.compile(
+        rf"\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\b|\b{_MONTH}\.?\s+\d{{1,2}}\b"
+        r"|\b\d{1,2}[/.]\d{1,2}[/.]\d|\b\d{4}-\d\d-\d\d"
+    ),
+}
+
+
+def holds_date_part(date: str, part: str) -> bool:
+    """Whether a date phrase gives the part of a date a question asks for ("year", "month",
+    "date": a day of a month; QuestionAnalysis.date_part).
+
+    >>> holds_date_part("Friday", "year"), holds_date_part("in 2000", "year")
+    (False, True)
+    >>> holds_date_part("March 2004", "date"), holds_date_part("3 March 2004", "date")
+    (False, True)
+    """
+    return bool(_DATE_PARTS[part].search(date))
+
+
 def has_cause(sentence: str) -> bool:
     """Whether the sentence gives a reason ("because", "due to", "after", "blamed")."""
     return bool(_CAUSE.search(sentence))

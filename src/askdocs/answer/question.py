@@ -127,6 +127,9 @@ class QuestionAnalysis:
     # The noun whose name the question asks in so many words ("What is the name of the Georgia
     # woman ..." -> woman): a sentence that brings it in unnamed does not answer.
     named: str | None = None
+    # The part of a date the question names ("In which year ..." -> year; month, date): a
+    # short answer of another part ("Friday") does not answer it.
+    date_part: str | None = None
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -239,6 +242,23 @@ def _cue_at(pattern: re.Pattern[str], text: str, starts: tuple[int, ...]) -> re.
     if not starts:
         return pattern.search(text)
     return next((m for i in starts if (m := pattern.match(text, i))), None)
+
+
+_ASKS_DATE_PART = re.compile(r"\b(?:what|which) (year|month|date)s?\b")
+
+
+def asked_date_part(question: str) -> str | None:
+    """The part of a date the asking wh-phrase names: "year", "month" or "date" (a day of a
+    month); None for "when", "what day" (a weekday may answer) and the rest.
+
+    >>> asked_date_part("In which year was it founded?"), asked_date_part("On what date?")
+    ('year', 'date')
+    >>> asked_date_part("When did it open?") is None
+    True
+    """
+    q = question.lower()
+    match = _cue_at(_ASKS_DATE_PART, q, wh_phrase_starts(q))
+    return match[1] if match else None
 
 
 def answer_kind(question: str) -> str:
@@ -528,4 +548,5 @@ def analyse(question: str) -> QuestionAnalysis:
         ),
         options=comparison_options(question),
         named=named_noun(question),
+        date_part=asked_date_part(focus) or asked_date_part(question) if kind == DATE else None,
     )

@@ -22,6 +22,7 @@ from askdocs.answer.entities import (
     CALENDAR_WORD,
     Span,
     Token,
+    holds_date_part,
     measuring,
     new_spans,
     spans_of_kind,
@@ -264,6 +265,9 @@ def candidates(
     found = [s for s in (without_known_parts(s, asked) for s in new_spans(every, asked)) if s]
     if analysis.kind in (PERSON, NAME, PLACE):
         found = [s for s in (without_calendar_words(s) for s in found) if s]
+    if analysis.kind == DATE and analysis.date_part:
+        # "In which year ...": "Friday" is a date, but not the one asked for.
+        found = [s for s in found if holds_date_part(s.text, analysis.date_part)]
     if found and analysis.unit:
         # "How much did they raise?" asks for money: "180,000 pounds", not "six" (weeks).
         found = counts(measuring(sentence, found, every, analysis.unit) or found, analysis.unit)
