@@ -213,3 +213,14 @@ def test_a_short_answer_gives_the_part_of_a_date_asked_for(
     question: str, sentence: str, short: str | None
 ) -> None:
     assert short_answer(analyse(question), sentence) == short
+
+
+def test_a_name_keeps_the_number_that_ends_it() -> None:
+    # dv2-011's short answer was "Service Pack" where the sentence says "Service Pack 2";
+    # a score or an amount after a name is not part of it.
+    q = analyse("Which security upgrade would not run on pirated copies?")
+    sentence = "Microsoft said Service Pack 2 would not run on pirated copies."
+    assert short_answer(q, sentence) == "Service Pack 2"
+    q = analyse("Which club beat United?")
+    assert short_answer(q, "United went down 3-0 to Fenerbahce 2 weeks ago.") == "Fenerbahce"
+    assert short_answer(q, "Fenerbahce 3-0 winners over United.") == "Fenerbahce"

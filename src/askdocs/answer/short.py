@@ -102,6 +102,27 @@ def without_calendar_words(span: Span) -> Span | None:
         text = rest
 
 
+# A number that belongs to the name before it ("Service Pack 2", "Channel 4", "Euro 2004"):
+# a plain number of up to four figures, not a score, share, amount or time ("Arsenal 2-1").
+_NAME_NUMBER = re.compile(
+    r" \d{1,4}(?![\w%:/-]|[.,]\d| ?(?:per|pc|m|bn|million|billion|minutes?|hours?|days?|"
+    r"weeks?|months?|years?|points?|goals?)\b)"
+)
+
+
+def with_number(sentence: str, span: Span) -> Span:
+    """A name with the number that ends it ("Service Pack 2" for "which security upgrade").
+
+    >>> s = "It released Service Pack 2, in June; Arsenal won 2-1."
+    >>> pack, club = Span(12, 24, "Service Pack"), Span(37, 44, "Arsenal")
+    >>> with_number(s, pack).text, with_number(s, club).text
+    ('Service Pack 2', 'Arsenal')
+    """
+    match = _NAME_NUMBER.match(sentence, span.end)
+    end = match.end() if match else span.end
+    return Span(span.start, end, sentence[span.start : end])
+
+
 def with_unit(sentence: str, span: Span, unit: str | None) -> Span:
     """A quantity with what it measures when the question asks for a time or a count of
     something: "74 minutes" for "how far into the match", "40,000 fans" for "how many fans".
@@ -265,6 +286,8 @@ def candidates(
     found = [s for s in (without_known_parts(s, asked) for s in new_spans(every, asked)) if s]
     if analysis.kind in (PERSON, NAME, PLACE):
         found = [s for s in (without_calendar_words(s) for s in found) if s]
+    if analysis.kind == NAME:
+        found = [with_number(sentence, s) for s in found]
     if analysis.kind == DATE and analysis.date_part:
         # "In which year ...": "Friday" is a date, but not the one asked for.
         found = [s for s in found if holds_date_part(s.text, analysis.date_part)]
