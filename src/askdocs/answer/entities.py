@@ -22,12 +22,13 @@ _WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 # A date written in figures: day/month/year either way round ("10/27/2017", "27.10.2017") or
 # ISO ("2017-10-27"); two-figure years too ("27/10/17"). Not "3/4" (a fraction) nor a score.
 _NUMERIC_DATE = r"\b(?:\d{1,2}[/.]\d{1,2}[/.](?:\d{4}|\d{2})|\d{4}-\d{2}-\d{2})\b"
+_YEAR = r"\b(?:1[89]\d\d|20\d\d)s?\b"
 DATE_SPAN = re.compile(
     rf"{_NUMERIC_DATE}"
     rf"|\b(?:{_WEEKDAY},?\s+)?\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\b(?:,?\s+\d{{4}})?"
     rf"|\b(?:{_WEEKDAY},?\s+)?{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?:,?\s+\d{{4}})?"
     rf"|\b(?:(?:early|late|mid)[- ])?{_MONTH}\s+(?:of\s+)?\d{{4}}\b"
-    rf"|\b(?:1[89]\d\d|20\d\d)s?\b|\b{_WEEKDAY}\b"
+    rf"|{_YEAR}|\b{_WEEKDAY}\b"
     r"|\b(?:yesterday|today|tomorrow|last (?:week|month|year)|next (?:week|month|year))\b"
 )
 _NUMBER_WORDS = (
@@ -238,14 +239,12 @@ def measuring(sentence: str, found: Sequence[Span], spans: Sequence[Span], unit:
     return [x for x in found if holds_unit(unit_window(sentence, x, spans), unit)]
 
 
+# What gives each part of a date; a date in figures gives them all.
 _DATE_PARTS = {
-    "year": re.compile(
-        r"\b(?:1[89]\d\d|20\d\d)s?\b|\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b|\b\d{4}-\d\d"
-    ),
-    "month": re.compile(rf"\b{_MONTH}\b|\b\d{{1,2}}[/.]\d{{1,2}}[/.]\d|\b\d{{4}}-\d\d"),
+    "year": re.compile(rf"{_YEAR}|{_NUMERIC_DATE}"),
+    "month": re.compile(rf"\b{_MONTH}\b|{_NUMERIC_DATE}"),
     "date": re.compile(
-        rf"\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\b|\b{_MONTH}\.?\s+\d{{1,2}}\b"
-        r"|\b\d{1,2}[/.]\d{1,2}[/.]\d|\b\d{4}-\d\d-\d\d"
+        rf"\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\b|\b{_MONTH}\.?\s+\d{{1,2}}\b|{_NUMERIC_DATE}"
     ),
 }
 

@@ -26,11 +26,12 @@ NUMBER, DATE, PERSON, PLACE, NAME, REASON, ANY = (
 )
 KINDS = (NUMBER, DATE, PERSON, PLACE, NAME, REASON, ANY)
 
+# What a business earns or spends: an amount of money ("What was Tesla's revenue ...").
+_EARNINGS = r"revenues?|profits?|turnover|earnings|income|budget"
 _ASKS_NUMBER = re.compile(
     r"\bhow (many|much|big|far|long|old|large|high|often|heavy|tall|fast)\b"
     r"|\bwhat (?:[a-z'’-]+ ){0,2}(percentage|share|level|sum|amount|price|proportion|number|stake|"
-    r"rate|fee|figure|total|score|margin|salary|value|cost|revenues?|profits?|turnover|sales|"
-    r"earnings|income|budget)\b|\bby how much\b"
+    rf"rate|fee|figure|total|score|margin|salary|value|cost|sales|{_EARNINGS})\b|\bby how much\b"
 )
 _ASKS_DATE = re.compile(
     r"\bwhen\b|\b(what|which|in what|in which) (year|date|day|month|season|decade|time)s?\b"
@@ -139,8 +140,7 @@ class QuestionAnalysis:
 _MONEY_QUESTION = re.compile(
     r"\bhow much\b.*\b(?:earn|pay|paid|cost|raise|spen[dt]|sell|sold|worth|make|made|take|took|"
     r"fetch|gross|owe|fine|charge|money|cash|fund|bid|invest)|\bwhat (?:[a-z'’-]+ ){0,2}"
-    r"(?:fee|price|sum|cost|salary|amount|fine|bid|revenues?|profits?|turnover|earnings|income|"
-    r"budget)\b",
+    rf"(?:fee|price|sum|cost|salary|amount|fine|bid|{_EARNINGS})\b",
     re.IGNORECASE,
 )
 _TIME_QUESTION = re.compile(r"\bhow (?:long|far into|soon|late|early)\b", re.IGNORECASE)
