@@ -207,7 +207,9 @@ REFUSAL_RULES = {
     "measured": "as the second row, or any amount is asked and the sentence holds no word "
     "the question says of what is measured",
     "named": "as the row above, or the question asks for the name of something and the "
-    'sentence brings it in unnamed ("A US woman is suing HP")',
+    'sentence brings it in unnamed ("A US woman is suing HP") or names nothing new, or a '
+    "count is asked and every new number measures time, money or a share or labels a rank "
+    '("five weeks after … number one" for "how many copies")',
 }
 
 

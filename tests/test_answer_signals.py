@@ -515,6 +515,34 @@ def test_named_refuses_a_sentence_that_leaves_the_asked_thing_unnamed(
 
 
 @pytest.mark.parametrize(
+    ("sentence", "lacks"),
+    [
+        # every new number measures time or labels a rank: nothing is counted
+        ("The Massacre is released five weeks after Documentary went to number one.", True),
+        ("It sold 1.1 million copies, five weeks after the first.", False),  # copies counted
+        ("Sales reached 480,000 in its first week.", False),  # a bare number may count them
+        ("It cost £5m to make.", True),  # money, not copies
+        ("It was a hit.", False),  # no new number: the ranker's kind feature, not this rule
+    ],
+)
+def test_named_refuses_a_count_answered_only_by_other_measures(sentence: str, lacks: bool) -> None:
+    analysis = analyse("How many copies did The Massacre sell in its first week?")
+    row = np.ones(len(FEATURES))
+    assert lacks_asked(analysis, row, "named", sentence) is lacks
+    assert lacks_asked(analysis, row, "measured", sentence) is False
+
+
+def test_named_refuses_a_sentence_that_names_nothing_when_a_name_is_asked() -> None:
+    row = np.ones(len(FEATURES))
+    asked = analyse("What is the name of the airline that the executives set up?")
+    assert lacks_asked(asked, row, "named", "They set up a rival.") is False
+    row[FEATURES.index(f"kind_{asked.kind}")] = 0.0  # no new name in the sentence
+    assert lacks_asked(asked, row, "named", "They set up a rival.") is True
+    # a question that does not ask for the name in so many words is left to the ranker
+    assert lacks_asked(analyse("What did the executives set up?"), row, "named", "x") is False
+
+
+@pytest.mark.parametrize(
     ("question", "kind"),
     [
         ("In which year did the song top the charts?", "date"),

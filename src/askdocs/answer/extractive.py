@@ -13,6 +13,14 @@ from langchain_core.embeddings import Embeddings
 from askdocs.answer import comparison
 from askdocs.answer.candidates import Candidate, CandidatePool, Retrieved, gather
 from askdocs.answer.combiner import QUESTION_FEATURES, Combiner
+from askdocs.answer.entities import (
+    holds_unit,
+    measuring,
+    new_spans,
+    quantities,
+    unit_window,
+    words,
+)
 from askdocs.answer.features import FEATURES, Similarities, feature_matrix, leaves_unnamed
 from askdocs.answer.question import MONEY, PERCENT, TIME, QuestionAnalysis, analyse
 from askdocs.answer.short import PHRASE_KINDS, short_answer
@@ -352,9 +360,57 @@ def lacks_asked(analysis: QuestionAnalysis, row: np.ndarray, rule: str, sentence
     if rule == "units":
         return unit_missing
     if rule in ("measured", "named"):
-        unnamed = rule == "named" and asked_unnamed(analysis, sentence)
-        return unit_missing or unmeasured(analysis, row, sentence) or unnamed
+        wrong_thing = rule == "named" and (
+            asked_unnamed(analysis, sentence)
+            or names_nothing(analysis, row)
+            or counts_other(analysis, sentence)
+        )
+        return unit_missing or unmeasured(analysis, row, sentence) or wrong_thing
     return missing and bool(analysis.unit)
+
+
+def names_nothing(analysis: QuestionAnalysis, row: np.ndarray) -> bool:
+    """Whether the question asks for a name in so many words ("What is the name of the
+    airline ...") and the sentence (these FEATURES) holds no new phrase of the asked kind.
+
+    >>> from askdocs.answer.question import analyse
+    >>> q = analyse("What is the name of the airline that they set up?")
+    >>> row = np.zeros(len(FEATURES))
+    >>> names_nothing(q, row), names_nothing(analyse("What did they set up?"), row)
+    (True, False)
+    """
+    return bool(analysis.named) and bool(row[FEATURES.index(f"kind_{analysis.kind}")] == 0.0)
+
+
+# A numeral after "number" / "No" labels a place in a ranking or a list ("went to number
+# one", "the No 10 shirt"): it counts nothing.
+_RANK_LABEL = re.compile(r"\b(?:number|no\.?)\s*$", re.IGNORECASE)
+_OTHER_UNITS = (MONEY, TIME, PERCENT)
+
+
+def counts_other(analysis: QuestionAnalysis, sentence: str) -> bool:
+    """Whether a count is asked ("How many copies ...") and every number the sentence adds
+    measures time, money or a share ("five weeks after"), or labels a rank ("went to number
+    one"), and none counts what is asked: the sentence counts nothing.
+
+    >>> from askdocs.answer.question import analyse
+    >>> q = analyse("How many copies did the album sell?")
+    >>> counts_other(q, "It came out five weeks after hers went to number one.")
+    True
+    >>> counts_other(q, "It sold 12,000 in five weeks."), counts_other(q, "It sold well.")
+    (False, False)
+    """
+    if not (analysis.unit or "").startswith("count:"):
+        return False
+    every = quantities(sentence)
+    found = new_spans(every, words(analysis.text))
+    if not found or measuring(sentence, found, every, analysis.unit or ""):
+        return False
+    return all(
+        _RANK_LABEL.search(sentence[: span.start])
+        or any(holds_unit(unit_window(sentence, span, every), unit) for unit in _OTHER_UNITS)
+        for span in found
+    )
 
 
 def asked_unnamed(analysis: QuestionAnalysis, sentence: str) -> bool:
