@@ -367,6 +367,11 @@ def test_number_questions_want_the_unit_they_ask_for(
         ("What profit did BP report?", "money"),
         ("What were the album's sales?", None),  # copies or money: the question does not say
         ("How long did the strike last?", "time"),
+        # the time a doing or someone's run takes is a length of time; "what time" is a clock's
+        ("What was Kipchoge's winning time in the 9.2km race?", "time"),
+        ("What was the marathon's time?", "time"),
+        ("What time did the polls close?", None),
+        ("What was the last time he won?", None),
         ("What percentage of the vote did she win?", "percent"),
         # the counted noun phrase up to the auxiliary; any of its words may be what is counted
         ("How many international goals did she score?", "count:international+goal"),
@@ -558,6 +563,8 @@ def test_named_refuses_a_sentence_that_names_nothing_when_a_name_is_asked() -> N
         ("She says he was in which country when he skipped a test?", "place"),
         ("A song whose re-release topped the charts. In what year did it first top them?", "date"),
         ("What is the premiere date of the new season?", "date"),
+        ("What was Kipchoge's winning time in the race?", "number"),  # a length of time
+        ("What time did the polls close?", "date"),
         # a place noun after a qualifying word or two, closed by an auxiliary
         ("In which US city will the children connect?", "place"),
         ("In which west London town was he born?", "place"),

@@ -28,8 +28,11 @@ KINDS = (NUMBER, DATE, PERSON, PLACE, NAME, REASON, ANY)
 
 # What a business earns or spends: an amount of money ("What was Tesla's revenue ...").
 _EARNINGS = r"revenues?|profits?|turnover|earnings|income|budget"
+# "What was Kipchoge's winning time": a time that someone's or something's doing takes is
+# a length of time (a clock time is asked "what time did ...", a date cue below).
+_DURATION = r"\bwhat (?:[a-z'’-]+ ){0,4}?[a-z]+(?:'s|’s|ing) times?\b"
 _ASKS_NUMBER = re.compile(
-    r"\bhow (many|much|big|far|long|old|large|high|often|heavy|tall|fast)\b"
+    rf"{_DURATION}|\bhow (many|much|big|far|long|old|large|high|often|heavy|tall|fast)\b"
     r"|\bwhat (?:[a-z'’-]+ ){0,2}(percentage|share|level|sum|amount|price|proportion|number|stake|"
     rf"rate|fee|figure|total|score|margin|salary|value|cost|sales|{_EARNINGS})\b|\bby how much\b"
 )
@@ -143,7 +146,9 @@ _MONEY_QUESTION = re.compile(
     rf"(?:fee|price|sum|cost|salary|amount|fine|bid|{_EARNINGS})\b",
     re.IGNORECASE,
 )
-_TIME_QUESTION = re.compile(r"\bhow (?:long|far into|soon|late|early)\b", re.IGNORECASE)
+_TIME_QUESTION = re.compile(
+    rf"\bhow (?:long|far into|soon|late|early)\b|{_DURATION}", re.IGNORECASE
+)
 _PERCENT_QUESTION = re.compile(
     r"\b(?:what|by what) (?:percentage|proportion|share)\b|\bby how much\b", re.IGNORECASE
 )
