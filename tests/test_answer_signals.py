@@ -540,8 +540,10 @@ def test_named_refuses_a_count_answered_only_by_other_measures(sentence: str, la
 def test_named_refuses_a_sentence_that_names_nothing_when_a_name_is_asked() -> None:
     row = np.ones(len(FEATURES))
     asked = analyse("What is the name of the airline that the executives set up?")
-    assert lacks_asked(asked, row, "named", "They set up a rival.") is False
-    row[FEATURES.index(f"kind_{asked.kind}")] = 0.0  # no new name in the sentence
+    assert lacks_asked(asked, row, "named", "They set up Acme Air.") is False
+    # a weekday is capitalised but names nothing
+    assert lacks_asked(asked, row, "named", "Last Friday they set up a rival.") is True
+    row[FEATURES.index(f"kind_{asked.kind}")] = 0.0  # no new phrase of the asked kind
     assert lacks_asked(asked, row, "named", "They set up a rival.") is True
     # a question that does not ask for the name in so many words is left to the ranker
     assert lacks_asked(analyse("What did the executives set up?"), row, "named", "x") is False

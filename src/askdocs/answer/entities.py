@@ -284,6 +284,23 @@ def spans_of_kind(
     return ()
 
 
+# A capitalised run of weekdays and months, perhaps after a word that places it in time
+# ("Last Friday", "Early March"): a date, not the name of anything.
+_DATE_NAME = re.compile(
+    rf"(?:(?:Last|Next|This|Early|Late|Mid|On|Since|Until)\s+)?(?:{_WEEKDAY}|{_MONTH})"
+    rf"(?:,?\s+(?:{_WEEKDAY}|{_MONTH}))*"
+)
+
+
+def is_date_name(text: str) -> bool:
+    """Whether a capitalised run only names a day or month.
+
+    >>> is_date_name("Last Friday"), is_date_name("Friday, March"), is_date_name("Theresa May")
+    (True, True, False)
+    """
+    return bool(_DATE_NAME.fullmatch(text))
+
+
 _LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z][a-z'’-]*")
 _OPENING = " \t\n\"'‘“(["
 _FIRST_WORD = re.compile(r"\S+\s+")

@@ -15,7 +15,9 @@ from askdocs.answer.candidates import Candidate, CandidatePool, Retrieved, gathe
 from askdocs.answer.combiner import QUESTION_FEATURES, Combiner
 from askdocs.answer.entities import (
     holds_unit,
+    is_date_name,
     measuring,
+    names,
     new_spans,
     quantities,
     unit_window,
@@ -362,24 +364,32 @@ def lacks_asked(analysis: QuestionAnalysis, row: np.ndarray, rule: str, sentence
     if rule in ("measured", "named"):
         wrong_thing = rule == "named" and (
             asked_unnamed(analysis, sentence)
-            or names_nothing(analysis, row)
+            or names_nothing(analysis, row, sentence)
             or counts_other(analysis, sentence)
         )
         return unit_missing or unmeasured(analysis, row, sentence) or wrong_thing
     return missing and bool(analysis.unit)
 
 
-def names_nothing(analysis: QuestionAnalysis, row: np.ndarray) -> bool:
+def names_nothing(analysis: QuestionAnalysis, row: np.ndarray, sentence: str) -> bool:
     """Whether the question asks for a name in so many words ("What is the name of the
-    airline ...") and the sentence (these FEATURES) holds no new phrase of the asked kind.
+    airline ...") and the sentence (these FEATURES) holds no new phrase of the asked kind, or
+    no new name but a day's ("Last Friday the minister ...").
 
     >>> from askdocs.answer.question import analyse
     >>> q = analyse("What is the name of the airline that they set up?")
-    >>> row = np.zeros(len(FEATURES))
-    >>> names_nothing(q, row), names_nothing(analyse("What did they set up?"), row)
+    >>> row = np.ones(len(FEATURES))
+    >>> names_nothing(q, row, "Last Friday they set it up."), names_nothing(q, row, "Acme did.")
     (True, False)
+    >>> names_nothing(analyse("What did they set up?"), row, "Last Friday they did.")
+    False
     """
-    return bool(analysis.named) and bool(row[FEATURES.index(f"kind_{analysis.kind}")] == 0.0)
+    if not analysis.named:
+        return False
+    if row[FEATURES.index(f"kind_{analysis.kind}")] == 0.0:
+        return True
+    found = new_spans(names(sentence), words(analysis.text))
+    return all(is_date_name(span.text) for span in found)
 
 
 # A numeral after "number" / "No" labels a place in a ranking or a list ("went to number
