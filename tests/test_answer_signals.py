@@ -610,6 +610,8 @@ def test_head_noun_is_the_last_word_of_the_asked_noun_phrase(question: str, head
         ("What is the name of the union led by Jonathan Baume?", "union"),
         ("What was the title of 50 Cent's first album, which nearly topped the chart?", "album"),
         ("What is the name of the building?", "build"),  # "-ing" before any noun: the noun
+        # a relative clause whose pronoun is left out opens with its subject
+        ("What is the name of the private airline they were setting up?", "airline"),
         ("What is the name?", None),
         ("Which airline did they set up?", None),  # which one, not its name
     ],

@@ -330,8 +330,13 @@ def head_noun(question: str) -> str | None:
 _NAME_OF = re.compile(
     r"^\W*(?:what|which)\s+(?:is|was|are|were)\s+the\s+(?:name|title)s?\s+of\s+", re.IGNORECASE
 )
+# A personal pronoun opens a relative clause with its pronoun left out ("the airline they set
+# up"), so it ends the phrase too.
 _PHRASE_ENDS = (
-    _PREPOSITIONS | _AUXILIARIES | frozenset("that who whom which whose where when".split())
+    _PREPOSITIONS
+    | _AUXILIARIES
+    | frozenset("that who whom which whose where when".split())
+    | frozenset("i you he she it we they".split())
 )
 
 
@@ -347,6 +352,8 @@ def named_noun(question: str) -> str | None:
     'album'
     >>> named_noun("What is the name of the civil servants' union led by Mr Baume?")
     'union'
+    >>> named_noun("What is the name of the airline they set up?")
+    'airline'
     >>> named_noun("What is the name of the building?"), named_noun("Who is the man?")
     ('build', None)
     """
