@@ -249,7 +249,10 @@ def _cue_at(pattern: re.Pattern[str], text: str, starts: tuple[int, ...]) -> re.
     return next((m for i in starts if (m := pattern.match(text, i))), None)
 
 
-_ASKS_DATE_PART = re.compile(r"\b(?:what|which) (year|month|date)s?\b")
+_ASKS_DATE_PART = re.compile(
+    r"\b(?:what|which) (year|month|date)s?\b"
+    r"|\bwhat (?:is|was|are|were|will be) the (?:[a-z-]+ ){0,2}(date)s?\b"  # "the premiere date"
+)
 
 
 def asked_date_part(question: str) -> str | None:
@@ -258,12 +261,14 @@ def asked_date_part(question: str) -> str | None:
 
     >>> asked_date_part("In which year was it founded?"), asked_date_part("On what date?")
     ('year', 'date')
+    >>> asked_date_part("What is the premiere date of season 11?")
+    'date'
     >>> asked_date_part("When did it open?") is None
     True
     """
     q = question.lower()
     match = _cue_at(_ASKS_DATE_PART, q, wh_phrase_starts(q))
-    return match[1] if match else None
+    return (match[1] or match[2]) if match else None
 
 
 def answer_kind(question: str) -> str:
