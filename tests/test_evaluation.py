@@ -202,6 +202,9 @@ def test_eval_rgb_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         )
         assert result.exit_code == 0, result.output
         assert f"{key}: {expected}" in result.output
+    # each row keeps the answerer's confidence, to compare right answers with wrong ones
+    (row,) = json.loads((tmp_path / "rgb" / "rgb-noise-noise0.json").read_text())["rows"]
+    assert row["correct"] and 0.0 < row["confidence"] <= 1.0
 
 
 def _scored(

@@ -36,6 +36,9 @@ class RgbRow:
     positives: int
     negatives: int
     latency: float
+    # The answerer's fitted probability that its best sentence answers (None when it refused
+    # before scoring): how far apart right answers and answers to negatives-only sets lie.
+    confidence: float | None = None
 
 
 def load_rgb(path: Path) -> list[dict[str, Any]]:
@@ -142,6 +145,7 @@ def run_rgb(
                     positives=n_pos,
                     negatives=n_neg,
                     latency=latency,
+                    confidence=answer.confidence,
                 )
             )
             if on_progress:
