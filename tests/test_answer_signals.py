@@ -372,6 +372,7 @@ def test_number_questions_want_the_unit_they_ask_for(
         ("What was the marathon's time?", "time"),
         ("What time did the polls close?", None),
         ("What was the last time he won?", None),
+        ("What is the museum's opening time?", None),  # a clock's time too
         ("What percentage of the vote did she win?", "percent"),
         # the counted noun phrase up to the auxiliary; any of its words may be what is counted
         ("How many international goals did she score?", "count:international+goal"),

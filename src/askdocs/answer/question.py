@@ -29,8 +29,9 @@ KINDS = (NUMBER, DATE, PERSON, PLACE, NAME, REASON, ANY)
 # What a business earns or spends: an amount of money ("What was Tesla's revenue ...").
 _EARNINGS = r"revenues?|profits?|turnover|earnings|income|budget"
 # "What was Kipchoge's winning time": a time that someone's or something's doing takes is
-# a length of time (a clock time is asked "what time did ...", a date cue below).
-_DURATION = r"\bwhat (?:[a-z'’-]+ ){0,4}?[a-z]+(?:'s|’s|ing) times?\b"
+# a length of time (a clock time is asked "what time did ...", a date cue below, and so is an
+# opening, closing or starting time).
+_DURATION = r"\bwhat (?:[a-z'’-]+ ){0,4}?[a-z]+(?:'s|’s|(?<!open)(?<!clos)(?<!start)ing) times?\b"
 _ASKS_NUMBER = re.compile(
     rf"{_DURATION}|\bhow (many|much|big|far|long|old|large|high|often|heavy|tall|fast)\b"
     r"|\bwhat (?:[a-z'’-]+ ){0,2}(percentage|share|level|sum|amount|price|proportion|number|stake|"
