@@ -284,19 +284,20 @@ def spans_of_kind(
     return ()
 
 
-# A capitalised run of weekdays and months, perhaps after a word that places it in time
-# ("Last Friday", "Early March"): a date, not the name of anything.
-_DATE_NAME = re.compile(
-    rf"(?:(?:Last|Next|This|Early|Late|Mid|On|Since|Until)\s+)?(?:{_WEEKDAY}|{_MONTH})"
-    rf"(?:,?\s+(?:{_WEEKDAY}|{_MONTH}))*"
-)
+# A capitalised run that names a weekday (with its month), or a month after a word that places
+# it in time ("Last Friday", "Friday, March", "Early March"): a date, not the name of anything.
+# A month alone may be a name ("May" said, "June" Brown).
+_WHEN = r"(?:Last|Next|This|Early|Late|Mid|On|Since|Until)\s+"
+_DATE_NAME = re.compile(rf"(?:{_WHEN})?{_WEEKDAY}(?:,?\s+{_MONTH})?|{_WHEN}{_MONTH}")
 
 
 def is_date_name(text: str) -> bool:
     """Whether a capitalised run only names a day or month.
 
-    >>> is_date_name("Last Friday"), is_date_name("Friday, March"), is_date_name("Theresa May")
-    (True, True, False)
+    >>> is_date_name("Last Friday"), is_date_name("Friday, March"), is_date_name("Early March")
+    (True, True, True)
+    >>> is_date_name("May"), is_date_name("Theresa May")
+    (False, False)
     """
     return bool(_DATE_NAME.fullmatch(text))
 
