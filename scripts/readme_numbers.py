@@ -208,7 +208,8 @@ REFUSAL_RULES = {
     "the question says of what is measured",
     "named": "as the row above, or the question asks for the name of something and the "
     'sentence brings it in unnamed ("A US woman is suing HP") or names nothing new, or a '
-    "count is asked and every new number measures time, money or a share or labels a rank "
+    'person is asked and every new name is a thing\'s ("the Uefa Cup"), or a count is asked '
+    "and every new number measures time, money or a share or labels a rank "
     '("five weeks after … number one" for "how many copies")',
 }
 

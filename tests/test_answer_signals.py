@@ -538,6 +538,26 @@ def test_named_refuses_a_count_answered_only_by_other_measures(sentence: str, la
     assert lacks_asked(analysis, row, "measured", sentence) is False
 
 
+@pytest.mark.parametrize(
+    ("question", "sentence", "lacks"),
+    [
+        # a person is asked and the only new name is a thing's ("the Uefa Cup")
+        ("Whom did Ajax name as coach?", "Ajax went out of the Uefa Cup.", True),
+        ("Whom did Ajax name as coach?", "Ajax went out of the 2004 Uefa Cup.", True),
+        ("Whom did Ajax name as coach?", "Ajax named Danny Blind after the Uefa Cup.", False),
+        ("Whom did Ajax name as coach?", "Ajax named the former striker Danny Blind.", False),
+        # a thing may answer what is not a person's question
+        ("Which cup did Ajax leave?", "Ajax went out of the Uefa Cup.", False),
+    ],
+)
+def test_named_refuses_a_person_question_whose_sentence_names_no_one(
+    question: str, sentence: str, lacks: bool
+) -> None:
+    row = np.ones(len(FEATURES))
+    assert lacks_asked(analyse(question), row, "named", sentence) is lacks
+    assert lacks_asked(analyse(question), row, "measured", sentence) is False
+
+
 def test_named_refuses_a_sentence_that_names_nothing_when_a_name_is_asked() -> None:
     row = np.ones(len(FEATURES))
     asked = analyse("What is the name of the airline that the executives set up?")

@@ -54,10 +54,11 @@ for every kind a phrase answers (number, date, person, place, name: "kinds"); as
 also when an amount is asked and the sentence holds no word the question says of what is
 measured ("measured": "a cost of £8m" for "how much did the party raise"); as "measured", and
 also when the question asks for the name of something ("the name of the woman") and the
-sentence brings it in unnamed ("A US woman is suing HP") or names nothing new, or when a count
-is asked and every new number of the sentence measures time, money or a share or labels a rank
-("five weeks after ... went to number one" for "how many copies": "named"). A weights file
-names the one it was fitted with."""
+sentence brings it in unnamed ("A US woman is suing HP") or names nothing new, or when a
+person is asked and every new name of the sentence is a thing's ("the Uefa Cup"), or when a
+count is asked and every new number of the sentence measures time, money or a share or labels
+a rank ("five weeks after ... went to number one" for "how many copies": "named"). A weights
+file names the one it was fitted with."""
 
 
 @dataclass(frozen=True)

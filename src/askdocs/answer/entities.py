@@ -302,6 +302,21 @@ def is_date_name(text: str) -> bool:
     return bool(_DATE_NAME.fullmatch(text))
 
 
+# English puts no article before a person's name: one right after "the" (or "the" and a
+# year) names a thing ("exit from the Uefa Cup", "the 2004 Summer Olympics").
+_THE_BEFORE = re.compile(r"\b[Tt]he\s+(?:\d\w*\s+)?$")
+
+
+def names_a_thing(sentence: str, span: Span) -> bool:
+    """Whether the name at `span` follows "the": a thing's name, not a person's.
+
+    >>> s = "Ronald Koeman quit after their exit from the Uefa Cup, said the striker Henry."
+    >>> [(x.text, names_a_thing(s, x)) for x in names(s)]
+    [('Ronald Koeman', False), ('Uefa Cup', True), ('Henry', False)]
+    """
+    return bool(_THE_BEFORE.search(sentence[: span.start]))
+
+
 _LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z][a-z'’-]*")
 _OPENING = " \t\n\"'‘“(["
 _FIRST_WORD = re.compile(r"\S+\s+")

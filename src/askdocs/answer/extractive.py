@@ -18,13 +18,14 @@ from askdocs.answer.entities import (
     is_date_name,
     measuring,
     names,
+    names_a_thing,
     new_spans,
     quantities,
     unit_window,
     words,
 )
 from askdocs.answer.features import FEATURES, Similarities, feature_matrix, leaves_unnamed
-from askdocs.answer.question import MONEY, PERCENT, TIME, QuestionAnalysis, analyse
+from askdocs.answer.question import MONEY, PERCENT, PERSON, TIME, QuestionAnalysis, analyse
 from askdocs.answer.short import PHRASE_KINDS, short_answer
 from askdocs.chunking import candidate_sentences
 from askdocs.citations import format_marker, make_citation
@@ -366,6 +367,7 @@ def lacks_asked(analysis: QuestionAnalysis, row: np.ndarray, rule: str, sentence
             asked_unnamed(analysis, sentence)
             or names_nothing(analysis, row, sentence)
             or counts_other(analysis, sentence)
+            or names_no_one(analysis, sentence)
         )
         return unit_missing or unmeasured(analysis, row, sentence) or wrong_thing
     return missing and bool(analysis.unit)
@@ -390,6 +392,27 @@ def names_nothing(analysis: QuestionAnalysis, row: np.ndarray, sentence: str) ->
         return True
     found = new_spans(names(sentence), words(analysis.text))
     return all(is_date_name(span.text) for span in found)
+
+
+def names_no_one(analysis: QuestionAnalysis, sentence: str) -> bool:
+    """Whether a person is asked ("Whom did Ajax name ...") and every name the sentence adds
+    is a thing's (after "the": "their exit from the Uefa Cup") or a day's: it names no one.
+
+    >>> from askdocs.answer.question import analyse
+    >>> q = analyse("Whom did Ajax name as coach after Ronald Koeman quit?")
+    >>> names_no_one(q, "Ronald Koeman quit after their exit from the Uefa Cup on Friday.")
+    True
+    >>> names_no_one(q, "Ajax named Danny Blind after the Uefa Cup exit.")
+    False
+    >>> names_no_one(analyse("Which cup did Ajax leave?"), "They left the Uefa Cup.")
+    False
+    """
+    if analysis.kind != PERSON:
+        return False
+    found = new_spans(names(sentence), words(analysis.text))
+    return bool(found) and all(
+        names_a_thing(sentence, span) or is_date_name(span.text) for span in found
+    )
 
 
 # A numeral after "number" / "No" labels a place in a ranking or a list ("went to number
