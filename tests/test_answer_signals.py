@@ -546,6 +546,8 @@ def test_named_refuses_a_count_answered_only_by_other_measures(sentence: str, la
         ("Whom did Ajax name as coach?", "Ajax went out of the 2004 Uefa Cup.", True),
         ("Whom did Ajax name as coach?", "Ajax named Danny Blind after the Uefa Cup.", False),
         ("Whom did Ajax name as coach?", "Ajax named the former striker Danny Blind.", False),
+        # a capital "The" opens a sentence or a title: a company may answer "who"
+        ("Who acquired Fox?", "The Walt Disney Co. has set a deal to acquire Fox.", False),
         # a thing may answer what is not a person's question
         ("Which cup did Ajax leave?", "Ajax went out of the Uefa Cup.", False),
     ],

@@ -303,8 +303,10 @@ def is_date_name(text: str) -> bool:
 
 
 # English puts no article before a person's name: one right after "the" (or "the" and a
-# year) names a thing ("exit from the Uefa Cup", "the 2004 Summer Olympics").
-_THE_BEFORE = re.compile(r"\b[Tt]he\s+(?:\d\w*\s+)?$")
+# year) names a thing ("exit from the Uefa Cup", "the 2004 Summer Olympics"). Not after a
+# capital "The", which opens a sentence or a title ("The Walt Disney Co. has set a deal ...":
+# a company may answer "who"; "Avatar: The Way of Water").
+_THE_BEFORE = re.compile(r"\bthe\s+(?:\d\w*\s+)?$")
 
 
 def names_a_thing(sentence: str, span: Span) -> bool:
@@ -313,6 +315,9 @@ def names_a_thing(sentence: str, span: Span) -> bool:
     >>> s = "Ronald Koeman quit after their exit from the Uefa Cup, said the striker Henry."
     >>> [(x.text, names_a_thing(s, x)) for x in names(s)]
     [('Ronald Koeman', False), ('Uefa Cup', True), ('Henry', False)]
+    >>> s = "The Walt Disney Co. has set a deal."
+    >>> [(x.text, names_a_thing(s, x)) for x in names(s)]
+    [('Walt Disney Co', False)]
     """
     return bool(_THE_BEFORE.search(sentence[: span.start]))
 
