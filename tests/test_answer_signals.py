@@ -498,6 +498,14 @@ def test_an_indefinite_phrase_brings_in_the_asked_thing_unnamed(
     assert leaves_unnamed(sentence, stem(head)) is unnamed
 
 
+def assert_named_alone_refuses(question: str, sentence: str, lacks: bool) -> None:
+    """The `named` rule refuses the sentence exactly when `lacks`, and `measured`, the rule
+    before it, never does: every other signal is present, so only the sentence decides."""
+    row = np.ones(len(FEATURES))
+    assert lacks_asked(analyse(question), row, "named", sentence) is lacks
+    assert lacks_asked(analyse(question), row, "measured", sentence) is False
+
+
 @pytest.mark.parametrize(
     ("question", "sentence", "lacks"),
     [
@@ -514,10 +522,7 @@ def test_an_indefinite_phrase_brings_in_the_asked_thing_unnamed(
 def test_named_refuses_a_sentence_that_leaves_the_asked_thing_unnamed(
     question: str, sentence: str, lacks: bool
 ) -> None:
-    analysis = analyse(question)
-    row = np.ones(len(FEATURES))  # every other signal present: only the sentence decides
-    assert lacks_asked(analysis, row, "named", sentence) is lacks
-    assert lacks_asked(analysis, row, "measured", sentence) is False
+    assert_named_alone_refuses(question, sentence, lacks)
 
 
 @pytest.mark.parametrize(
@@ -532,10 +537,9 @@ def test_named_refuses_a_sentence_that_leaves_the_asked_thing_unnamed(
     ],
 )
 def test_named_refuses_a_count_answered_only_by_other_measures(sentence: str, lacks: bool) -> None:
-    analysis = analyse("How many copies did The Massacre sell in its first week?")
-    row = np.ones(len(FEATURES))
-    assert lacks_asked(analysis, row, "named", sentence) is lacks
-    assert lacks_asked(analysis, row, "measured", sentence) is False
+    assert_named_alone_refuses(
+        "How many copies did The Massacre sell in its first week?", sentence, lacks
+    )
 
 
 @pytest.mark.parametrize(
@@ -555,9 +559,7 @@ def test_named_refuses_a_count_answered_only_by_other_measures(sentence: str, la
 def test_named_refuses_a_person_question_whose_sentence_names_no_one(
     question: str, sentence: str, lacks: bool
 ) -> None:
-    row = np.ones(len(FEATURES))
-    assert lacks_asked(analyse(question), row, "named", sentence) is lacks
-    assert lacks_asked(analyse(question), row, "measured", sentence) is False
+    assert_named_alone_refuses(question, sentence, lacks)
 
 
 def test_named_refuses_a_sentence_that_names_nothing_when_a_name_is_asked() -> None:

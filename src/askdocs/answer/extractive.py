@@ -14,6 +14,7 @@ from askdocs.answer import comparison
 from askdocs.answer.candidates import Candidate, CandidatePool, Retrieved, gather
 from askdocs.answer.combiner import QUESTION_FEATURES, Combiner
 from askdocs.answer.entities import (
+    Span,
     holds_unit,
     is_date_name,
     measuring,
@@ -340,6 +341,15 @@ def _rule_out(scores: np.ndarray, failing: np.ndarray) -> np.ndarray:
 
 LACKS_ASKED = "the passages found do not give what the question asks for"
 
+# What a "how much / how long / what percentage" question measures (QuestionAnalysis.unit),
+# as against a count of things.
+_MEASURES = (MONEY, TIME, PERCENT)
+
+
+def names_added(analysis: QuestionAnalysis, sentence: str) -> list[Span]:
+    """The names of the sentence that hold a word the question does not."""
+    return new_spans(names(sentence), words(analysis.text))
+
 
 def lacks_asked(analysis: QuestionAnalysis, row: np.ndarray, rule: str, sentence: str = "") -> bool:
     """Whether, under `rule` (combiner.REFUSE_MISSING, checked when the weights are loaded), a
@@ -359,7 +369,7 @@ def lacks_asked(analysis: QuestionAnalysis, row: np.ndarray, rule: str, sentence
     missing = bool(row[FEATURES.index(f"kind_{analysis.kind}")] < 1.0)
     if rule == "kinds":
         return missing
-    unit_missing = missing and analysis.unit in (MONEY, TIME, PERCENT)
+    unit_missing = missing and analysis.unit in _MEASURES
     if rule == "units":
         return unit_missing
     if rule in ("measured", "named"):
@@ -390,7 +400,7 @@ def names_nothing(analysis: QuestionAnalysis, row: np.ndarray, sentence: str) ->
         return False
     if row[FEATURES.index(f"kind_{analysis.kind}")] == 0.0:
         return True
-    found = new_spans(names(sentence), words(analysis.text))
+    found = names_added(analysis, sentence)
     return all(is_date_name(span.text) for span in found)
 
 
@@ -409,7 +419,7 @@ def names_no_one(analysis: QuestionAnalysis, sentence: str) -> bool:
     """
     if analysis.kind != PERSON:
         return False
-    found = new_spans(names(sentence), words(analysis.text))
+    found = names_added(analysis, sentence)
     return bool(found) and all(
         names_a_thing(sentence, span) or is_date_name(span.text) for span in found
     )
@@ -418,7 +428,6 @@ def names_no_one(analysis: QuestionAnalysis, sentence: str) -> bool:
 # A numeral after "number" / "No" labels a place in a ranking or a list ("went to number
 # one", "the No 10 shirt"): it counts nothing.
 _RANK_LABEL = re.compile(r"\b(?:number|no\.?)\s*$", re.IGNORECASE)
-_OTHER_UNITS = (MONEY, TIME, PERCENT)
 
 
 def counts_other(analysis: QuestionAnalysis, sentence: str) -> bool:
@@ -441,7 +450,7 @@ def counts_other(analysis: QuestionAnalysis, sentence: str) -> bool:
         return False
     return all(
         _RANK_LABEL.search(sentence[: span.start])
-        or any(holds_unit(unit_window(sentence, span, every), unit) for unit in _OTHER_UNITS)
+        or any(holds_unit(unit_window(sentence, span, every), unit) for unit in _MEASURES)
         for span in found
     )
 

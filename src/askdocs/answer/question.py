@@ -37,9 +37,11 @@ _ASKS_NUMBER = re.compile(
     r"|\bwhat (?:[a-z'’-]+ ){0,2}(percentage|share|level|sum|amount|price|proportion|number|stake|"
     rf"rate|fee|figure|total|score|margin|salary|value|cost|sales|{_EARNINGS})\b|\bby how much\b"
 )
+# "What is the (premiere) date of ...": the noun phrase a date question may open with.
+_WHAT_IS_THE = r"\bwhat (?:is|was|are|were|will be) the (?:[a-z-]+ ){0,2}"
 _ASKS_DATE = re.compile(
     r"\bwhen\b|\b(what|which|in what|in which) (year|date|day|month|season|decade|time)s?\b"
-    r"|\bwhat (?:is|was|are|were|will be) the (?:[a-z-]+ ){0,2}(?:date|day)s?\b"
+    rf"|{_WHAT_IS_THE}(?:date|day)s?\b"
 )
 _ASKS_PERSON = re.compile(r"\b(who|whom|whose)\b")
 _AUXILIARIES = frozenset(
@@ -250,10 +252,7 @@ def _cue_at(pattern: re.Pattern[str], text: str, starts: tuple[int, ...]) -> re.
     return next((m for i in starts if (m := pattern.match(text, i))), None)
 
 
-_ASKS_DATE_PART = re.compile(
-    r"\b(?:what|which) (year|month|date)s?\b"
-    r"|\bwhat (?:is|was|are|were|will be) the (?:[a-z-]+ ){0,2}(date)s?\b"  # "the premiere date"
-)
+_ASKS_DATE_PART = re.compile(rf"\b(?:what|which) (year|month|date)s?\b|{_WHAT_IS_THE}(date)s?\b")
 
 
 def asked_date_part(question: str) -> str | None:
