@@ -128,6 +128,18 @@ def test_names_keep_slashed_parts_and_abbreviations_match_the_question() -> None
     assert short_answer(q, "At the U.S. Open, Bianca Andreescu won.") == "Bianca Andreescu"
 
 
+def test_a_brand_with_a_lower_case_opening_is_the_question_s_not_a_new_name() -> None:
+    # `names` reads "Bay" in "eBay"; for a question naming eBay it had been a new company name
+    # and the short answer of "Which company placed the winning bid in ... eBay auction?".
+    q = analyse("Which company placed the winning bid in the eBay auction?")
+    sentence = "A man is selling space to the highest bidder on website eBay."
+    assert [s.text for s in names(sentence)] == ["Bay"]
+    assert kind_match(q, sentence, words(q.text)) == 0.0
+    assert short_answer(q, sentence) is None
+    # A capital after other capitals opens no brand: "USA" stays one word.
+    assert words("the USA") == {"the", "usa"}
+
+
 def test_names_drop_a_leading_stop_word_but_keep_inner_connectors() -> None:
     assert [s.text for s in names("But the Bank of England said no.")] == ["Bank of England"]
     assert names("the end.") == ()

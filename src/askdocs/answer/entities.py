@@ -99,18 +99,28 @@ def tokens(text: str) -> tuple[Token, ...]:
 _ABBREVIATION_DOT = re.compile(r"(?<=\b[A-Za-z])\.(?=[A-Za-z]\b)")
 
 
+# A brand written with a lower-case opening before its capital ("eBay", "iPod"): `names`
+# reads only the capitalised rest ("Bay"), which is the same brand, not a new name.
+_LOWER_OPENING = re.compile(r"^[a-z]{1,2}(?=[A-Z])")
+
+
 @lru_cache(maxsize=_CACHED_SENTENCES)
 def words(text: str) -> frozenset[str]:
     """Lower-cased words without possessives or abbreviation dots, for comparing a phrase with
-    the question.
+    the question; a brand with a lower-case opening also gives the rest that `names` reads.
 
     >>> sorted(words("the U.S. Open's"))
     ['open', 'the', 'us']
+    >>> sorted(words("his eBay auction"))
+    ['auction', 'bay', 'ebay', 'his']
     """
-    return frozenset(
-        w.lower().removesuffix("'s").removesuffix("’s")
-        for w in _WORD.findall(_ABBREVIATION_DOT.sub("", text))
-    )
+    found = set()
+    for word in _WORD.findall(_ABBREVIATION_DOT.sub("", text)):
+        word = word.removesuffix("'s").removesuffix("’s")
+        found.add(word.lower())
+        if opening := _LOWER_OPENING.match(word):
+            found.add(word[opening.end() :].lower())
+    return frozenset(found)
 
 
 @lru_cache(maxsize=_CACHED_SENTENCES)
