@@ -100,7 +100,7 @@ def token_f1(answer: str, golds: Iterable[str]) -> float:
     return best
 
 
-def _overlaps(a_start: int, a_end: int, b_start: int, b_end: int) -> bool:
+def overlaps(a_start: int, a_end: int, b_start: int, b_end: int) -> bool:
     return a_start < b_end and b_start < a_end
 
 
@@ -142,7 +142,7 @@ def score_answer(
     """Every metric of one question; `article_texts(source)` gives the indexed article text."""
     gold_sources = {str((corpus / d).resolve()) for d in question.docs}
     retrieved = [p.source for p in answer.passages]
-    gold_spans = _evidence_spans(question, corpus)
+    gold_spans = evidence_spans(question, corpus)
     found_docs = gold_sources & set(retrieved)
     first_gold = next((i for i, s in enumerate(retrieved, 1) if s in gold_sources), None)
     evidence_hits = sum(
@@ -156,7 +156,7 @@ def score_answer(
     if question.answerable and answer.citations:
         supported = [
             any(
-                c.source == source and _overlaps(c.start, c.end, start, end)
+                c.source == source and overlaps(c.start, c.end, start, end)
                 for source, start, end in gold_spans
             )
             if gold_spans
@@ -166,7 +166,7 @@ def score_answer(
         precision = sum(supported) / len(supported)
     if question.answerable and gold_spans:
         covered = sum(
-            any(c.source == s and _overlaps(c.start, c.end, a, b) for c in answer.citations)
+            any(c.source == s and overlaps(c.start, c.end, a, b) for c in answer.citations)
             for s, a, b in gold_spans
         )
         recall = covered / len(gold_spans)
@@ -216,7 +216,7 @@ def score_answer(
     )
 
 
-def _evidence_spans(question: Question, corpus: Path) -> list[tuple[str, int, int]]:
+def evidence_spans(question: Question, corpus: Path) -> list[tuple[str, int, int]]:
     """Where each gold evidence string lies in its article (it must lie in one of the docs)."""
     spans = []
     for evidence in question.evidence:

@@ -1,0 +1,53 @@
+"""The fitting script's cross-validated measures (scripts/fit_answerer.py): what it reports as
+"cites the gold evidence" must count as `askdocs eval` counts citation recall."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import fit_answerer as F
+
+from askdocs.answer.question import analyse
+
+
+def _row(evidence: list[list[int]], count: int, answerable: bool = True) -> dict:
+    texts = ["Acme said Anna Berg leads it.", "Shares rose.", "Berg joined in 2001."]
+    n = len(texts)
+    return {
+        "id": "q1",
+        "type": "who",
+        "answerable": answerable,
+        "answers": ["Anna Berg"] if answerable else [],
+        "analysis": analyse("Who leads Acme?"),
+        "texts": texts,
+        "features": np.zeros((n, len(F.FEATURES))),
+        "labels": np.asarray([True, False, False]),
+        "common": frozenset(),
+        "evidence": evidence,
+        "evidence_count": count,
+    }
+
+
+def test_cited_evidence_is_the_share_of_gold_strings_the_answer_overlaps() -> None:
+    row = _row([[0], [], [0, 1]], 2)
+    assert F.cited_evidence(row, [0]) == 0.5
+    assert F.cited_evidence(row, [0, 2]) == 1.0
+    assert F.cited_evidence(row, [1]) == 0.0
+    # Unanswerable, without evidence, or collected before evidence was kept: not counted.
+    assert F.cited_evidence(_row([[0], [], []], 1, answerable=False), [0]) is None
+    assert F.cited_evidence(_row([[], [], []], 0), [0]) is None
+    assert F.cited_evidence({"answerable": True}, [0]) is None
+
+
+def test_a_refused_answer_cites_nothing_and_the_summary_averages_answerable_questions() -> None:
+    row = _row([[0], [], []], 1)
+    scores = np.array([2.0, 0.0, -1.0])
+    answered = F.outcome(row, (scores, F.softmax(scores)), ratio=1.01)
+    refused = F.outcome(row, (scores, F.softmax(scores)), ratio=1.01, threshold=2.0)
+    assert (answered["abstained"], answered["cites"]) == (False, 1.0)
+    assert (refused["abstained"], refused["cites"]) == (True, 0.0)
+    assert F.summarise([answered, refused])["cites_gold_evidence"] == 0.5
