@@ -73,6 +73,24 @@ from askdocs.types import Article, Chunk, Passage
             "Who hosted the awards in Rome",
             "where OutKast won three prizes",
         ),
+        # A participle clause right after the asking clause tells what followed: context.
+        (
+            "Which bone did Smit break in the derby, ruling him out of the cup?",
+            "Which bone did Smit break in the derby",
+            "ruling him out of the cup",
+        ),
+        # After an aside the participle resumes the asking clause: "is ... seeking".
+        (
+            "How much is Acme, the maker of Swap, seeking from Fox?",
+            "How much is Acme seeking from Fox",
+            "the maker of Swap",
+        ),
+        # A capitalised word ending in -ing is a name, not a participle: the clause stays.
+        (
+            "Who scored for Hull, Reading's rivals?",
+            "Who scored for Hull Reading's rivals",
+            "",
+        ),
         ("Who won?", "Who won", ""),
     ],
 )

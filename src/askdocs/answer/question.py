@@ -84,6 +84,8 @@ _CONTEXT_OPENERS = re.compile(
     r"having|until|amid|among|ahead of|under|over|by|[\w-]+ed by|[\w-]+ed with)\b",
     re.IGNORECASE,
 )
+# A lower-case word in -ing opening a clause: a participle ("ruling", "prompting", "ending").
+_PARTICIPLE = re.compile(r"[a-z]{3,}ing\b")
 # A relative clause inside a segment: "the office whose report found ...". Not "that": in
 # questions it is as often a conjunction ("told the meeting that no offers came in").
 _RELATIVE = re.compile(r"\s(?:whose|which|who|whom|where)\s", re.IGNORECASE)
@@ -507,7 +509,15 @@ def focus_spans(question: str) -> tuple[Spans, Spans]:
     wh = 0 if _WH_PHRASE.match(text[0]) else (asking[-1] if asking else 0)
     focus, context = [], []
     for i, span in enumerate(segments):
-        describes = bool(_CONTEXT_OPENERS.match(text[i]))
+        describes = bool(_CONTEXT_OPENERS.match(text[i])) or (
+            # A participle clause right after the asking clause says what followed or came
+            # with it (", ruling him out of the Six Nations"); after an aside it resumes the
+            # asking clause ("How much is RDF Media, the maker of X, seeking from Fox").
+            i > wh
+            and bool(focus)
+            and focus[-1] == segments[i - 1]
+            and bool(_PARTICIPLE.match(text[i]))
+        )
         if i == wh:
             focus.append(span)
         elif i == 0 and i < wh and not describes:
