@@ -51,6 +51,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from askdocs.answer.combiner import QUESTION_FEATURES, REFUSE_MISSING, weights_document
 from askdocs.answer.extractive import (
+    copies,
     hard_constraints,
     lacks_asked,
     question_features,
@@ -291,6 +292,18 @@ def cited_evidence(row: dict, picked: list[int]) -> float | None:
     return len(covered) / row["evidence_count"]
 
 
+def quoted_with_copies(picked: list[int], texts: list[str]) -> list[int]:
+    """The candidates an answer cites: each quoted one and its copies in other copies of the
+    story (extractive.copies), as the answerer cites them.
+
+    >>> quoted_with_copies([2], ["A won.", "B lost.", "A won."])
+    [2, 0]
+    """
+    return [
+        i for index, same in zip(picked, copies(picked, texts), strict=True) for i in (index, *same)
+    ]
+
+
 def outcome(
     row: dict,
     scored: tuple | None,
@@ -346,7 +359,7 @@ def outcome(
         "short": short,
         "short_ok": bool(short and golds) and answer_contains(short, golds),
         "words": answer_words(row, picked),
-        "cites": cited_evidence(row, [] if abstained else picked),
+        "cites": cited_evidence(row, [] if abstained else quoted_with_copies(picked, row["texts"])),
     }
 
 

@@ -14,6 +14,7 @@ from askdocs.answer.extractive import (
     lacks_asked,
     question_features,
     refusal_reason,
+    repeated,
     same_root,
     softmax,
     with_antecedent,
@@ -340,6 +341,26 @@ def test_choose_adds_sentences_the_model_cannot_tell_apart_shorter_ones_first() 
     # Only the LOOK_AHEAD candidates after the best by score may join it.
     many = np.array([3.0] + [2.99] * 8)
     assert len(choose(many, softmax(many), 9, 0.0, [1] * 9)) == 1 + LOOK_AHEAD
+
+
+def test_choose_quotes_a_sentence_once_when_two_copies_of_the_story_hold_it() -> None:
+    # The same story filed twice gives each sentence twice with almost the same score; the
+    # answer had quoted "The growth has been fuelled by lower prices ..." from both copies.
+    texts = ["Prices fell.", "Prices  fell.", "Choice grew.", "Other news."]
+    scores = np.array([3.0, 2.99, 2.9, 0.0])
+    probabilities = softmax(scores)
+    words = [2, 2, 2, 2]
+    assert choose(scores, probabilities, 3, 0.05, words) == [0, 1, 2]  # without the texts
+    assert choose(scores, probabilities, 3, 0.05, words, texts) == [0, 2]
+    # The copy leaves the look-ahead window to the distinct sentences after it.
+    many = np.array([3.0] + [2.99] * 8)
+    texts = ["a"] * 4 + [str(i) for i in range(5)]
+    assert choose(many, softmax(many), 9, 0.0, [1] * 9, texts) == [0, 4, 5, 6, 7, 8]
+    assert repeated(["A won.", "B lost.", "A  won."], np.array([0.2, 0.5, 0.9])).tolist() == [
+        True,
+        False,
+        False,
+    ]
 
 
 @pytest.mark.parametrize(

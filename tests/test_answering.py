@@ -52,6 +52,31 @@ def test_a_question_in_the_article_is_never_quoted_as_the_answer(
     assert "Marta Quell" in answer.citations[0].quote
 
 
+def test_a_sentence_two_copies_of_a_story_hold_is_said_once_and_cites_both(
+    assistant: Assistant, articles_dir: Path
+) -> None:
+    # The same story filed twice (syndicated, re-headlined): every sentence comes twice with
+    # almost the same score. The answer had quoted each sentence twice; now it says each once,
+    # with one citation per copy.
+    story = (articles_dir / "harbour-bridge.txt").read_text().split("\n", 1)[1]
+    (articles_dir / "harbour-bridge-refiled.txt").write_text(f"Bridge vote in Harbourton\n{story}")
+    assistant.ingest([articles_dir])
+    cost = "The bridge will cost £12 million and is due to open in 2026, the council said."
+    answer = assistant.ask("How much will the new Harbourton bridge cost?")
+    assert answer.text.count(cost) == 1
+    first = answer.claims[0]
+    assert first.text == cost and len(first.citations) == 2
+    cited = [c for c in answer.citations if c.key in first.citations]
+    assert {c.title for c in cited} == {
+        "Harbourton council approves new harbour bridge",
+        "Bridge vote in Harbourton",
+    }
+    for citation in cited:
+        assert citation.quote == cost
+        assert Path(citation.source).read_text()[citation.start : citation.end] == cost
+    assert len({claim.text for claim in answer.claims}) == len(answer.claims)
+
+
 def test_every_citation_is_an_exact_substring_of_its_article(ingested: Assistant) -> None:
     for question in (
         "Who did Priya Nair beat in the final round?",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -32,7 +32,7 @@ from askdocs.chunking import candidate_sentences
 from askdocs.citations import format_marker, make_citation
 from askdocs.embeddings import SentenceVectors
 from askdocs.index.keywords import content_terms
-from askdocs.types import BELOW_THRESHOLD, CANNOT_ANSWER, Citation, Passage
+from askdocs.types import BELOW_THRESHOLD, CANNOT_ANSWER, Citation, Claim, Passage
 
 Rarity = Callable[[Iterable[str]], dict[str, float]]
 
@@ -111,11 +111,15 @@ def softmax(scores: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ExtractiveAnswer:
+    """The quoted sentences (`claims`, each with the keys of the citations that hold it: one,
+    or one per copy of its story), the citations, and the answerer's confidence."""
+
     text: str
     citations: list[Citation]
     confidence: float | None
     abstain_reason: str = ""
     short_answer: str | None = None
+    claims: list[Claim] = field(default_factory=list)
 
 
 class ExtractiveAnswerer:
@@ -241,9 +245,10 @@ class ExtractiveAnswerer:
             return ExtractiveAnswer(CANNOT_ANSWER, [], None, "nothing relevant was retrieved")
         c = self.combiner
         confidence = c.answerable(scored.question_features())
+        texts = [candidate.text for candidate in scored.pool.candidates]
         chosen, compared = quoted(
             scored.analysis,
-            [candidate.text for candidate in scored.pool.candidates],
+            texts,
             scored.scores,
             scored.probabilities,
             self.max_sentences,
@@ -265,22 +270,14 @@ class ExtractiveAnswerer:
         )
         if refusal:
             return ExtractiveAnswer(CANNOT_ANSWER, [], confidence, refusal)
-        citations, parts = [], []
-        for key, index in enumerate(chosen, 1):
-            candidate = scored.pool.candidates[index]
-            article = scored.pool.articles[candidate.article_id]
-            start = with_antecedent(article.text, candidate)
-            passage = Passage(
-                candidate.chunk,
-                float(scored.probabilities[index]),
-                article.title,
-                article.source,
-                article.published,
-                dict(article.metadata),
-            )
-            citation = make_citation(key, passage, article, start, candidate.end)
-            citations.append(citation)
-            parts.append(f"{citation.quote} {format_marker([key])}")
+        citations, claims = [], []
+        for index, same in zip(chosen, copies(chosen, texts), strict=True):
+            # The sentence is said once; each copy of its story is one more source for it.
+            cited = [
+                self._cite(scored, i, len(citations) + n) for n, i in enumerate([index, *same], 1)
+            ]
+            citations.extend(cited)
+            claims.append(Claim(cited[0].quote, [c.key for c in cited], True))
         best = scored.pool.candidates[chosen[0]]
         short = (
             None
@@ -289,7 +286,25 @@ class ExtractiveAnswerer:
                 scored.analysis, best.text, self.combiner.short, scored.pool.common_words
             )
         )
-        return ExtractiveAnswer(" ".join(parts), citations, confidence, short_answer=short)
+        text = " ".join(f"{claim.text} {format_marker(claim.citations)}" for claim in claims)
+        return ExtractiveAnswer(text, citations, confidence, short_answer=short, claims=claims)
+
+    @staticmethod
+    def _cite(scored: ScoredPool, index: int, key: int) -> Citation:
+        """Citation `key` of candidate `index`: its sentence (with the one before it when it
+        opens with a pronoun), at exact offsets inside its stored chunk."""
+        candidate = scored.pool.candidates[index]
+        article = scored.pool.articles[candidate.article_id]
+        passage = Passage(
+            candidate.chunk,
+            float(scored.probabilities[index]),
+            article.title,
+            article.source,
+            article.published,
+            dict(article.metadata),
+        )
+        start = with_antecedent(article.text, candidate)
+        return make_citation(key, passage, article, start, candidate.end)
 
 
 NOT_ABOUT_IT = "nothing in the articles is about this question"
@@ -548,17 +563,23 @@ def choose(
     max_sentences: int,
     per_word: float,
     words: Sequence[int],
+    texts: Sequence[str] = (),
 ) -> list[int]:
     """The best candidate, then, among the next LOOK_AHEAD by score, each whose probability
     is at least `per_word` x its word count x the best's (up to `max_sentences` in all): a
     further sentence when the model cannot tell it from the best, the more readily the
     shorter it is, since words are what an answer costs its reader. Best first: the short
-    answer is cut from it. Candidates are distinct sentences, so they never overlap.
+    answer is cut from it. Candidates are distinct sentences, so they never overlap; given
+    their `texts`, a sentence is quoted once even when two copies of a story hold it
+    (`repeated`).
 
     >>> choose(np.array([3.0, 0.0, 2.9]), np.array([0.5, 0.05, 0.45]), 2, 0.05, [9, 9, 9])
     [0, 2]
     """
     order = [int(i) for i in np.argsort(-scores, kind="stable")]
+    if len(texts):
+        copies = repeated(texts, scores)
+        order = [i for i in order if not copies[i]]
     chosen = order[:1]
     best = probabilities[order[0]]
     for index in order[1 : 1 + LOOK_AHEAD]:
@@ -567,6 +588,35 @@ def choose(
         if probabilities[index] >= per_word * words[index] * best:
             chosen.append(index)
     return chosen
+
+
+def copies(chosen: Sequence[int], texts: Sequence[str]) -> list[list[int]]:
+    """For each chosen candidate, the other candidates with its text (spacing aside): the same
+    sentence in another copy of the story, cited beside it rather than quoted again.
+
+    >>> copies([2, 1], ["A won.", "B lost.", "A  won."])
+    [[0], []]
+    """
+    keys = [" ".join(text.split()) for text in texts]
+    return [[i for i, key in enumerate(keys) if key == keys[c] and i != c] for c in chosen]
+
+
+def repeated(texts: Sequence[str], scores: np.ndarray) -> np.ndarray:
+    """Which candidates repeat the text of a better-scored one (spacing aside). The same
+    story filed twice (a syndicated or re-edited article) gives every sentence twice, with
+    nearly the same score; quoting both would say one thing twice and spend the answer's
+    words on it.
+
+    >>> repeated(["A won.", "B lost.", "A  won."], np.array([0.2, 0.5, 0.9])).tolist()
+    [True, False, False]
+    """
+    seen: set[str] = set()
+    copies = np.zeros(len(texts), dtype=bool)
+    for index in np.argsort(-np.asarray(scores), kind="stable"):
+        key = " ".join(texts[int(index)].split())
+        copies[index] = key in seen
+        seen.add(key)
+    return copies
 
 
 def quoted(
@@ -591,7 +641,7 @@ def quoted(
     if compared:
         return compared[:max_sentences], True
     words = [len(text.split()) for text in texts]
-    return choose(scores, probabilities, max_sentences, per_word, words), False
+    return choose(scores, probabilities, max_sentences, per_word, words, texts), False
 
 
 _ANAPHOR = re.compile(r"^(?:It|He|She|They|Its|His|Her|Their|This|These|Those)\b")

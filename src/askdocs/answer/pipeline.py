@@ -19,7 +19,7 @@ from askdocs.index import StoreError
 from askdocs.index.store import ChromaStore
 from askdocs.llms import LLMError
 from askdocs.retrieval import PassageSearch
-from askdocs.types import CANNOT_ANSWER, Answer, Article, Chunk, Claim, Filters, Passage
+from askdocs.types import CANNOT_ANSWER, Answer, Article, Chunk, Filters, Passage
 
 if TYPE_CHECKING:
     from askdocs.answer.generative import GenerativeAnswerer
@@ -140,7 +140,7 @@ class QuestionPipeline:
         extracted = self.extractive.answer(
             standalone, retrieved, latest_turn=question, already_said=said
         )
-        claims = [Claim(c.quote, [c.key], True) for c in extracted.citations]
+        claims = extracted.claims
         short = extracted.short_answer if claims else None
         text = claims_text(claims) if claims else CANNOT_ANSWER
         if short:
