@@ -578,8 +578,8 @@ def choose(
     """
     order = [int(i) for i in np.argsort(-scores, kind="stable")]
     if len(texts):
-        copies = repeated(texts, scores)
-        order = [i for i in order if not copies[i]]
+        repeats = repeated(texts, scores)
+        order = [i for i in order if not repeats[i]]
     chosen = order[:1]
     best = probabilities[order[0]]
     for index in order[1 : 1 + LOOK_AHEAD]:
@@ -597,7 +597,7 @@ def copies(chosen: Sequence[int], texts: Sequence[str]) -> list[list[int]]:
     >>> copies([2, 1], ["A won.", "B lost.", "A  won."])
     [[0], []]
     """
-    keys = [" ".join(text.split()) for text in texts]
+    keys = [_spaced(text) for text in texts]
     return [[i for i, key in enumerate(keys) if key == keys[c] and i != c] for c in chosen]
 
 
@@ -611,12 +611,17 @@ def repeated(texts: Sequence[str], scores: np.ndarray) -> np.ndarray:
     [True, False, False]
     """
     seen: set[str] = set()
-    copies = np.zeros(len(texts), dtype=bool)
+    repeats = np.zeros(len(texts), dtype=bool)
     for index in np.argsort(-np.asarray(scores), kind="stable"):
-        key = " ".join(texts[int(index)].split())
-        copies[index] = key in seen
+        key = _spaced(texts[int(index)])
+        repeats[index] = key in seen
         seen.add(key)
-    return copies
+    return repeats
+
+
+def _spaced(text: str) -> str:
+    """A sentence with its spacing made single (two copies of a story may differ only there)."""
+    return " ".join(text.split())
 
 
 def quoted(
