@@ -29,7 +29,7 @@ from askdocs.answer.features import FEATURES, Similarities, feature_matrix, leav
 from askdocs.answer.question import MONEY, PERCENT, PERSON, TIME, QuestionAnalysis, analyse
 from askdocs.answer.short import PHRASE_KINDS, short_answer
 from askdocs.chunking import candidate_sentences
-from askdocs.citations import format_marker, make_citation
+from askdocs.citations import claims_text, make_citation
 from askdocs.embeddings import SentenceVectors
 from askdocs.index.keywords import content_terms
 from askdocs.types import BELOW_THRESHOLD, CANNOT_ANSWER, Citation, Claim, Passage
@@ -112,14 +112,19 @@ def softmax(scores: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class ExtractiveAnswer:
     """The quoted sentences (`claims`, each with the keys of the citations that hold it: one,
-    or one per copy of its story), the citations, and the answerer's confidence."""
+    or one per copy of its story), the citations, and the answerer's confidence; no claims is
+    a refusal, for `abstain_reason`."""
 
-    text: str
     citations: list[Citation]
     confidence: float | None
     abstain_reason: str = ""
     short_answer: str | None = None
     claims: list[Claim] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The answer as text: each quoted sentence with its markers, or the refusal."""
+        return claims_text(self.claims) if self.claims else CANNOT_ANSWER
 
 
 class ExtractiveAnswerer:
@@ -242,7 +247,7 @@ class ExtractiveAnswerer:
         """The answer text with [n] markers and its citations, or CANNOT_ANSWER and why."""
         scored = self.score(question, retrieved, latest_turn, already_said)
         if not len(scored.pool):
-            return ExtractiveAnswer(CANNOT_ANSWER, [], None, "nothing relevant was retrieved")
+            return ExtractiveAnswer([], None, "nothing relevant was retrieved")
         c = self.combiner
         confidence = c.answerable(scored.question_features())
         texts = [candidate.text for candidate in scored.pool.candidates]
@@ -269,7 +274,7 @@ class ExtractiveAnswerer:
             ),
         )
         if refusal:
-            return ExtractiveAnswer(CANNOT_ANSWER, [], confidence, refusal)
+            return ExtractiveAnswer([], confidence, refusal)
         citations, claims = [], []
         for index, same in zip(chosen, copies(chosen, texts), strict=True):
             # The sentence is said once; each copy of its story is one more source for it.
@@ -286,8 +291,7 @@ class ExtractiveAnswerer:
                 scored.analysis, best.text, self.combiner.short, scored.pool.common_words
             )
         )
-        text = " ".join(f"{claim.text} {format_marker(claim.citations)}" for claim in claims)
-        return ExtractiveAnswer(text, citations, confidence, short_answer=short, claims=claims)
+        return ExtractiveAnswer(citations, confidence, short_answer=short, claims=claims)
 
     @staticmethod
     def _cite(scored: ScoredPool, index: int, key: int) -> Citation:

@@ -142,7 +142,7 @@ class QuestionPipeline:
         )
         claims = extracted.claims
         short = extracted.short_answer if claims else None
-        text = claims_text(claims) if claims else CANNOT_ANSWER
+        text = extracted.text
         if short:
             text = f"**{short}** — {text}"
         yield from re.findall(r"\S+\s*", text)
