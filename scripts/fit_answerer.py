@@ -50,10 +50,13 @@ from scipy.optimize import minimize
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from askdocs.answer.combiner import QUESTION_FEATURES, REFUSE_MISSING, weights_document
+from askdocs.answer.entities import is_date_name
 from askdocs.answer.extractive import (
+    answer_lacks,
+    asks_which,
     copies,
     hard_constraints,
-    lacks_asked,
+    names_added,
     question_features,
     quoted,
     refusal_reason,
@@ -339,7 +342,7 @@ def outcome(
             confidence,
             floor,
             threshold,
-            lacks_asked(row["analysis"], row["features"][picked[0]], rule, row["texts"][picked[0]]),
+            answer_lacks(row["analysis"], row["features"], picked, row["texts"], rule),
         )
         is not None
     )
@@ -446,6 +449,26 @@ def cv_misses(out: list[dict]) -> dict:
         "unanswerable_answered": [
             o["row"]["id"] for o in out if not o["row"]["answerable"] and not o["abstained"]
         ],
+    }
+
+
+def which_adds_name(rows: list[dict]) -> dict:
+    """Whether the sentences that answer an answerable "which X" question (extractive.asks_which)
+    add a name: the evidence for refusing a "which" question whose chosen sentence adds none."""
+    asked = [r for r in rows if r["answerable"] and asks_which(r["analysis"])]
+    adds = [
+        [
+            any(not is_date_name(span.text) for span in names_added(r["analysis"], text))
+            for text, label in zip(r["texts"], r["labels"], strict=True)
+            if label
+        ]
+        for r in asked
+    ]
+    return {
+        "answerable": len(asked),
+        "answer_among_candidates": sum(bool(a) for a in adds),
+        "every_answering_sentence_adds_a_name": sum(bool(a) and all(a) for a in adds),
+        "some_answering_sentence_adds_a_name": sum(any(a) for a in adds),
     }
 
 
@@ -796,6 +819,7 @@ def main() -> None:
         },
         # Which questions the cross-validated answerer gets wrong: what the next step studies.
         "cv_misses": cv_misses(cv_out),
+        "which_adds_name": which_adds_name(rows),
         "cv_by_file": {
             str(path): summarise([o for o in cv_out if o["row"]["file"] == str(path)])
             for path in args.questions

@@ -6,10 +6,20 @@ import pytest
 from askdocs.answer.candidates import Candidate, CandidatePool, Retrieved, gather
 from askdocs.answer.combiner import QUESTION_FEATURES, Combiner
 from askdocs.answer.comparison import picks
-from askdocs.answer.entities import common_words, dates, names, places, quantities, words
+from askdocs.answer.entities import (
+    common_words,
+    dates,
+    names,
+    new_spans,
+    places,
+    quantities,
+    words,
+)
 from askdocs.answer.extractive import (
     LOOK_AHEAD,
     ExtractiveAnswerer,
+    answer_lacks,
+    asks_which,
     choose,
     lacks_asked,
     question_features,
@@ -623,6 +633,48 @@ def test_named_refuses_a_sentence_that_names_nothing_when_a_name_is_asked() -> N
     assert lacks_asked(asked, row, "named", "They set up a rival.") is True
     # a question that does not ask for the name in so many words is left to the ranker
     assert lacks_asked(analyse("What did the executives set up?"), row, "named", "x") is False
+
+
+def test_a_title_and_a_surname_the_question_holds_are_not_a_new_name() -> None:
+    # "Mr Walsh" is the question's Willie Walsh: what he did is not a name the question lacks
+    found = names("Mr Walsh met Ms Anna Berg, Dr Lee's aide.")
+    assert [s.text for s in new_spans(found, words("Did Willie Walsh meet Lee?"))] == [
+        "Ms Anna Berg"
+    ]
+    assert new_spans(names("Mr Walsh spoke."), words("Did Walsh speak?")) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "which"),
+    [
+        ("In which court did Bruce Willis file his lawsuit?", True),
+        ("Which judge granted the injunction?", True),
+        # the wh-word of a describing clause does not ask
+        ("What cause will the match, which sold out, help?", False),
+        # "which year" asks for a date, "which city" for a place: their own rules
+        ("In which year did he join?", False),
+        ("Which was bigger: the trade deficit or the budget deficit?", False),
+    ],
+)
+def test_asks_which_is_a_which_x_question_for_a_named_thing(question: str, which: bool) -> None:
+    assert asks_which(analyse(question)) is which
+
+
+def test_named_refuses_a_which_question_when_no_quoted_sentence_names_anything_new() -> None:
+    asked = analyse("In which court did Bruce Willis file his lawsuit against Revolution?")
+    rows = np.ones((3, len(FEATURES)))
+    texts = [
+        "According to the lawsuit, the injury was suffered on set.",
+        "The lawsuit said Willis has endured pain.",
+        "Willis filed the suit in Los Angeles Superior Court on Monday.",
+    ]
+    assert answer_lacks(asked, rows, [0, 1], texts, "named") is True
+    # a further quoted sentence that names something is enough: it may hold the answer
+    assert answer_lacks(asked, rows, [0, 2], texts, "named") is False
+    # only the "named" rule reads every quoted sentence
+    assert answer_lacks(asked, rows, [0, 1], texts, "measured") is False
+    # a question that does not ask "which X" is left to the best sentence's rules
+    assert answer_lacks(analyse("What did Willis say?"), rows, [0, 1], texts, "named") is False
 
 
 @pytest.mark.parametrize(

@@ -51,3 +51,27 @@ def test_a_refused_answer_cites_nothing_and_the_summary_averages_answerable_ques
     assert (answered["abstained"], answered["cites"]) == (False, 1.0)
     assert (refused["abstained"], refused["cites"]) == (True, 0.0)
     assert F.summarise([answered, refused])["cites_gold_evidence"] == 0.5
+
+
+def test_which_adds_name_counts_which_questions_whose_answering_sentences_name_something() -> None:
+    def row(question: str, texts: list[str], labels: list[bool], answerable: bool = True):
+        return {
+            "analysis": analyse(question),
+            "texts": texts,
+            "labels": np.asarray(labels),
+            "answerable": answerable,
+        }
+
+    rows = [
+        row("Which firm won?", ["Acme won it.", "Acme did."], [True, True]),
+        row("Which bone broke?", ["His left forearm broke.", "X-rays showed it."], [True, False]),
+        row("Which club signed him?", ["He signed."], [False]),
+        row("Which judge ruled?", ["A judge ruled."], [False], answerable=False),
+        row("What did he say?", ["He said no."], [True]),
+    ]
+    assert F.which_adds_name(rows) == {
+        "answerable": 3,
+        "answer_among_candidates": 2,
+        "every_answering_sentence_adds_a_name": 1,
+        "some_answering_sentence_adds_a_name": 1,
+    }

@@ -57,8 +57,10 @@ also when the question asks for the name of something ("the name of the woman") 
 sentence brings it in unnamed ("A US woman is suing HP") or names nothing new, or when a
 person is asked and every new name of the sentence is a thing's ("the Uefa Cup"), or when a
 count is asked and every new number of the sentence measures time, money or a share or labels
-a rank ("five weeks after ... went to number one" for "how many copies": "named"). A weights
-file names the one it was fitted with."""
+a rank ("five weeks after ... went to number one" for "how many copies"), or when the
+question asks "which X" and no quoted sentence adds a name ("In which court ..." answered with
+"According to the lawsuit, the injury ...": "named"). A weights file names the one it was
+fitted with."""
 
 
 @dataclass(frozen=True)

@@ -376,6 +376,16 @@ def without_common_opening(
     return tuple(out)
 
 
+HONORIFICS = frozenset("mr mrs ms miss dr sir lord lady dame prof".split())
+"""Titles say nothing new on their own: "Mr Walsh" is the question's Willie Walsh, and "Mr
+Baume's" answers nothing when the question names Baume."""
+
+
 def new_spans(spans: Sequence[Span], question_words: set[str]) -> list[Span]:
-    """Spans holding a word the question does not: what the sentence adds."""
-    return [s for s in spans if words(s.text) - question_words]
+    """Spans holding a word the question does not, a title aside: what the sentence adds.
+
+    >>> found = names("Mr Walsh met Ms Anna Berg.")
+    >>> [s.text for s in new_spans(found, {"willie", "walsh"})]
+    ['Ms Anna Berg']
+    """
+    return [s for s in spans if words(s.text) - question_words - HONORIFICS]

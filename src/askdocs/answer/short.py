@@ -20,6 +20,7 @@ import numpy as np
 
 from askdocs.answer.entities import (
     CALENDAR_WORD,
+    HONORIFICS,
     Span,
     Token,
     holds_date_part,
@@ -43,10 +44,6 @@ from askdocs.index.keywords import TOKEN, stem
 
 PHRASE_KINDS = frozenset({NUMBER, DATE, PERSON, PLACE, NAME})
 """Kinds a phrase answers; a reason or "what did they do" needs the sentence."""
-
-HONORIFICS = frozenset("mr mrs ms miss dr sir lord lady dame prof".split())
-"""Titles say nothing new on their own: "Mr Baume's" answers nothing when the question names
-Baume."""
 
 _CONJOINED = re.compile(r"\s+(?:and|&)\s+")
 _TIME_UNIT = re.compile(
