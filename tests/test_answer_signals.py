@@ -23,10 +23,12 @@ from askdocs.answer.extractive import (
     choose,
     lacks_asked,
     question_features,
+    rate_terms,
     refusal_reason,
     repeated,
     same_root,
     softmax,
+    unmeasured,
     with_antecedent,
 )
 from askdocs.answer.features import (
@@ -428,6 +430,10 @@ def test_number_questions_want_the_unit_they_ask_for(
         ("What profit did BP report?", "money"),
         ("What were the album's sales?", None),  # copies or money: the question does not say
         ("How long did the strike last?", "time"),
+        # an amount asked per week or a year is a rate of pay, whatever the verb
+        ("How much per week will the new allowance for carers be?", "money"),
+        ("How much a year does the job bring in?", "money"),
+        ("How much rain fell?", None),
         # the time a doing or someone's run takes is a length of time; "what time" is a clock's
         ("What was Kipchoge's winning time in the 9.2km race?", "time"),
         ("What was the marathon's time?", "time"),
@@ -815,3 +821,15 @@ def test_kind_match_ignores_an_opening_word_the_articles_write_in_lower_case() -
     assert kind_match(q, sentence, words(q.text)) > 0.0  # "Written" looks like a name
     common = common_words("The script was written in a week.")
     assert kind_match(q, sentence, words(q.text), common) == 0.0
+
+
+def test_the_rate_an_amount_is_asked_per_is_not_what_it_measures() -> None:
+    # "£100 per week" paid by other councils does not say what a new allowance per week will be
+    asked = analyse("How much per week will the government's new minimum allowance be?")
+    assert rate_terms(asked.text) == {"per", "week"}
+    row = np.zeros(len(FEATURES))
+    row[FEATURES.index("focus_word_overlap")] = 0.2  # "week" is a focus word
+    assert unmeasured(asked, row, "Rates paid by councils vary by as much as £100 per week.")
+    assert not unmeasured(asked, row, "The new allowance will be £60 per week.")
+    # a question without a rate keeps every focus word
+    assert not unmeasured(analyse("How much did the appeal raise?"), row, "It raised £9m.")

@@ -578,11 +578,28 @@ def asked_unnamed(analysis: QuestionAnalysis, sentence: str) -> bool:
     return bool(analysis.named) and leaves_unnamed(sentence, analysis.named or "")
 
 
+# "per week", and "a week" / "each year" right after "how much": the rate an amount is asked
+# at, not what it measures.
+_RATE = re.compile(r"\bper\s+\w+|\bhow (?:much|many)\s+(?:a|an|each|every)\s+\w+", re.IGNORECASE)
+
+
+def rate_terms(question: str) -> set[str]:
+    """The terms of the period an amount is asked per ("How much per week ..." -> per, week).
+
+    >>> sorted(rate_terms("How much per week will the allowance be?"))
+    ['per', 'week']
+    >>> rate_terms("How much a year?"), rate_terms("How many weeks did it last?")
+    ({'year'}, set())
+    """
+    return {term for match in _RATE.finditer(question) for term in content_terms(match[0])}
+
+
 def unmeasured(analysis: QuestionAnalysis, row: np.ndarray, sentence: str = "") -> bool:
     """Whether an amount is asked and the sentence holds none of the focus's words other than
-    names, nor a word of the same root (`same_root`): what the question says is measured
-    ("raise", "vote", "spectators"). A figure in a sentence about something else measures
-    something else.
+    names and the rate it is asked per (`rate_terms`), nor a word of the same root
+    (`same_root`): what the question says is measured ("raise", "vote", "spectators"). A
+    figure in a sentence about something else measures something else; "£100 per week" in a
+    sentence about other payments does not say what a new allowance per week will be.
 
     >>> from askdocs.answer.question import analyse
     >>> q, row = analyse("How much did the Lyric appeal raise?"), np.zeros(len(FEATURES))
@@ -591,11 +608,23 @@ def unmeasured(analysis: QuestionAnalysis, row: np.ndarray, sentence: str = "") 
     >>> row[FEATURES.index("focus_word_overlap")] = 0.4  # "the appeal raised £180,000"
     >>> unmeasured(q, row, "The appeal raised £180,000.")
     False
+    >>> q = analyse("How much per week will the new allowance be?")
+    >>> unmeasured(q, row, "Rates vary by £100 per week."), unmeasured(q, row, "It is £9 a week.")
+    (True, True)
+    >>> unmeasured(q, row, "The allowance will be £9 a week.")
+    False
     """
     said_of_it = set(analysis.focus_terms) - set(analysis.name_terms)
-    if not (analysis.unit and said_of_it and row[FEATURES.index("focus_word_overlap")] == 0.0):
+    if not (analysis.unit and said_of_it):
         return False
-    return not same_root(said_of_it, content_terms(sentence))
+    terms = content_terms(sentence)
+    if rate := rate_terms(analysis.text):
+        # focus_word_overlap counts the rate's words ("per week") too: read the sentence.
+        wanted = said_of_it - rate
+        return bool(wanted) and not wanted & set(terms) and not same_root(wanted, terms)
+    if row[FEATURES.index("focus_word_overlap")] != 0.0:
+        return False
+    return not same_root(said_of_it, terms)
 
 
 ROOT_LETTERS = 6

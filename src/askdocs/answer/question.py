@@ -145,7 +145,9 @@ class QuestionAnalysis:
         return tuple(dict.fromkeys(self.focus_terms + self.context_terms))
 
 
+# "How much per week / a year ..." asks a rate of pay whatever the verb ("will the allowance be").
 _MONEY_QUESTION = re.compile(
+    r"\bhow much (?:per|a|an|each|every) (?:hour|day|week|month|year)\b|"
     r"\bhow much\b.*\b(?:earn|pay|paid|cost|raise|spen[dt]|sell|sold|worth|make|made|take|took|"
     r"fetch|gross|owe|fine|charge|money|cash|fund|bid|invest)|\bwhat (?:[a-z'’-]+ ){0,2}"
     rf"(?:fee|price|sum|cost|salary|amount|fine|bid|{_EARNINGS})\b",
@@ -176,6 +178,8 @@ def asked_unit(question: str) -> str | None:
 
     >>> asked_unit("How much did Fiat pay for Ferrari?"), asked_unit("How many fans came?")
     ('money', 'count:fan+came')
+    >>> asked_unit("How much per week will the new allowance be?")
+    'money'
     >>> asked_unit("How many international goals did she score?"), asked_unit("How many times?")
     ('count:international+goal', None)
     """
