@@ -139,6 +139,10 @@ def test_phrase_finders() -> None:
         ("Release Date:10/27/2017; in Europe 27.10.17.", ["10/27/2017", "27.10.17"]),
         ("Founded 2015-12-11 in San Francisco.", ["2015-12-11"]),
         ("They won 3/4 of their games 42-6.", []),  # a fraction and a score are no dates
+        # a year before 1800 after a preposition of time; not a count of something
+        ("It was set up in 1337 by King Edward III.", ["1337"]),
+        ("In 1066, William came.", ["1066"]),
+        ("Aid went from 1700 local firms to 900 others.", []),
     ],
 )
 def test_dates_with_weekdays_and_in_figures(sentence: str, found: list[str]) -> None:
@@ -213,6 +217,10 @@ def test_rank_scores_and_neighbours() -> None:
         # the only money is the question's own; the new number measures nothing asked
         ("How much did the £2m appeal raise?", "The £2m appeal raised 180 in all.", 0.5),
         ("When did it open?", "It opened in May 2004.", 1.0),
+        # a new date, but not the part of a date asked
+        ("In which year was the duchy founded?", "The duchy last year made £12m.", 0.5),
+        ("In which year was the duchy founded?", "It was set up in 1337 by Edward III.", 1.0),
+        ("On what date did they pull out?", "They pulled out in August 2004.", 0.5),
         ("Where was the show?", "The show was held in Rome.", 1.0),
         ("Where was the show?", "Rome hosted the show.", 0.5),  # a name, not said to be a place
         ("Why did he miss it?", "He missed it because of an ankle injury.", 1.0),

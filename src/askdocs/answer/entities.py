@@ -22,7 +22,15 @@ _WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 # A date written in figures: day/month/year either way round ("10/27/2017", "27.10.2017") or
 # ISO ("2017-10-27"); two-figure years too ("27/10/17"). Not "3/4" (a fraction) nor a score.
 _NUMERIC_DATE = r"\b(?:\d{1,2}[/.]\d{1,2}[/.](?:\d{4}|\d{2})|\d{4}-\d{2}-\d{2})\b"
-_YEAR = r"\b(?:1[89]\d\d|20\d\d)s?\b"
+# Words that may follow a year in running text ("in 1337 by", "in 1701 that").
+_FUNCTION_WORDS = ("and", "but", "for", "the", "that", "which", "when", "with", "was", "were")
+_YEAR = (
+    r"\b(?:1[89]\d\d|20\d\d)s?\b"
+    # An older year only after a preposition of time and not before a word it would count
+    # ("set up in 1337 by King Edward III", not "from 1700 local firms").
+    r"|(?:(?<=\b[Ii]n )|(?<=\b[Ss]ince )|(?<=\b[Ff]rom )|(?<=\b[Uu]ntil ))1[0-7]\d\d\b"
+    rf"(?!,?\d|\s+(?!{'|'.join(_FUNCTION_WORDS)}\b)[a-z]{{3,}})"
+)
 DATE_SPAN = re.compile(
     rf"{_NUMERIC_DATE}"
     rf"|\b(?:{_WEEKDAY},?\s+)?\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\b(?:,?\s+\d{{4}})?"
@@ -175,7 +183,13 @@ def quantities(sentence: str) -> tuple[Span, ...]:
 
 @lru_cache(maxsize=_CACHED_SENTENCES)
 def dates(sentence: str) -> tuple[Span, ...]:
-    """Years, days of the month, weekdays and relative days."""
+    """Years, days of the month, weekdays and relative days.
+
+    >>> [s.text for s in dates("It was set up in 1337 by King Edward III on 3 March.")]
+    ['1337', '3 March']
+    >>> dates("Aid went from 1700 local firms to the 900 others.")
+    ()
+    """
     return tuple(Span(m.start(), m.end(), m.group()) for m in DATE_SPAN.finditer(sentence))
 
 
@@ -251,7 +265,7 @@ def measuring(sentence: str, found: Sequence[Span], spans: Sequence[Span], unit:
 
 # What gives each part of a date; a date in figures gives them all.
 _DATE_PARTS = {
-    "year": re.compile(rf"{_YEAR}|{_NUMERIC_DATE}"),
+    "year": re.compile(rf"\b1\d\d\d|20\d\d\b|{_NUMERIC_DATE}"),  # of a phrase `dates` found
     "month": re.compile(rf"\b{_MONTH}\b|{_NUMERIC_DATE}"),
     "date": re.compile(
         rf"\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\b|\b{_MONTH}\.?\s+\d{{1,2}}\b|{_NUMERIC_DATE}"

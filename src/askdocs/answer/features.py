@@ -21,6 +21,7 @@ from askdocs.answer.candidates import CandidatePool
 from askdocs.answer.entities import (
     Span,
     has_cause,
+    holds_date_part,
     measuring,
     new_spans,
     places,
@@ -29,6 +30,7 @@ from askdocs.answer.entities import (
     words,
 )
 from askdocs.answer.question import (
+    DATE,
     KINDS,
     NAME,
     NUMBER,
@@ -181,6 +183,12 @@ def kind_match(
         # New numbers, but none of what is asked: "six weeks" for "how much did X pay"
         # (each number judged by its own unit words, not by the sentence's other numbers).
         return 0.5
+    if (
+        analysis.kind == DATE
+        and analysis.date_part
+        and not any(holds_date_part(s.text, analysis.date_part) for s in found)
+    ):
+        return 0.5  # a new date, but not the part asked: "last year" for "in which year"
     if analysis.kind == PERSON and not any(_person_like(sentence, s) for s in found):
         return 0.5  # a new name, but nothing marks it as a person's
     if analysis.kind == PLACE and not new_spans(places(sentence), question_words):
