@@ -209,12 +209,13 @@ REFUSAL_RULES = {
     "all-units": "… or a count of the things the question names",
     "kinds": "any kind a phrase answers (number, date, person, place, name)",
     "measured": "as the second row, or any amount is asked and the sentence holds no word "
-    "the question says of what is measured",
+    'the question says of what is measured (the rate it is asked per, "per week", aside)',
     "named": "as the row above, or the question asks for the name of something and the "
     'sentence brings it in unnamed ("A US woman is suing HP") or names nothing new, or a '
     'person is asked and every new name is a thing\'s ("the Uefa Cup"), or a count is asked '
     "and every new number measures time, money or a share or labels a rank "
-    '("five weeks after … number one" for "how many copies")',
+    '("five weeks after … number one" for "how many copies"), or "which X" is asked and no '
+    'quoted sentence adds a name ("In which court …")',
 }
 
 
