@@ -265,7 +265,8 @@ def measuring(sentence: str, found: Sequence[Span], spans: Sequence[Span], unit:
 
 # What gives each part of a date; a date in figures gives them all.
 _DATE_PARTS = {
-    "year": re.compile(rf"\b1\d\d\d|20\d\d\b|{_NUMERIC_DATE}"),  # of a phrase `dates` found
+    # of a phrase `dates` found: any year it gave, a decade too ("the 2000s")
+    "year": re.compile(rf"\b(?:1\d\d\d|20\d\d)s?\b|{_NUMERIC_DATE}"),
     "month": re.compile(rf"\b{_MONTH}\b|{_NUMERIC_DATE}"),
     "date": re.compile(
         rf"\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\b|\b{_MONTH}\.?\s+\d{{1,2}}\b|{_NUMERIC_DATE}"
@@ -279,6 +280,8 @@ def holds_date_part(date: str, part: str) -> bool:
 
     >>> holds_date_part("Friday", "year"), holds_date_part("in 2000", "year")
     (False, True)
+    >>> holds_date_part("the 2000s", "year"), holds_date_part("1337", "year")
+    (True, True)
     >>> holds_date_part("March 2004", "date"), holds_date_part("3 March 2004", "date")
     (False, True)
     """
