@@ -50,13 +50,12 @@ from scipy.optimize import minimize
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from askdocs.answer.combiner import QUESTION_FEATURES, REFUSE_MISSING, weights_document
-from askdocs.answer.entities import is_date_name
 from askdocs.answer.extractive import (
+    adds_no_name,
     answer_lacks,
     asks_which,
     copies,
     hard_constraints,
-    names_added,
     question_features,
     quoted,
     refusal_reason,
@@ -458,8 +457,8 @@ def which_adds_name(rows: list[dict]) -> dict:
     asked = [r for r in rows if r["answerable"] and asks_which(r["analysis"])]
     adds = [
         [
-            any(not is_date_name(span.text) for span in names_added(r["analysis"], text))
-            for text, label in zip(r["texts"], r["labels"], strict=True)
+            not adds_no_name(r["analysis"], r["features"][i], text)
+            for i, (text, label) in enumerate(zip(r["texts"], r["labels"], strict=True))
             if label
         ]
         for r in asked

@@ -60,6 +60,8 @@ def test_which_adds_name_counts_which_questions_whose_answering_sentences_name_s
             "texts": texts,
             "labels": np.asarray(labels),
             "answerable": answerable,
+            # every feature present: the sentence's own names decide
+            "features": np.ones((len(texts), len(F.FEATURES))),
         }
 
     rows = [
