@@ -518,31 +518,53 @@ def tune_encoders(rows: list[dict], fold: list[int], k: int, args, started: floa
     return cv_sims, oof_sims, QE.tune(base, rows, seed=args.seed, epochs=args.epochs, lr=args.lr)
 
 
+def synthetic_caches(cache: Path, count: int, seed: int, lr: float) -> tuple[Path, Path]:
+    """Where, beside the row cache, the synthetic questions and the encoder pre-trained on them
+    are kept. Both depend on the corpus, the count and the synthetic seed (the pre-training also
+    on the learning rate), not on the fold split: every split's CV starts from the same one.
+
+    >>> [p.name for p in synthetic_caches(Path("/tmp/rows.pkl"), 6000, 12, 5e-05)]
+    ['rows-synthetic-6000-12.pkl', 'rows-synthetic-6000-12-base-5e-05.pt']
+    """
+    stem = f"{cache.stem}-synthetic-{count}-{seed}"
+    return cache.with_name(f"{stem}.pkl"), cache.with_name(f"{stem}-base-{lr}.pt")
+
+
 def pretrained_base(args, started: float):
     """The bundled MiniLM, pre-trained on --synthetic questions the corpus yields by itself
     (synthetic_questions.py) when asked: every fold's encoder starts from it."""
     base = QE.base_model()
     if not args.synthetic:
         return base
-    cache = (
-        args.cache.with_name(f"{args.cache.stem}-synthetic-{args.synthetic}-{args.seed}.pkl")
+    cache, pretrained = (
+        synthetic_caches(args.cache, args.synthetic, args.synthetic_seed, args.lr)
         if args.cache
-        else None
+        else (None, None)
     )
+    if pretrained and pretrained.exists():
+        import torch
+
+        base.load_state_dict(torch.load(pretrained))
+        log(f"pre-trained encoder read from {pretrained}")
+        return base
     if cache and cache.exists():
         synthetic = pickle.loads(cache.read_bytes())
     else:
         synthetic = SQ.synthetic_rows(
             args.corpus,
             args.synthetic,
-            args.seed,
+            args.synthetic_seed,
             lambda texts: base.encode(texts, batch_size=64, normalize_embeddings=True),
         )
         if cache:
             cache.write_bytes(pickle.dumps(synthetic))
     log(f"{len(synthetic)} synthetic questions at {time.perf_counter() - started:.0f} s")
-    model = QE.tune(base, synthetic, seed=args.seed, epochs=1, lr=args.lr)
+    model = QE.tune(base, synthetic, seed=args.synthetic_seed, epochs=1, lr=args.lr)
     log(f"pre-trained at {time.perf_counter() - started:.0f} s")
+    if pretrained:
+        import torch
+
+        torch.save(model.state_dict(), pretrained)
     return model
 
 
@@ -586,6 +608,13 @@ def main() -> None:
         default=0,
         help="pre-train the question encoder on this many questions the corpus yields by "
         "itself (synthetic_questions.py) before tuning it on the question files",
+    )
+    parser.add_argument(
+        "--synthetic-seed",
+        type=int,
+        default=12,
+        help="seed of the synthetic questions and the pre-training; apart from --seed because "
+        "they see no question file, so one pre-trained encoder serves every fold split",
     )
     parser.add_argument(
         "--ablate",
@@ -647,10 +676,10 @@ def main() -> None:
     oof_rows = list(rows)  # every question seen by an encoder that did not train on it
     encoder = None
     if not args.no_encoder:
+        pre = f"-synthetic-{args.synthetic}-s{args.synthetic_seed}" if args.synthetic else ""
         cache = (
             args.cache.with_name(
-                f"{args.cache.stem}-encoder-{args.epochs}-{args.lr}-{args.seed}"
-                f"{f'-synthetic-{args.synthetic}' if args.synthetic else ''}.pkl"
+                f"{args.cache.stem}-encoder-{args.epochs}-{args.lr}-{args.seed}{pre}.pkl"
             )
             if args.cache
             else None
@@ -804,6 +833,7 @@ def main() -> None:
         "epochs": args.epochs,
         "lr": args.lr,
         "synthetic": args.synthetic,
+        "synthetic_seed": args.synthetic_seed if args.synthetic else None,
         "answer_sentences": ANSWER_SENTENCES,
         "answer_among_candidates": round(
             float(np.mean([r["labels"].any() for r in rows if r["answerable"]])), 3
@@ -861,6 +891,12 @@ def main() -> None:
             "base_model": "all-MiniLM-L6-v2",
             "layers": list(QE.TUNED_LAYERS),
         }
+        if args.synthetic:
+            about["question_encoder"]["pre_trained_on"] = {
+                "synthetic_questions": args.synthetic,
+                "seed": args.synthetic_seed,
+                "made_by": "scripts/synthetic_questions.py",
+            }
     data = weights_document(
         full,
         abstain_model,

@@ -77,3 +77,14 @@ def test_which_adds_name_counts_which_questions_whose_answering_sentences_name_s
         "every_answering_sentence_adds_a_name": 1,
         "some_answering_sentence_adds_a_name": 1,
     }
+
+
+def test_the_synthetic_pre_training_is_kept_apart_from_the_fold_split() -> None:
+    # One pre-trained encoder serves every --seed (the pre-training sees no question file), so
+    # its caches are named by the synthetic seed, the count and the rate, never by --seed.
+    questions, model = F.synthetic_caches(Path("/x/rows.pkl"), 6000, 12, 5e-05)
+    assert (questions.parent, model.parent) == (Path("/x"), Path("/x"))
+    assert questions.name == "rows-synthetic-6000-12.pkl"
+    assert model.name == "rows-synthetic-6000-12-base-5e-05.pt"
+    assert F.synthetic_caches(Path("/x/rows.pkl"), 6000, 13, 5e-05)[1] != model
+    assert F.synthetic_caches(Path("/x/rows.pkl"), 6000, 12, 1e-04)[1] != model
