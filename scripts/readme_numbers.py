@@ -151,6 +151,8 @@ ABLATIONS = {
     "answerer_cv-l2-1.json": "ranker L2 penalty 1.0",
     "answerer_cv-synthetic-6000.json": "question encoder first pre-trained on 6,000 questions "
     "the corpus yields by itself (`--synthetic 6000`, not shipped)",
+    "answerer_cv-seed-13-synthetic-6000.json": "the same on the seed-13 folds "
+    "(`--synthetic 6000 --seed 13`)",
 }
 
 
@@ -170,6 +172,33 @@ def ablation_table() -> str:
             f"| {label} | {bold}{_f(r['cv']['answer_contains'])}{bold} | "
             f"{bold}{_f(dev2['answer_contains'])}{bold} | {_f(r['cv']['top1'])} | {refused} | "
             f"{_f(r['cv']['false_abstentions'])} |"
+        )
+    return "\n".join(lines)
+
+
+SPLITS = {
+    "no-encoder.json": "without the tuned question encoder (`--no-encoder`)",
+    "encoder.json": "shipped (the encoder tuned on the question files)",
+    "synthetic-6000.json": "the encoder first pre-trained on 6,000 synthetic questions "
+    "(`--synthetic 6000`, not shipped)",
+}
+
+
+def splits_table() -> str:
+    """`scripts/cv_splits.py --tag NAME …` (the commands are in the README above the table):
+    the cross-validated figures averaged over eight fold splits."""
+    lines = [
+        "| mean of 8 fold splits | answer_contains | dev2 | top 1 | short answer | cites "
+        "(dev2) | unanswerable refused | false abstentions |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for file, label in SPLITS.items():
+        r = _load(f"cv-splits/{file}")
+        lines.append(
+            f"| {label} | {_f(r['answer_contains'], 4)} | {_f(r['dev2_answer_contains'], 4)} | "
+            f"{_f(r['top1'], 4)} | {_f(r['short_answer_contains'], 4)} | "
+            f"{_f(r['cites_gold_evidence'], 4)} ({_f(r['dev2_cites_gold_evidence'], 4)}) | "
+            f"{r['unanswerable_refused']:.2f} of 19 | {_f(r['false_abstentions'])} |"
         )
     return "\n".join(lines)
 
@@ -439,6 +468,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "eval": eval_table,
     "cv": cv_table,
     "ablations": ablation_table,
+    "splits": splits_table,
     "fusion": fusion_table,
     "abstention-auc": abstention_auc,
     "refusal-rules": refusal_rules_table,
