@@ -5,7 +5,7 @@ README's seed-12 and seed-13 rows differ by 0.07), so a change is judged on the 
 splits. Every split is a dry run of the fitting script with the given options; the means and
 each split's cross-validated figures are printed and written to --out/<tag>.json.
 
-    python scripts/cv_splits.py --tag shipped --index IX --corpus ../shared/data/articles \\
+    python scripts/cv_splits.py --tag no-encoder --index IX --corpus ../shared/data/articles \\
         --cache rows.pkl -- ../shared/data/qa/dev.jsonl ../shared/data/qa/dev2.jsonl --no-encoder
 """
 
@@ -59,6 +59,29 @@ def means(reports: list[dict]) -> dict[str, float]:
     return {k: round(v, 4) for k, v in out.items()}
 
 
+def split_report(args: argparse.Namespace, extra: list[str], report: Path, seed: int) -> dict:
+    """The fitting script's dry-run report on the fold split of this seed."""
+    command = [
+        sys.executable,
+        str(HERE / "fit_answerer.py"),
+        "--index",
+        str(args.index),
+        "--corpus",
+        str(args.corpus),
+        "--dry-run",
+        "--seed",
+        str(seed),
+        "--report",
+        str(report),
+        *(["--cache", str(args.cache)] if args.cache else []),
+        *extra,
+    ]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    out = json.loads(report.read_text())
+    print(f"seed {seed}: answer_contains {out['cv']['answer_contains']}", flush=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tag", required=True)
@@ -71,28 +94,10 @@ def main() -> None:
     args = parser.parse_args()
     extra = [a for a in args.fit_args if a != "--"]
     args.out.mkdir(parents=True, exist_ok=True)
-    reports = []
-    scratch = Path(tempfile.mkdtemp(prefix="cv-splits-"))
-    for seed in args.seeds:
-        report = scratch / f"{args.tag}-{seed}.json"
-        command = [
-            sys.executable,
-            str(HERE / "fit_answerer.py"),
-            "--index",
-            str(args.index),
-            "--corpus",
-            str(args.corpus),
-            "--dry-run",
-            "--seed",
-            str(seed),
-            "--report",
-            str(report),
-            *(["--cache", str(args.cache)] if args.cache else []),
-            *extra,
+    with tempfile.TemporaryDirectory(prefix="cv-splits-") as scratch:
+        reports = [
+            split_report(args, extra, Path(scratch) / f"{args.tag}-{s}.json", s) for s in args.seeds
         ]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-        reports.append(json.loads(report.read_text()))
-        print(f"seed {seed}: answer_contains {reports[-1]['cv']['answer_contains']}", flush=True)
     summary = {
         "seeds": args.seeds,
         "fit_args": extra,
