@@ -536,14 +536,14 @@ def pretrained_base(args, started: float):
     base = QE.base_model()
     if not args.synthetic:
         return base
+    import torch  # loaded already by base_model; here for the pre-trained cache
+
     cache, pretrained = (
         synthetic_caches(args.cache, args.synthetic, args.synthetic_seed, args.lr)
         if args.cache
         else (None, None)
     )
     if pretrained and pretrained.exists():
-        import torch
-
         base.load_state_dict(torch.load(pretrained))
         log(f"pre-trained encoder read from {pretrained}")
         return base
@@ -562,8 +562,6 @@ def pretrained_base(args, started: float):
     model = QE.tune(base, synthetic, seed=args.synthetic_seed, epochs=1, lr=args.lr)
     log(f"pre-trained at {time.perf_counter() - started:.0f} s")
     if pretrained:
-        import torch
-
         torch.save(model.state_dict(), pretrained)
     return model
 
