@@ -495,7 +495,12 @@ def tune_encoders(rows: list[dict], fold: list[int], k: int, args, started: floa
         train = [n for n in range(len(rows)) if fold[n] != f]
         test = [n for n in range(len(rows)) if fold[n] == f]
         model = QE.tune(
-            base, [rows[n] for n in train], seed=args.seed + f, epochs=args.epochs, lr=args.lr
+            base,
+            [rows[n] for n in train],
+            seed=args.seed + f,
+            epochs=args.epochs,
+            lr=args.lr,
+            soup=args.soup,
         )
         for n, sims in zip(test, QE.similarities(model, [rows[n] for n in test]), strict=True):
             cv_sims[f][n] = oof_sims[n] = sims
@@ -509,13 +514,15 @@ def tune_encoders(rows: list[dict], fold: list[int], k: int, args, started: floa
                 seed=args.seed + 10 * f + g,
                 epochs=args.epochs,
                 lr=args.lr,
+                soup=args.soup,
             )
             for n, sims in zip(
                 inner_test, QE.similarities(model, [rows[n] for n in inner_test]), strict=True
             ):
                 cv_sims[f][n] = sims
         log(f"encoder fold {f + 1}/{k} done at {time.perf_counter() - started:.0f} s")
-    return cv_sims, oof_sims, QE.tune(base, rows, seed=args.seed, epochs=args.epochs, lr=args.lr)
+    final = QE.tune(base, rows, seed=args.seed, epochs=args.epochs, lr=args.lr, soup=args.soup)
+    return cv_sims, oof_sims, final
 
 
 def synthetic_caches(cache: Path, count: int, seed: int, lr: float) -> tuple[Path, Path]:
@@ -599,6 +606,12 @@ def main() -> None:
     )
     parser.add_argument("--epochs", type=int, default=3, help="question encoder epochs")
     parser.add_argument("--lr", type=float, default=5e-5, help="question encoder learning rate")
+    parser.add_argument(
+        "--soup",
+        type=int,
+        default=1,
+        help="question encoder: average the weights of this many fits with other seeds",
+    )
     parser.add_argument("--no-encoder", action="store_true", help="fit without a tuned encoder")
     parser.add_argument(
         "--synthetic",
@@ -675,6 +688,7 @@ def main() -> None:
     encoder = None
     if not args.no_encoder:
         pre = f"-synthetic-{args.synthetic}-s{args.synthetic_seed}" if args.synthetic else ""
+        pre += f"-soup{args.soup}" if args.soup > 1 else ""
         cache = (
             args.cache.with_name(
                 f"{args.cache.stem}-encoder-{args.epochs}-{args.lr}-{args.seed}{pre}.pkl"
@@ -830,6 +844,7 @@ def main() -> None:
         "encoder": not args.no_encoder,
         "epochs": args.epochs,
         "lr": args.lr,
+        "soup": args.soup,
         "synthetic": args.synthetic,
         "synthetic_seed": args.synthetic_seed if args.synthetic else None,
         "answer_sentences": ANSWER_SENTENCES,

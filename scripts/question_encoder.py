@@ -36,8 +36,19 @@ def _embed(model, texts: list[str]):
     return model(model.tokenize(texts))["sentence_embedding"]
 
 
-def tune(base, rows: list[dict], seed: int, epochs: int, lr: float):
-    """A copy of `base` whose TUNED_LAYERS are trained on these rows' questions."""
+SOUP_SEED_STEP = 7919
+"""Seed offset between the copies of a soup (a prime, so no copy repeats another fit's seed)."""
+
+
+def tune(base, rows: list[dict], seed: int, epochs: int, lr: float, soup: int = 1):
+    """A copy of `base` whose TUNED_LAYERS are trained on these rows' questions; with `soup` >
+    1, that many copies tuned with other seeds (batch order and shuffling), their weights
+    averaged (a "model soup", Wortsman et al. 2022): with 120-odd training questions one fit
+    depends on its seed, the average less, and it costs nothing at question time."""
+    if soup > 1:
+        return averaged(
+            [tune(base, rows, seed + SOUP_SEED_STEP * k, epochs, lr) for k in range(soup)]
+        )
     import torch
 
     torch.manual_seed(seed)
@@ -68,6 +79,21 @@ def tune(base, rows: list[dict], seed: int, epochs: int, lr: float):
             optimiser.zero_grad()
     model.eval()
     return model
+
+
+def averaged(models: list):
+    """The first model with every weight replaced by the mean of the models' weights."""
+    states = [m.state_dict() for m in models]
+    mean = {
+        name: sum(s[name].float() for s in states) / len(states)
+        if value.is_floating_point()
+        else value
+        for name, value in states[0].items()
+    }
+    out = models[0]
+    out.load_state_dict({name: mean[name].to(states[0][name].dtype) for name in mean})
+    out.eval()
+    return out
 
 
 def similarities(model, rows: list[dict]) -> list[np.ndarray]:

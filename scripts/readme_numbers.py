@@ -181,6 +181,11 @@ SPLITS = {
     "encoder.json": "shipped (the encoder tuned on the question files)",
     "synthetic-6000.json": "the encoder first pre-trained on 6,000 synthetic questions "
     "(`--synthetic 6000`, not shipped)",
+    "soup-3.json": "the encoder the mean of three fits with other seeds (`--soup 3`, not shipped)",
+    "no-encoder-3-folds.json": "without the encoder, each fold fitted on 120 questions "
+    "(`--no-encoder --folds 3`)",
+    "no-encoder-10-folds.json": "without the encoder, each fold fitted on 162 questions "
+    "(`--no-encoder --folds 10`)",
 }
 
 

@@ -88,3 +88,23 @@ def test_the_synthetic_pre_training_is_kept_apart_from_the_fold_split() -> None:
     assert model.name == "rows-synthetic-6000-12-base-5e-05.pt"
     assert F.synthetic_caches(Path("/x/rows.pkl"), 6000, 13, 5e-05)[1] != model
     assert F.synthetic_caches(Path("/x/rows.pkl"), 6000, 12, 1e-04)[1] != model
+
+
+def test_a_soup_averages_the_fits_weights_and_keeps_the_first_fits_structure() -> None:
+    # The shipped encoder is the mean of several fits (question_encoder.tune's soup): each
+    # weight is the mean of theirs, whatever their number, and nothing else of the model moves.
+    torch = __import__("pytest").importorskip("torch")
+    import question_encoder as QE
+
+    fits = []
+    for value in (1.0, 2.0, 6.0):
+        layer = torch.nn.Linear(2, 2)
+        with torch.no_grad():
+            layer.weight.fill_(value)
+            layer.bias.fill_(-value)
+        fits.append(layer)
+    first = fits[0]
+    soup = QE.averaged(fits)
+    assert soup is first and not soup.training
+    assert torch.equal(soup.weight, torch.full((2, 2), 3.0))
+    assert torch.equal(soup.bias, torch.full((2,), -3.0))
