@@ -38,7 +38,7 @@ def _embed(model, texts: list[str]):
 
 SOUP_SEED_STEP = 7919
 """Seed offset between the copies of a soup: far above the seeds fit_answerer's fold fits use
-(its --seed plus 0 to 63), so no copy repeats another fit's seed."""
+(its --seed plus less than ten times the number of folds), so no copy repeats another fit's seed."""
 
 
 def tune(base, rows: list[dict], seed: int, epochs: int, lr: float, soup: int = 1):
