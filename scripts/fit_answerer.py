@@ -687,11 +687,11 @@ def main() -> None:
     oof_rows = list(rows)  # every question seen by an encoder that did not train on it
     encoder = None
     if not args.no_encoder:
-        pre = f"-synthetic-{args.synthetic}-s{args.synthetic_seed}" if args.synthetic else ""
-        pre += f"-soup{args.soup}" if args.soup > 1 else ""
+        variant = f"-synthetic-{args.synthetic}-s{args.synthetic_seed}" if args.synthetic else ""
+        variant += f"-soup{args.soup}" if args.soup > 1 else ""
         cache = (
             args.cache.with_name(
-                f"{args.cache.stem}-encoder-{args.epochs}-{args.lr}-{args.seed}{pre}.pkl"
+                f"{args.cache.stem}-encoder-{args.epochs}-{args.lr}-{args.seed}{variant}.pkl"
             )
             if args.cache
             else None

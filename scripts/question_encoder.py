@@ -85,14 +85,15 @@ def tune(base, rows: list[dict], seed: int, epochs: int, lr: float, soup: int = 
 def averaged(models: list):
     """The first model with every weight replaced by the mean of the models' weights."""
     states = [m.state_dict() for m in models]
-    mean = {
-        name: sum(s[name].float() for s in states) / len(states)
-        if value.is_floating_point()
-        else value
-        for name, value in states[0].items()
-    }
     out = models[0]
-    out.load_state_dict({name: mean[name].to(states[0][name].dtype) for name in mean})
+    out.load_state_dict(
+        {
+            name: (sum(s[name].float() for s in states) / len(states)).to(value.dtype)
+            if value.is_floating_point()
+            else value
+            for name, value in states[0].items()
+        }
+    )
     out.eval()
     return out
 

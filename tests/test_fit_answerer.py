@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import fit_answerer as F
@@ -91,9 +92,9 @@ def test_the_synthetic_pre_training_is_kept_apart_from_the_fold_split() -> None:
 
 
 def test_a_soup_averages_the_fits_weights_and_keeps_the_first_fits_structure() -> None:
-    # The shipped encoder is the mean of several fits (question_encoder.tune's soup): each
-    # weight is the mean of theirs, whatever their number, and nothing else of the model moves.
-    torch = __import__("pytest").importorskip("torch")
+    # fit_answerer --soup N makes the encoder the mean of N fits (question_encoder.tune; measured,
+    # not shipped): each weight is the mean of theirs, and nothing else of the model moves.
+    torch = pytest.importorskip("torch")
     import question_encoder as QE
 
     fits = []
