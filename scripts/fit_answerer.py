@@ -489,40 +489,31 @@ def tune_encoders(rows: list[dict], fold: list[int], k: int, args, started: floa
     the encoder that did not see question n, for fitting the shipped ranker.
     """
     base = pretrained_base(args, started)
+
+    def fit(questions: list[int], seed: int):
+        return QE.tune(
+            base, [rows[n] for n in questions], seed, args.epochs, args.lr, soup=args.soup
+        )
+
     cv_sims: list[dict[int, np.ndarray]] = [{} for _ in range(k)]
     oof_sims: dict[int, np.ndarray] = {}
     for f in range(k):
         train = [n for n in range(len(rows)) if fold[n] != f]
         test = [n for n in range(len(rows)) if fold[n] == f]
-        model = QE.tune(
-            base,
-            [rows[n] for n in train],
-            seed=args.seed + f,
-            epochs=args.epochs,
-            lr=args.lr,
-            soup=args.soup,
-        )
+        model = fit(train, args.seed + f)
         for n, sims in zip(test, QE.similarities(model, [rows[n] for n in test]), strict=True):
             cv_sims[f][n] = oof_sims[n] = sims
         inner = folds_of([rows[n] for n in train], k - 1, args.seed + 100 + f)
         for g in range(k - 1):
             inner_train = [n for n, h in zip(train, inner, strict=True) if h != g]
             inner_test = [n for n, h in zip(train, inner, strict=True) if h == g]
-            model = QE.tune(
-                base,
-                [rows[n] for n in inner_train],
-                seed=args.seed + 10 * f + g,
-                epochs=args.epochs,
-                lr=args.lr,
-                soup=args.soup,
-            )
+            model = fit(inner_train, args.seed + 10 * f + g)
             for n, sims in zip(
                 inner_test, QE.similarities(model, [rows[n] for n in inner_test]), strict=True
             ):
                 cv_sims[f][n] = sims
         log(f"encoder fold {f + 1}/{k} done at {time.perf_counter() - started:.0f} s")
-    final = QE.tune(base, rows, seed=args.seed, epochs=args.epochs, lr=args.lr, soup=args.soup)
-    return cv_sims, oof_sims, final
+    return cv_sims, oof_sims, fit(list(range(len(rows))), args.seed)
 
 
 def synthetic_caches(cache: Path, count: int, seed: int, lr: float) -> tuple[Path, Path]:
