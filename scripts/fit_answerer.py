@@ -328,6 +328,7 @@ def outcome(
             "short_ok": False,
             "words": 0,
             "cites": cited_evidence(row, []),
+            "cites_answered": cited_evidence(row, []),
         }
     scores, probabilities = scored
     picked, compared = quoted(
@@ -362,7 +363,35 @@ def outcome(
         "short_ok": bool(short and golds) and answer_contains(short, golds),
         "words": answer_words(row, picked),
         "cites": cited_evidence(row, [] if abstained else quoted_with_copies(picked, row["texts"])),
+        # What the answer would cite had it not been refused (scripts/cv_compose.py: another
+        # model may decide the refusal).
+        "cites_answered": cited_evidence(row, quoted_with_copies(picked, row["texts"])),
     }
+
+
+OUTCOME_KEYS = (
+    "abstained",
+    "top",
+    "contains",
+    "short",
+    "short_ok",
+    "words",
+    "cites",
+    "cites_answered",
+)
+
+
+def outcome_record(o: dict) -> dict:
+    """One held-out outcome as --outcomes writes it: the question's id, file, type and whether
+    it is answerable (as `row`, which summarise reads), and the OUTCOME_KEYS.
+
+    >>> row = {"id": "q1", "file": "dev.jsonl", "type": "who", "answerable": True, "texts": []}
+    >>> o = {"row": row, **dict.fromkeys(OUTCOME_KEYS, 0)}
+    >>> outcome_record(o)["row"]
+    {'id': 'q1', 'file': 'dev.jsonl', 'type': 'who', 'answerable': True}
+    """
+    row = {key: o["row"][key] for key in ("id", "file", "type", "answerable")}
+    return {"row": row, **{key: o[key] for key in OUTCOME_KEYS}}
 
 
 def evaluate_rows(
@@ -651,6 +680,11 @@ def main() -> None:
     parser.add_argument("--report", type=Path, default=Path("benchmarks/results/answerer_cv.json"))
     parser.add_argument("--dry-run", action="store_true", help="report only, write no weights")
     parser.add_argument(
+        "--outcomes",
+        type=Path,
+        help="also write each question's held-out outcome here (JSON; scripts/cv_compose.py)",
+    )
+    parser.add_argument(
         "--cache",
         type=Path,
         help="keep the collected candidates here (pickle); "
@@ -881,6 +915,9 @@ def main() -> None:
     print(json.dumps({key: v for key, v in report.items() if key != "weights"}, indent=1))
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(report, indent=1) + "\n")
+    if args.outcomes:
+        args.outcomes.parent.mkdir(parents=True, exist_ok=True)
+        args.outcomes.write_text(json.dumps([outcome_record(o) for o in cv_out], indent=0) + "\n")
     if args.dry_run:
         return
     about: dict[str, object] = {

@@ -187,6 +187,8 @@ SPLITS = {
     "no-encoder-10-folds.json": "without the encoder, each fold fitted on 162 questions "
     "(`--no-encoder --folds 10`)",
     "l2-0.1.json": "ranker L2 penalty 0.1 instead of 0.01 (`--l2 0.1`, not shipped)",
+    "refusing-encoder-answering-synthetic.json": "refusals of the shipped fit, answers of the "
+    "`--synthetic 6000` fit (`scripts/cv_compose.py`, not shipped)",
 }
 
 

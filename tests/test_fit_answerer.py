@@ -52,6 +52,17 @@ def test_a_refused_answer_cites_nothing_and_the_summary_averages_answerable_ques
     assert (answered["abstained"], answered["cites"]) == (False, 1.0)
     assert (refused["abstained"], refused["cites"]) == (True, 0.0)
     assert F.summarise([answered, refused])["cites_gold_evidence"] == 0.5
+    # What it would have cited is kept for scripts/cv_compose.py, where another fit refuses.
+    assert (answered["cites_answered"], refused["cites_answered"]) == (1.0, 1.0)
+
+
+def test_an_outcome_record_keeps_what_the_summary_and_the_composition_read() -> None:
+    row = {**_row([[0], [], []], 1), "file": "dev.jsonl"}
+    scores = np.array([2.0, 0.0, -1.0])
+    record = F.outcome_record(F.outcome(row, (scores, F.softmax(scores)), ratio=1.01))
+    assert record["row"] == {"id": "q1", "file": "dev.jsonl", "type": "who", "answerable": True}
+    assert set(record) == {"row", *F.OUTCOME_KEYS}
+    assert F.summarise([record])["answer_contains"] == 1.0
 
 
 def test_which_adds_name_counts_which_questions_whose_answering_sentences_name_something() -> None:
