@@ -680,6 +680,13 @@ def main() -> None:
     parser.add_argument("--report", type=Path, default=Path("benchmarks/results/answerer_cv.json"))
     parser.add_argument("--dry-run", action="store_true", help="report only, write no weights")
     parser.add_argument(
+        "--answering",
+        type=Path,
+        help="a weights file fitted before (with --synthetic) whose model chooses the answer's "
+        "sentences once this fit's has decided not to refuse; embedded in --out, its encoder "
+        "layers file must lie beside --out",
+    )
+    parser.add_argument(
         "--outcomes",
         type=Path,
         help="also write each question's held-out outcome here (JSON; scripts/cv_compose.py)",
@@ -938,6 +945,12 @@ def main() -> None:
                 "seed": args.synthetic_seed,
                 "made_by": "scripts/synthetic_questions.py",
             }
+    if args.answering:
+        answering = json.loads(args.answering.read_text())
+        layers_file = answering.get("question_encoder", {}).get("file")
+        if layers_file and not (args.out.parent / layers_file).is_file():
+            sys.exit(f"{layers_file} (of {args.answering}) must lie beside {args.out}")
+        about["answering"] = answering
     data = weights_document(
         full,
         abstain_model,

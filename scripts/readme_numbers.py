@@ -178,7 +178,7 @@ def ablation_table() -> str:
 
 SPLITS = {
     "no-encoder.json": "without the tuned question encoder (`--no-encoder`)",
-    "encoder.json": "shipped (the encoder tuned on the question files)",
+    "encoder.json": "the encoder tuned on the question files (shipped before the answering model)",
     "synthetic-6000.json": "the encoder first pre-trained on 6,000 synthetic questions "
     "(`--synthetic 6000`, not shipped)",
     "soup-3.json": "the encoder the mean of three fits with other seeds (`--soup 3`, not shipped)",
@@ -187,8 +187,8 @@ SPLITS = {
     "no-encoder-10-folds.json": "without the encoder, each fold fitted on 162 questions "
     "(`--no-encoder --folds 10`)",
     "l2-0.1.json": "ranker L2 penalty 0.1 instead of 0.01 (`--l2 0.1`, not shipped)",
-    "refusing-encoder-answering-synthetic.json": "refusals of the shipped fit, answers of the "
-    "`--synthetic 6000` fit (`scripts/cv_compose.py`, not shipped)",
+    "refusing-encoder-answering-synthetic.json": "**shipped**: refusals of the tuned-encoder "
+    "row, answers of the `--synthetic 6000` fit (`scripts/cv_compose.py`)",
 }
 
 

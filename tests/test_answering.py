@@ -194,3 +194,48 @@ def test_citation_outside_its_passage_is_refused() -> None:
     assert make_citation(1, passage, article, 5, 9).quote == "Two."
     with pytest.raises(CitationError, match="outside passage"):
         make_citation(1, passage, article, 10, 16)
+
+
+def _weights(folder: Path, sign: float, threshold: float, **more: object) -> Path:
+    """Weights ranking by +/- sim_question alone; the answer's probability is 1 / (1 + e^-2)."""
+    import json
+
+    from askdocs.answer.combiner import QUESTION_FEATURES, weights_document
+    from askdocs.answer.features import FEATURES
+
+    n, m = len(FEATURES), len(QUESTION_FEATURES)
+    ranker = ([0.0] * n, [1.0] * n, [sign * (f == "sim_question") for f in FEATURES])
+    data = weights_document(ranker, ([0.0] * m, [1.0] * m, [0.0] * m, 2.0), threshold, 0.0, 1.01)
+    data.update(more)
+    folder.mkdir(exist_ok=True)
+    path = folder / "weights.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_the_answering_model_chooses_the_quote_and_the_first_model_the_refusal(
+    tmp_path: Path, fake_embedder, articles_dir: Path
+) -> None:
+    import json
+
+    question = "How much will the new Harbourton bridge cost?"
+
+    def ask(weights: Path) -> object:
+        assistant = Assistant(
+            index_dir=tmp_path / "index", embedder=fake_embedder, answer_weights=str(weights)
+        )
+        assistant.ingest([articles_dir])
+        return assistant.ask(question)
+
+    # Alone, the sentence most like the question and the one least like it.
+    most = ask(_weights(tmp_path / "most", 1.0, 0.5))
+    least_file = _weights(tmp_path / "least", -1.0, 0.5)
+    least = ask(least_file)
+    assert most.citations[0].quote != least.citations[0].quote
+    answering = json.loads(least_file.read_text())
+    # Together: the first model lets the answer through, the answering model chooses it.
+    both = ask(_weights(tmp_path / "both", 1.0, 0.5, answering=answering))
+    assert [c.quote for c in both.citations] == [c.quote for c in least.citations]
+    # The first model's refusal holds whatever the answering model would quote.
+    refused = ask(_weights(tmp_path / "refused", 1.0, 0.99, answering=answering))
+    assert refused.abstained and refused.text == CANNOT_ANSWER

@@ -142,3 +142,23 @@ def test_the_refusal_rule_is_read_from_the_weights_and_checked(tmp_path: Path) -
     (tmp_path / "bad.json").write_text(json.dumps(data))
     with pytest.raises(CombinerError, match="unknown refuse_missing rule 'sometimes'"):
         Combiner.load(str(tmp_path / "bad.json"))
+
+
+def test_an_answering_model_is_read_from_its_own_document_and_hashed(tmp_path: Path) -> None:
+    # fit_answerer --answering embeds a second fit whose model chooses what to quote once the
+    # first has decided not to refuse (Combiner.answering): it is a whole weights document.
+    answering = json.loads(write_weights(tmp_path, extra_sentence_per_word=0.02).read_text())
+    path = write_weights(tmp_path, answering=answering)
+    combiner = Combiner.load(str(path))
+    assert combiner.answering is not None and combiner.answering.answering is None
+    assert combiner.answering.extra_sentence_per_word == 0.02
+    assert combiner.extra_sentence_per_word == 0.5
+    before = Settings(answer_weights=str(path)).settings_hash()
+    answering["extra_sentence_per_word"] = 0.03
+    (tmp_path / "other").mkdir()
+    other = write_weights(tmp_path / "other", answering=answering)
+    assert Settings(answer_weights=str(other)).settings_hash() != before
+    answering["format"] = 99
+    (tmp_path / "bad").mkdir()  # a new path: loaded weights are cached by name
+    with pytest.raises(CombinerError, match="format 99"):
+        Combiner.load(str(write_weights(tmp_path / "bad", answering=answering)))

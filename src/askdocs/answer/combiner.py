@@ -101,6 +101,11 @@ class Combiner:
     # Chooses the short answer among a sentence's phrases of the asked kind (short.py); a file
     # fitted before there was one takes the phrase nearest the focus words.
     short: SpanRanker = NEAREST_FOCUS
+    # The model that chooses the answer's sentences once this one has decided not to refuse
+    # (a weights document of its own, fitted with the question encoder pre-trained on
+    # synthetic questions: it ranks better, but its choices would refuse fewer unanswerable
+    # questions; scripts/cv_compose.py measures the two together). None: this one answers.
+    answering: Combiner | None = None
 
     def scores(self, matrix: np.ndarray) -> np.ndarray:
         """The combined score of each row of a feature matrix (columns in `features` order)."""
@@ -126,6 +131,7 @@ class Combiner:
             )
         ranker, abstain = data["ranker"], data["abstain"]
         encoder = data.get("question_encoder")
+        answering = data.get("answering")
         short = data.get("short")
         if short is not None and tuple(short["features"]) != SPAN_FEATURES:
             raise CombinerError(
@@ -164,6 +170,9 @@ class Combiner:
             )
             if short
             else NEAREST_FOCUS,
+            answering=(
+                cls.from_json(name, json.dumps(answering)) if answering is not None else None
+            ),
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -25,7 +25,13 @@ from askdocs.answer.entities import (
     unit_window,
     words,
 )
-from askdocs.answer.features import FEATURES, Similarities, feature_matrix, leaves_unnamed
+from askdocs.answer.features import (
+    FEATURES,
+    Similarities,
+    feature_matrix,
+    leaves_unnamed,
+    rank_scores,
+)
 from askdocs.answer.question import (
     MONEY,
     NAME,
@@ -156,6 +162,7 @@ class ExtractiveAnswerer:
         max_sentences: int = 2,
         abstain: bool = True,
         question_encoder: Callable[[str], np.ndarray] | None = None,
+        answering_encoder: Callable[[str], np.ndarray] | None = None,
     ) -> None:
         if max_articles <= 0:
             raise ValueError(f"max_articles must be > 0, got {max_articles}")
@@ -173,6 +180,8 @@ class ExtractiveAnswerer:
         # The ranker's own question encoder (encoder.py); without it (another embedding model,
         # whose sentence vectors it was not tuned against) the plain question vector stands in.
         self.question_encoder = question_encoder
+        # The encoder of the combiner's answering model (Combiner.answering), when it has one.
+        self.answering_encoder = answering_encoder
 
     def analyse(self, question: str, latest_turn: str | None = None) -> QuestionAnalysis:
         """The question's analysis; in a follow-up the latest turn says what is asked."""
@@ -279,6 +288,19 @@ class ExtractiveAnswerer:
         )
         if refusal:
             return ExtractiveAnswer([], confidence, refusal)
+        short_model = c.short
+        if c.answering is not None:
+            # Not refused: the answering model chooses what to quote.
+            scored = self._rescored(scored, c.answering)
+            chosen, compared = quoted(
+                scored.analysis,
+                texts,
+                scored.scores,
+                scored.probabilities,
+                self.max_sentences,
+                c.answering.extra_sentence_per_word,
+            )
+            short_model = c.answering.short
         citations, claims = [], []
         for index, same in zip(chosen, copies(chosen, texts), strict=True):
             # The sentence is said once; each copy of its story is one more source for it.
@@ -291,11 +313,25 @@ class ExtractiveAnswerer:
         short = (
             None
             if compared
-            else short_answer(
-                scored.analysis, best.text, self.combiner.short, scored.pool.common_words
-            )
+            else short_answer(scored.analysis, best.text, short_model, scored.pool.common_words)
         )
         return ExtractiveAnswer(citations, confidence, short_answer=short, claims=claims)
+
+    def _rescored(self, scored: ScoredPool, model: Combiner) -> ScoredPool:
+        """The pool scored by another combiner (the answering model), its tuned-encoder columns
+        from that model's own encoder (or the plain question cosine without one, as in
+        `features`)."""
+        matrix = scored.features.copy()
+        sims = (
+            scored.pool.vectors @ self.answering_encoder(scored.analysis.text)
+            if self.answering_encoder
+            else matrix[:, FEATURES.index("sim_question")]
+        )
+        matrix[:, FEATURES.index("sim_tuned")] = sims
+        matrix[:, FEATURES.index("rank_tuned")] = rank_scores(sims)
+        texts = [candidate.text for candidate in scored.pool.candidates]
+        scores = hard_constraints(model.scores(matrix), matrix, texts)
+        return replace(scored, features=matrix, scores=scores, probabilities=softmax(scores))
 
     @staticmethod
     def _cite(scored: ScoredPool, index: int, key: int) -> Citation:

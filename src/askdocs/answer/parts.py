@@ -120,6 +120,9 @@ class AnswerParts:
             # 0 answers whatever it finds: no off-topic, year or probability refusal.
             abstain=s.abstain_threshold != 0,
             question_encoder=self._question_encoder(combiner),
+            answering_encoder=(
+                self._question_encoder(combiner.answering) if combiner.answering else None
+            ),
         )
 
     def _term_rarity(self, terms: Iterable[str]) -> dict[str, float]:
