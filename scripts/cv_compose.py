@@ -74,12 +74,7 @@ def summary(outcomes: list[dict], files: list[str]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tag", required=True)
-    parser.add_argument("--index", type=Path, required=True)
-    parser.add_argument("--corpus", type=Path, required=True)
-    parser.add_argument("--cache", type=Path, help="fit_answerer's row cache (strongly advised)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(cv_splits.SEEDS))
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/cv-splits"))
+    cv_splits.split_arguments(parser)
     parser.add_argument("--refusing", default="", help="fit_answerer options of the refusing fit")
     parser.add_argument("--answering", default="", help="fit_answerer options of the answering fit")
     parser.add_argument("questions", nargs=argparse.REMAINDER, help="-- then the question files")

@@ -82,14 +82,19 @@ def split_report(args: argparse.Namespace, extra: list[str], report: Path, seed:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def split_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every eight-split script takes (this one and cv_compose.py)."""
     parser.add_argument("--tag", required=True)
     parser.add_argument("--index", type=Path, required=True)
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--cache", type=Path, help="fit_answerer's row cache (strongly advised)")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/cv-splits"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    split_arguments(parser)
     parser.add_argument("fit_args", nargs=argparse.REMAINDER, help="-- then fit_answerer's")
     args = parser.parse_args()
     extra = [a for a in args.fit_args if a != "--"]

@@ -269,14 +269,7 @@ class ExtractiveAnswerer:
         c = self.combiner
         confidence = c.answerable(scored.question_features())
         texts = [candidate.text for candidate in scored.pool.candidates]
-        chosen, compared = quoted(
-            scored.analysis,
-            texts,
-            scored.scores,
-            scored.probabilities,
-            self.max_sentences,
-            c.extra_sentence_per_word,
-        )
+        chosen, compared = self._quoted(scored, texts, c)
         refusal = self.abstain and refusal_reason(
             scored.features,
             chosen[0],
@@ -291,15 +284,8 @@ class ExtractiveAnswerer:
         short_model = c.short
         if c.answering is not None:
             # Not refused: the answering model chooses what to quote.
-            scored = self._rescored(scored, c.answering)
-            chosen, compared = quoted(
-                scored.analysis,
-                texts,
-                scored.scores,
-                scored.probabilities,
-                self.max_sentences,
-                c.answering.extra_sentence_per_word,
-            )
+            scored = self._rescored(scored, texts, c.answering)
+            chosen, compared = self._quoted(scored, texts, c.answering)
             short_model = c.answering.short
         citations, claims = [], []
         for index, same in zip(chosen, copies(chosen, texts), strict=True):
@@ -317,7 +303,20 @@ class ExtractiveAnswerer:
         )
         return ExtractiveAnswer(citations, confidence, short_answer=short, claims=claims)
 
-    def _rescored(self, scored: ScoredPool, model: Combiner) -> ScoredPool:
+    def _quoted(
+        self, scored: ScoredPool, texts: Sequence[str], model: Combiner
+    ) -> tuple[list[int], bool]:
+        """The candidates `model` would quote (its extra-sentence threshold), best first."""
+        return quoted(
+            scored.analysis,
+            texts,
+            scored.scores,
+            scored.probabilities,
+            self.max_sentences,
+            model.extra_sentence_per_word,
+        )
+
+    def _rescored(self, scored: ScoredPool, texts: Sequence[str], model: Combiner) -> ScoredPool:
         """The pool scored by another combiner (the answering model), its tuned-encoder columns
         from that model's own encoder (or the plain question cosine without one, as in
         `features`)."""
@@ -329,7 +328,6 @@ class ExtractiveAnswerer:
         )
         matrix[:, FEATURES.index("sim_tuned")] = sims
         matrix[:, FEATURES.index("rank_tuned")] = rank_scores(sims)
-        texts = [candidate.text for candidate in scored.pool.candidates]
         scores = hard_constraints(model.scores(matrix), matrix, texts)
         return replace(scored, features=matrix, scores=scores, probabilities=softmax(scores))
 
