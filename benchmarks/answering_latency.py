@@ -1,5 +1,7 @@
 """What the answering model costs per question: the shipped answer weights against the same
-weights without their answering model (Combiner.answering), in one process, on one index.
+weights without their answering model (Combiner.answering), or against another weights file
+(`--against`, e.g. an earlier release's, its layers files beside it), in one process, on one
+index.
 
 Each question is asked of both, one after the other, the order alternating from question to
 question, so that the machine's drift over the run weighs on both alike; each side has its own
@@ -7,6 +9,8 @@ embedder and caches. Writes benchmarks/results/answering-latency.json.
 
     python benchmarks/answering_latency.py --index IX \\
         ../shared/data/qa/dev.jsonl ../shared/data/qa/dev2.jsonl
+    python benchmarks/answering_latency.py --index IX --against OLD/default.json \\
+        --out benchmarks/results/answering-latency-against-OLD.json QUESTIONS...
 """
 
 from __future__ import annotations
@@ -50,6 +54,12 @@ def main() -> None:
     parser.add_argument("questions", nargs="+", type=Path)
     parser.add_argument("--index", type=Path, required=True)
     parser.add_argument(
+        "--against",
+        type=Path,
+        help="weights file to compare with (default: the shipped ones without their answering "
+        "model); written as `without`",
+    )
+    parser.add_argument(
         "--out", type=Path, default=Path("benchmarks/results/answering-latency.json")
     )
     args = parser.parse_args()
@@ -62,7 +72,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         sides = {
             "without": Assistant(
-                index_dir=args.index, answer_weights=str(without_answering(Path(folder)))
+                index_dir=args.index,
+                answer_weights=str(args.against or without_answering(Path(folder))),
             ),
             "with": Assistant(index_dir=args.index),
         }
@@ -78,6 +89,7 @@ def main() -> None:
                 times[name].append(time.perf_counter() - started)
     result = {
         "date": date.today().isoformat(),
+        "without_is": str(args.against) if args.against else "shipped weights, no answering model",
         "questions": len(questions),
         **{
             name: {

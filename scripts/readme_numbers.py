@@ -118,7 +118,7 @@ def cv_table() -> str:
     ]  # fmt: skip
     lines = [
         f"| {cv['questions']} questions of dev + dev2 ({answerable} answerable) "
-        "| cross-validated | training (shipped weights) |",
+        "| cross-validated | training |",
         "|---|---|---|",
         *(f"| {a} | {b} | {c} |" for a, b, c in rows),
         "",
@@ -130,11 +130,11 @@ def cv_table() -> str:
 
 
 ABLATIONS = {
-    "answerer_cv.json": "everything (shipped)",
+    "answerer_cv.json": "everything (one model with the tuned encoder)",
     "answerer_cv-seed-13.json": "the same fit on other folds (`--seed 13`)",
     "answerer_cv-seed-13-no-story.json": "those folds without the story signals "
     "(`--seed 13 --ablate article_coverage near_best`)",
-    "answerer_cv-no-encoder.json": "without the tuned question encoder",
+    "answerer_cv-no-encoder.json": "without the tuned question encoder (the shipped refusing model)",
     "answerer_cv-no-parts.json": "without the focus and context vectors",
     "answerer_cv-no-kinds.json": "without the answer-kind features (new name / number / date / "
     "place / cause, nearness)",
@@ -187,7 +187,9 @@ SPLITS = {
     "no-encoder-10-folds.json": "without the encoder, each fold fitted on 162 questions "
     "(`--no-encoder --folds 10`)",
     "l2-0.1.json": "ranker L2 penalty 0.1 instead of 0.01 (`--l2 0.1`, not shipped)",
-    "refusing-encoder-answering-synthetic.json": "**shipped**: refusals of the tuned-encoder "
+    "refusing-encoder-answering-synthetic.json": "refusals of the tuned-encoder row, answers of "
+    "the `--synthetic 6000` fit (`scripts/cv_compose.py`; shipped before this release)",
+    "refusing-no-encoder-answering-synthetic.json": "**shipped**: refusals of the `--no-encoder` "
     "row, answers of the `--synthetic 6000` fit (`scripts/cv_compose.py`)",
 }
 

@@ -74,6 +74,14 @@ def test_encoder_layers_must_be_the_fitted_file(tmp_path: Path) -> None:
         load_encoder(layers, "0" * 64, tmp_path)
 
 
+def shipped_tuned_model() -> Combiner:
+    """The shipped model that has a tuned question encoder: the answering model (the refusing
+    model ranks with the plain question vector, so no second tuned pass runs per question)."""
+    combiner = Combiner.load("default")
+    assert combiner.encoder_layers is None and combiner.answering is not None
+    return combiner.answering
+
+
 @pytest.mark.slow
 def test_shipped_question_encoder_is_the_tuned_model_run_in_numpy() -> None:
     """The numpy encoder with the shipped layers computes what torch computes with them, and
@@ -84,7 +92,7 @@ def test_shipped_question_encoder_is_the_tuned_model_run_in_numpy() -> None:
 
     from askdocs.embeddings import resolve_model_path
 
-    combiner = Combiner.load("default")
+    combiner = shipped_tuned_model()
     assert combiner.encoder_layers is not None and combiner.encoder_layers.is_file()
     folder = resolve_model_path(combiner.encoder_base_model)
     numpy_encoder = load_encoder(combiner.encoder_layers, combiner.encoder_sha256, folder)
@@ -118,7 +126,7 @@ def test_tuned_layers_continue_from_the_retrieval_pass_exactly(
 
     # Questions run in numpy until torch holds the model; another test may have loaded it.
     monkeypatch.setattr(embeddings, "_MODELS", {})
-    combiner = Combiner.load("default")
+    combiner = shipped_tuned_model()
     folder = resolve_model_path(combiner.encoder_base_model)
     first = combiner.encoder_first_layer
     tuned = load_encoder(combiner.encoder_layers, combiner.encoder_sha256, folder, first)
