@@ -134,7 +134,8 @@ ABLATIONS = {
     "answerer_cv-seed-13.json": "the same fit on other folds (`--seed 13`)",
     "answerer_cv-seed-13-no-story.json": "those folds without the story signals "
     "(`--seed 13 --ablate article_coverage near_best`)",
-    "answerer_cv-no-encoder.json": "without the tuned question encoder (the shipped refusing model)",
+    "answerer_cv-no-encoder.json": "without the tuned question encoder "
+    "(the shipped refusing model)",
     "answerer_cv-no-parts.json": "without the focus and context vectors",
     "answerer_cv-no-kinds.json": "without the answer-kind features (new name / number / date / "
     "place / cause, nearness)",
