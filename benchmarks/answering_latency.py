@@ -33,7 +33,7 @@ WARM_UP = 5
 
 def without_answering(folder: Path) -> Path:
     """The packaged default weights without their answering model, with the refusing model's
-    encoder layers beside them."""
+    encoder layers beside them when it has any (the shipped one has none)."""
     data = json.loads(weights_text("default"))
     data.pop("answering", None)
     layers = data.get("question_encoder", {}).get("file")

@@ -1,5 +1,6 @@
 """Extractive answering, citations and follow-ups, on the fake embedder."""
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -198,8 +199,6 @@ def test_citation_outside_its_passage_is_refused() -> None:
 
 def _weights(folder: Path, sign: float, threshold: float, **more: object) -> Path:
     """Weights ranking by +/- sim_question alone; the answer's probability is 1 / (1 + e^-2)."""
-    import json
-
     from askdocs.answer.combiner import QUESTION_FEATURES, weights_document
     from askdocs.answer.features import FEATURES
 
@@ -216,8 +215,6 @@ def _weights(folder: Path, sign: float, threshold: float, **more: object) -> Pat
 def test_the_answering_model_chooses_the_quote_and_the_first_model_the_refusal(
     tmp_path: Path, fake_embedder, articles_dir: Path
 ) -> None:
-    import json
-
     question = "How much will the new Harbourton bridge cost?"
 
     def ask(weights: Path) -> object:
