@@ -4,7 +4,6 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from askdocs.api import Assistant
@@ -15,7 +14,7 @@ from askdocs.retrieval import (
     reciprocal_rank_fusion,
     relative_score_fusion,
 )
-from askdocs.types import CANNOT_ANSWER, Chunk, Filters, Passage
+from askdocs.types import CANNOT_ANSWER, Chunk, ChunkHit, Filters, Passage
 from conftest import FakeEmbeddings
 
 
@@ -133,9 +132,9 @@ def test_comparison_questions_search_each_side() -> None:
     assert comparison_parts("Which bridge did the council approve?") is None
 
 
-def _item(chunk_id: str, article_id: str) -> tuple[Passage, np.ndarray]:
+def _item(chunk_id: str, article_id: str) -> ChunkHit:
     chunk = Chunk(chunk_id, article_id, 0, "text", 0, 4)
-    return Passage(chunk=chunk, score=0.5, title="t", source="s"), np.zeros(2)
+    return ChunkHit(chunk_id, 0.5, Passage(chunk=chunk, score=0.5, title="t", source="s"))
 
 
 def test_fusion_helpers() -> None:
@@ -144,9 +143,38 @@ def test_fusion_helpers() -> None:
     assert relative_score_fusion({"a": 0.9, "b": 0.2}, {"a": 0.0, "b": 0.0}, 1, 1) == ["a", "b"]
     assert relative_score_fusion({"a": 0.5, "b": 0.5}, {"a": 0.0, "b": 7.0}, 1, 1) == ["b", "a"]
     ranked = [_item("1", "x"), _item("2", "x"), _item("3", "x"), _item("4", "y")]
-    assert [p.chunk.id for p, _ in cap_per_article(ranked, 2)] == ["1", "2", "4", "3"]
+    assert [h.chunk_id for h in cap_per_article(ranked, 2)] == ["1", "2", "4", "3"]
     merged = interleave([[_item("1", "x"), _item("2", "x")], [_item("1", "x"), _item("9", "z")]])
-    assert [p.chunk.id for p, _ in merged] == ["1", "2", "9"]
+    assert [h.chunk_id for h in merged] == ["1", "2", "9"]
+
+
+def test_passages_read_after_fusion_equal_those_read_with_every_candidate(
+    ingested: Assistant,
+) -> None:
+    # The default search reads only the final k passages' texts; a per-article cap reads every
+    # candidate's up front. A cap no article reaches changes nothing else, so both must give
+    # the same passages with the same (cosine) scores, in every mode.
+    for mode in ("hybrid", "dense", "keyword"):
+        lazy = ingested.variant(retrieval=mode, k=4)
+        eager = ingested.variant(retrieval=mode, k=4, max_per_article=100)
+        for question in ("Which bridge did the council approve?", "Who won the chess title?"):
+            got = lazy.pipeline.retriever(None, None).search(question)
+            want = eager.pipeline.retriever(None, None).search(question)
+            assert got, (mode, question)
+            assert [(p.chunk, p.title, p.source) for p in got] == [
+                (p.chunk, p.title, p.source) for p in want
+            ]
+            assert [p.score for p in got] == pytest.approx([p.score for p in want])
+
+
+def test_a_per_article_cap_spreads_the_passages(ingested: Assistant) -> None:
+    passages = (
+        ingested.variant(max_per_article=1, k=3)
+        .pipeline.retriever(None, None)
+        .search("Which bridge did the council approve?")
+    )
+    articles = [p.chunk.article_id for p in passages]
+    assert len(articles) == 3 and len(set(articles)) == 3
 
 
 def test_an_emptied_index_abstains_in_every_mode(ingested: Assistant, articles_dir: Path) -> None:

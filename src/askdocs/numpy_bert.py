@@ -210,16 +210,37 @@ class NumpyBert:
         return scaled * self.w[name + ".weight"] + self.w[name + ".bias"]
 
 
+_ERF_P = np.float32(0.3275911)
+_ERF_COEFFICIENTS = tuple(
+    np.float32(c) for c in (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)
+)
+_INVERSE_SQRT2 = np.float32(1.0 / np.sqrt(2.0))
+
+
 def _gelu(x: np.ndarray) -> np.ndarray:
     """GELU with the exact error function (as BERT's "gelu"), via Abramowitz-Stegun 7.1.26
-    (absolute error below 1.5e-7: far under float32 rounding of the activations)."""
-    z = np.abs(x) / np.float32(np.sqrt(2.0))
-    t = 1.0 / (1.0 + np.float32(0.3275911) * z)
-    poly = np.zeros_like(t)
-    for coefficient in (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592):
-        poly = (poly + np.float32(coefficient)) * t
-    erf = np.sign(x) * (1.0 - poly * np.exp(-z * z))
-    return (0.5 * x * (1.0 + erf)).astype(np.float32)
+    (absolute error below 1.5e-7: far under float32 rounding of the activations). Computed in
+    place in two float32 buffers: a question's 30 x 1536 activations went through a dozen
+    temporaries before (0.30 against 0.23 ms a call, eight calls a question)."""
+    z = np.abs(x)
+    z *= _INVERSE_SQRT2
+    t = z * _ERF_P
+    t += 1.0
+    np.reciprocal(t, out=t)
+    poly = t * _ERF_COEFFICIENTS[0]
+    for coefficient in _ERF_COEFFICIENTS[1:]:
+        poly += coefficient
+        poly *= t
+    z *= z
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    poly *= z
+    np.subtract(1.0, poly, out=poly)  # erf(|x| / sqrt 2)
+    poly *= np.sign(x)
+    poly += 1.0
+    poly *= x
+    poly *= 0.5
+    return poly.astype(np.float32, copy=False)
 
 
 def pool_spans(

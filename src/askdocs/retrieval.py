@@ -18,7 +18,7 @@ from langchain_core.embeddings import Embeddings
 
 from askdocs.index.keywords import content_terms
 from askdocs.index.store import ChromaStore
-from askdocs.types import Filters, Passage
+from askdocs.types import ChunkHit, Filters, Passage
 
 KEYWORD_CACHE_WAIT_SECONDS = 1.0
 """How long a hybrid search waits for a keyword cache being filled from Chroma before it
@@ -75,9 +75,20 @@ class PassageSearch:
         if self.max_per_article:
             ranked = cap_per_article(ranked, self.max_per_article)
         if not self.mmr or parts:
-            return [p for p, _ in ranked[:k]]
-        chosen = mmr_select(query_vector, [v for _, v in ranked], k, self.mmr_lambda)
-        return [ranked[i][0] for i in chosen]
+            return self._passages(ranked[:k])
+        chosen = mmr_select(query_vector, [hit.vector for hit in ranked], k, self.mmr_lambda)
+        return self._passages([ranked[i] for i in chosen])
+
+    def _passages(self, hits: Sequence[ChunkHit]) -> list[Passage]:
+        """The hits' passages, those not read yet read in one go, scored as found."""
+        unread = [hit.chunk_id for hit in hits if hit.passage is None]
+        read = {p.chunk.id: p for p, _ in self.store.get_chunks(unread, vectors=False)}
+        passages = []
+        for hit in hits:
+            passage = hit.passage or read.get(hit.chunk_id)
+            if passage is not None:  # None: deleted since the search (another writer)
+                passages.append(replace(passage, score=hit.score))
+        return passages
 
     def _mode(self) -> str:
         """The configured mode, except that hybrid search runs dense-only while this machine's
@@ -92,23 +103,31 @@ class PassageSearch:
 
     def _ranked(
         self, query: str, fetch: int, filters: Filters | None, mode: str
-    ) -> tuple[np.ndarray, list[tuple[Passage, np.ndarray]]]:
-        """Candidates for one query, best first, with their vectors."""
+    ) -> tuple[np.ndarray, list[ChunkHit]]:
+        """Candidates for one query, best first. Their passages are read here only when
+        capping per article needs their articles, their vectors only for MMR; otherwise only
+        the final k passages are read (`_passages`)."""
         query_vector = np.asarray(self.embedder.embed_query(query))
-        found: dict[str, tuple[Passage, np.ndarray]] = {}
+        passages, vectors = bool(self.max_per_article), self.mmr
+        found: dict[str, ChunkHit] = {}
         dense_ids: list[str] = []
         if mode != "keyword":
-            dense = self.store.search(query_vector, fetch, filters)
-            found.update((p.chunk.id, (p, v)) for p, v in dense)
-            dense_ids = [p.chunk.id for p, _ in dense]
+            dense = self.store.search(query_vector, fetch, filters, passages, vectors)
+            found.update((hit.chunk_id, hit) for hit in dense)
+            dense_ids = [hit.chunk_id for hit in dense]
         keyword_scores: dict[str, float] = {}
         if mode != "dense":
             hits = self.store.keywords.search(query, fetch, filters, also_score=dense_ids)
             keyword_scores = {hit.chunk_id: hit.score for hit in hits}
             missing = [hit.chunk_id for hit in hits if hit.chunk_id not in found and hit.score > 0]
-            for passage, vector in self.store.get_chunks(missing):
-                similarity = float(vector @ query_vector)
-                found[passage.chunk.id] = (replace(passage, score=similarity), vector)
+            # Every candidate is scored by its cosine similarity, whichever side found it.
+            if passages:
+                for passage, vector in self.store.get_chunks(missing):
+                    score = float(vector @ query_vector)
+                    found[passage.chunk.id] = ChunkHit(passage.chunk.id, score, passage, vector)
+            else:
+                for chunk_id, vector in self.store.chunk_vectors(missing).items():
+                    found[chunk_id] = ChunkHit(chunk_id, float(vector @ query_vector), None, vector)
         keyword_ids = [
             c for c, score in sorted(keyword_scores.items(), key=lambda x: -x[1])
             if c in found and score > 0
@@ -123,7 +142,7 @@ class PassageSearch:
             )
         else:
             order = relative_score_fusion(
-                {c: p.score for c, (p, _) in found.items()},
+                {c: hit.score for c, hit in found.items()},
                 {c: keyword_scores.get(c, 0.0) for c in found},
                 self.dense_weight,
                 self.keyword_weight,
@@ -148,15 +167,13 @@ def comparison_parts(question: str) -> list[str] | None:
     return [f"{match['stem']} {match['a']}", f"{match['stem']} {match['b']}"]
 
 
-def interleave(
-    lists: Sequence[Sequence[tuple[Passage, np.ndarray]]],
-) -> list[tuple[Passage, np.ndarray]]:
-    """Take the best of each list in turn, skipping passages already taken."""
+def interleave(lists: Sequence[Sequence[ChunkHit]]) -> list[ChunkHit]:
+    """Take the best of each list in turn, skipping chunks already taken."""
     merged, seen = [], set()
     for row in itertools.zip_longest(*lists):
         for item in row:
-            if item is not None and item[0].chunk.id not in seen:
-                seen.add(item[0].chunk.id)
+            if item is not None and item.chunk_id not in seen:
+                seen.add(item.chunk_id)
                 merged.append(item)
     return merged
 
@@ -199,15 +216,15 @@ def reciprocal_rank_fusion(rankings: Sequence[tuple[float, Sequence[str]]], k: i
     return sorted(scores, key=lambda item: -scores[item])
 
 
-def cap_per_article(
-    ranked: Sequence[tuple[Passage, np.ndarray]], cap: int
-) -> list[tuple[Passage, np.ndarray]]:
+def cap_per_article(ranked: Sequence[ChunkHit], cap: int) -> list[ChunkHit]:
     """Keep at most `cap` passages per article, so one long article cannot crowd out the rest;
-    the passages over the cap go to the back rather than away (used if nothing else is left)."""
+    the passages over the cap go to the back rather than away (used if nothing else is left).
+    The hits carry their passages (`_ranked` reads them when a cap is set; a hit without one
+    counts as an article of its own)."""
     kept, overflow = [], []
     per_article: dict[str, int] = {}
     for item in ranked:
-        article_id = item[0].chunk.article_id
+        article_id = item.passage.chunk.article_id if item.passage else item.chunk_id
         per_article[article_id] = per_article.get(article_id, 0) + 1
         (kept if per_article[article_id] <= cap else overflow).append(item)
     return kept + overflow

@@ -48,6 +48,19 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class ChunkHit:
+    """A chunk a search found: its id and its cosine similarity to the question, with its
+    passage and its vector when they were read (each read only when a later step needs it:
+    fusion needs neither, and reading the texts of every candidate cost more than the
+    nearest-neighbour search itself)."""
+
+    chunk_id: str
+    score: float
+    passage: Passage | None = None
+    vector: Any = None  # np.ndarray | None (numpy stays out of this module's imports)
+
+
+@dataclass(frozen=True)
 class Citation:
     """A verbatim quote from an article: `article.text[start:end] == quote`."""
 

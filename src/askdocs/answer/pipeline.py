@@ -60,15 +60,20 @@ class QuestionPipeline:
         articles, read = self.store.articles_with_chunks(p.chunk.article_id for p in passages)
         # Chunks whose article record is missing come from an interrupted ingest: never cite them.
         passages = [p for p in passages if p.chunk.article_id in articles]
-        self.load_sentence_vectors([p.chunk for p in passages], articles)
-        return Retrieved(passages, articles, self.chunks_of(articles, read))
+        loaded: set[str] = set()
+        self.load_sentence_vectors([p.chunk for p in passages], articles, loaded)
+        return Retrieved(passages, articles, self.chunks_of(articles, read, loaded))
 
     def chunks_of(
-        self, articles: dict[str, Article], read: dict[str, list[Chunk]] | None = None
+        self,
+        articles: dict[str, Article],
+        read: dict[str, list[Chunk]] | None = None,
+        loaded: set[str] | None = None,
     ) -> Callable[[Sequence[str]], list[Chunk]]:
         """The stored chunks of some of these articles, their sentence vectors loaded; those
-        already `read` are not read again."""
+        already `read` are not read again, nor the vectors of the chunks in `loaded`."""
         read = read or {}
+        loaded = set() if loaded is None else loaded
 
         def chunks(article_ids: Sequence[str]) -> list[Chunk]:
             wanted = list(dict.fromkeys(article_ids))
@@ -77,22 +82,32 @@ class QuestionPipeline:
             for chunk in self.store.article_chunks(missing) if missing else []:
                 fetched.setdefault(chunk.article_id, []).append(chunk)
             found = [c for a in wanted for c in read.get(a, fetched.get(a, []))]
-            self.load_sentence_vectors(found, articles)
+            self.load_sentence_vectors(found, articles, loaded)
             return found
 
         return chunks
 
-    def load_sentence_vectors(self, chunks: Sequence[Chunk], articles: dict[str, Article]) -> None:
-        """Put the sentence vectors stored at ingest for these chunks into the cache."""
+    def load_sentence_vectors(
+        self,
+        chunks: Sequence[Chunk],
+        articles: dict[str, Article],
+        loaded: set[str] | None = None,
+    ) -> None:
+        """Put the sentence vectors stored at ingest for these chunks into the cache; chunks
+        in `loaded` are skipped, and those loaded now are added to it (a question loads its
+        passages' chunks, then every chunk of their top articles: the passages' again
+        otherwise, each split into sentences and read from the cache twice)."""
+        loaded = set() if loaded is None else loaded
         texts = {}
         for chunk in chunks:
             article = articles.get(chunk.article_id)
-            if article is not None:
+            if article is not None and chunk.id not in loaded:
                 spans = candidate_sentences(article.text, chunk.start, chunk.end)
                 texts[chunk.id] = [article.text[a:b] for a, b in spans]
         stored = self.store.sentence_vectors({c: len(t) for c, t in texts.items()})
         for chunk_id, matrix in stored.items():
             self.sentence_vectors.add(texts[chunk_id], matrix)
+        loaded.update(stored)
 
     def stream(
         self,
