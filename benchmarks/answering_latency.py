@@ -18,17 +18,16 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from alternating import alternate, questions_of, summary, write
+
 from askdocs.answer.combiner import _packaged, weights_text
 from askdocs.api import Assistant
-
-WARM_UP = 5
-"""Questions asked of each side first and not timed: model loading and first reads."""
 
 
 def without_answering(folder: Path) -> Path:
@@ -42,11 +41,6 @@ def without_answering(folder: Path) -> Path:
     path = folder / "default.json"
     path.write_text(json.dumps(data))
     return path
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def main() -> None:
@@ -63,12 +57,7 @@ def main() -> None:
         "--out", type=Path, default=Path("benchmarks/results/answering-latency.json")
     )
     args = parser.parse_args()
-    questions = [
-        json.loads(line)["question"]
-        for path in args.questions
-        for line in path.read_text().splitlines()
-        if line.strip()
-    ]
+    questions = questions_of(args.questions)
     with tempfile.TemporaryDirectory() as folder:
         sides = {
             "without": Assistant(
@@ -77,34 +66,27 @@ def main() -> None:
             ),
             "with": Assistant(index_dir=args.index),
         }
-        for question in questions[:WARM_UP]:
-            for assistant in sides.values():
-                assistant.ask(question)
-        times: dict[str, list[float]] = {name: [] for name in sides}
-        for n, question in enumerate(questions):
-            order = list(sides) if n % 2 == 0 else list(reversed(sides))
-            for name in order:
-                started = time.perf_counter()
-                sides[name].ask(question)
-                times[name].append(time.perf_counter() - started)
-    result = {
-        "date": date.today().isoformat(),
-        "without_is": str(args.against) if args.against else "shipped weights, no answering model",
-        "questions": len(questions),
-        **{
-            name: {
-                "p50_ms": round(1000 * statistics.median(t), 1),
-                "p95_ms": round(1000 * percentile(t, 0.95), 1),
-            }
-            for name, t in times.items()
+        times = alternate({name: timed(a) for name, a in sides.items()}, questions)
+    write(
+        {
+            "date": date.today().isoformat(),
+            "without_is": str(args.against)
+            if args.against
+            else "shipped weights, no answering model",
+            "questions": len(questions),
+            **summary(times, "with", "without"),
         },
-        "ratio_p50": round(
-            statistics.median(times["with"]) / statistics.median(times["without"]), 3
-        ),
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result, indent=1))
+        args.out,
+    )
+
+
+def timed(assistant: Assistant) -> Callable[[str], float]:
+    def ask(question: str) -> float:
+        started = time.perf_counter()
+        assistant.ask(question)
+        return time.perf_counter() - started
+
+    return ask
 
 
 if __name__ == "__main__":

@@ -16,20 +16,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from datetime import date
 from io import BytesIO
 from pathlib import Path
 
+from alternating import alternate, questions_of, summary, write
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-WARM_UP = 5
-"""Questions each worker answers first, untimed: model loading and first reads."""
 PAUSE_SECONDS = 0.2
 """Idle time before each question: OpenBLAS's threads keep spinning for a while after a
 product, and a worker's spinning threads would take the cores from the other worker's
@@ -89,11 +87,6 @@ class Worker:
         self.process.wait(timeout=60)
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("questions", nargs="+", type=Path)
@@ -101,62 +94,35 @@ def main() -> None:
     parser.add_argument("--against", required=True, help="the commit to compare with")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "code-latency.json")
     args = parser.parse_args()
-    questions = [
-        json.loads(line)["question"]
-        for path in args.questions
-        for line in path.read_text().splitlines()
-        if line.strip()
-    ]
-    head = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    changed = subprocess.run(
-        ["git", "-C", str(REPO), "status", "--porcelain", "src"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    questions = questions_of(args.questions)
+    head = git("rev-parse", "--short", "HEAD")
+    changed = git("status", "--porcelain", "src")
     with tempfile.TemporaryDirectory() as folder:
         sides = {
             "this": Worker(REPO / "src", args.index),
             "against": Worker(source_of(args.against, Path(folder)), args.index),
         }
         try:
-            for question in questions[:WARM_UP]:
-                for worker in sides.values():
-                    worker.ask(question)
-            times: dict[str, list[float]] = {name: [] for name in sides}
-            for n, question in enumerate(questions):
-                order = list(sides) if n % 2 == 0 else list(reversed(sides))
-                for name in order:
-                    time.sleep(PAUSE_SECONDS)
-                    times[name].append(sides[name].ask(question))
+            times = alternate({n: w.ask for n, w in sides.items()}, questions, PAUSE_SECONDS)
         finally:
             for worker in sides.values():
                 worker.close()
-    result = {
-        "date": date.today().isoformat(),
-        "this": head + (" with uncommitted changes" if changed else ""),
-        "against": args.against,
-        "questions": len(questions),
-        **{
-            name: {
-                "p50_ms": round(1000 * statistics.median(t), 1),
-                "p95_ms": round(1000 * percentile(t, 0.95), 1),
-                "mean_ms": round(1000 * statistics.mean(t), 1),
-            }
-            for name, t in times.items()
+    write(
+        {
+            "date": date.today().isoformat(),
+            "this": head + (" with uncommitted changes" if changed else ""),
+            "against": args.against,
+            "questions": len(questions),
+            **summary(times, "this", "against"),
         },
-        "ratio_p50": round(
-            statistics.median(times["this"]) / statistics.median(times["against"]), 3
-        ),
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result, indent=1))
+        args.out,
+    )
+
+
+def git(*args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(REPO), *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 if __name__ == "__main__":
