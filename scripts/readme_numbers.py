@@ -189,9 +189,12 @@ SPLITS = {
     "(`--no-encoder --folds 10`)",
     "l2-0.1.json": "ranker L2 penalty 0.1 instead of 0.01 (`--l2 0.1`, not shipped)",
     "refusing-encoder-answering-synthetic.json": "refusals of the tuned-encoder row, answers of "
-    "the `--synthetic 6000` fit (`scripts/cv_compose.py`; shipped before this release)",
-    "refusing-no-encoder-answering-synthetic.json": "**shipped**: refusals of the `--no-encoder` "
-    "row, answers of the `--synthetic 6000` fit (`scripts/cv_compose.py`)",
+    "the `--synthetic 6000` fit (`scripts/cv_compose.py`; shipped before the refusing model lost "
+    "its encoder)",
+    "refusing-no-encoder-answering-synthetic.json": "refusals of the `--no-encoder` row, answers "
+    "of the `--synthetic 6000` fit (`scripts/cv_compose.py`; shipped before this release)",
+    "refusing-no-encoder-answering-synthetic-l2-0.1.json": "**shipped**: the same with the "
+    'answering fit\'s ranker L2 penalty 0.1 (`--answering="--synthetic 6000 --l2 0.1"`)',
 }
 
 
