@@ -72,6 +72,37 @@ def summary(outcomes: list[dict], files: list[str]) -> dict:
     }
 
 
+def held_out(splits: list[list[dict]]) -> dict[str, dict]:
+    """Per question, how it fared held out over the splits: how often answered with a gold
+    answer, how often refused, its mean citation share (answerable ones). The failures a
+    change must be read against: a question wrong in every split is a gap of the method, one
+    wrong in a few is the noise of refitting.
+
+    >>> row = {"id": "q", "file": "d.jsonl", "type": "who", "answerable": True}
+    >>> one = {"row": row, "abstained": False, "contains": True, "cites": 0.5}
+    >>> q = held_out([[one], [one | {"contains": False, "cites": 0.0}]])["q"]
+    >>> q["splits"], q["right"], q["refused"], q["cites"]
+    (2, 1, 0, 0.25)
+    """
+    out: dict[str, dict] = {}
+    for outcomes in splits:
+        for o in outcomes:
+            row = o["row"]
+            entry = out.setdefault(
+                row["id"],
+                {"file": Path(row["file"]).name, "type": row["type"],
+                 "answerable": row["answerable"], "splits": 0, "right": 0, "refused": 0,
+                 "cites": 0.0},
+            )  # fmt: skip
+            entry["splits"] += 1
+            entry["right"] += bool(o["contains"] and not o["abstained"] and row["answerable"])
+            entry["refused"] += bool(o["abstained"])
+            entry["cites"] += o.get("cites") or 0.0
+    for entry in out.values():
+        entry["cites"] = round(entry["cites"] / entry["splits"], 3) if entry["answerable"] else None
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     cv_splits.split_arguments(parser)
@@ -81,7 +112,7 @@ def main() -> None:
     args = parser.parse_args()
     questions = [q for q in args.questions if q != "--"]
     args.out.mkdir(parents=True, exist_ok=True)
-    reports = []
+    reports, composed_splits = [], []
     with tempfile.TemporaryDirectory(prefix="cv-compose-") as scratch:
         for seed in args.seeds:
             outcomes = {}
@@ -93,6 +124,7 @@ def main() -> None:
                 )
                 outcomes[part] = json.loads(path.read_text())
             composed = compose(outcomes["refusing"], outcomes["answering"])
+            composed_splits.append(composed)
             reports.append(summary(composed, [str(q) for q in questions]))
             print(f"seed {seed}: composed answer_contains {reports[-1]['cv']['answer_contains']}")
     result = {
@@ -105,9 +137,11 @@ def main() -> None:
             seed: {**r["cv"], "by_file": r["cv_by_file"]}
             for seed, r in zip(args.seeds, reports, strict=True)
         },
+        "questions": held_out(composed_splits),
     }
     (args.out / f"{args.tag}.json").write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps({k: v for k, v in result.items() if k != "splits"}, indent=1))
+    shown = {k: v for k, v in result.items() if k not in ("splits", "questions")}
+    print(json.dumps(shown, indent=1))
 
 
 if __name__ == "__main__":

@@ -545,16 +545,23 @@ def tune_encoders(rows: list[dict], fold: list[int], k: int, args, started: floa
     return cv_sims, oof_sims, fit(list(range(len(rows))), args.seed)
 
 
-def synthetic_caches(cache: Path, count: int, seed: int, lr: float) -> tuple[Path, Path]:
+def synthetic_caches(
+    cache: Path, count: int, seed: int, lr: float, per_article: int = 3, epochs: int = 1
+) -> tuple[Path, Path]:
     """Where, beside the row cache, the synthetic questions and the encoder pre-trained on them
-    are kept. Both depend on the corpus, the count and the synthetic seed (the pre-training also
-    on the learning rate), not on the fold split: every split's CV starts from the same one.
+    are kept. Both depend on the corpus, the count, the synthetic seed and the questions an
+    article may give (the pre-training also on the learning rate and its epochs), not on the
+    fold split: every split's CV starts from the same one.
 
     >>> [p.name for p in synthetic_caches(Path("/tmp/rows.pkl"), 6000, 12, 5e-05)]
     ['rows-synthetic-6000-12.pkl', 'rows-synthetic-6000-12-base-5e-05.pt']
+    >>> [p.name for p in synthetic_caches(Path("/tmp/rows.pkl"), 9000, 12, 5e-05, 5, 2)]
+    ['rows-synthetic-9000-12-a5.pkl', 'rows-synthetic-9000-12-a5-base-5e-05-e2.pt']
     """
     stem = f"{cache.stem}-synthetic-{count}-{seed}"
-    return cache.with_name(f"{stem}.pkl"), cache.with_name(f"{stem}-base-{lr}.pt")
+    stem += f"-a{per_article}" if per_article != 3 else ""
+    tail = f"-e{epochs}" if epochs != 1 else ""
+    return cache.with_name(f"{stem}.pkl"), cache.with_name(f"{stem}-base-{lr}{tail}.pt")
 
 
 def pretrained_base(args, started: float):
@@ -566,7 +573,14 @@ def pretrained_base(args, started: float):
     import torch  # loaded already by base_model; here for the pre-trained cache
 
     cache, pretrained = (
-        synthetic_caches(args.cache, args.synthetic, args.synthetic_seed, args.lr)
+        synthetic_caches(
+            args.cache,
+            args.synthetic,
+            args.synthetic_seed,
+            args.lr,
+            args.synthetic_per_article,
+            args.synthetic_epochs,
+        )
         if args.cache
         else (None, None)
     )
@@ -582,11 +596,14 @@ def pretrained_base(args, started: float):
             args.synthetic,
             args.synthetic_seed,
             lambda texts: base.encode(texts, batch_size=64, normalize_embeddings=True),
+            per_article=args.synthetic_per_article,
         )
         if cache:
             cache.write_bytes(pickle.dumps(synthetic))
     log(f"{len(synthetic)} synthetic questions at {time.perf_counter() - started:.0f} s")
-    model = QE.tune(base, synthetic, seed=args.synthetic_seed, epochs=1, lr=args.lr)
+    model = QE.tune(
+        base, synthetic, seed=args.synthetic_seed, epochs=args.synthetic_epochs, lr=args.lr
+    )
     log(f"pre-trained at {time.perf_counter() - started:.0f} s")
     if pretrained:
         torch.save(model.state_dict(), pretrained)
@@ -646,6 +663,18 @@ def main() -> None:
         default=12,
         help="seed of the synthetic questions and the pre-training; apart from --seed because "
         "they see no question file, so one pre-trained encoder serves every fold split",
+    )
+    parser.add_argument(
+        "--synthetic-per-article",
+        type=int,
+        default=3,
+        help="at most this many synthetic questions from one article",
+    )
+    parser.add_argument(
+        "--synthetic-epochs",
+        type=int,
+        default=1,
+        help="passes over the synthetic questions when pre-training the question encoder",
     )
     parser.add_argument(
         "--ablate",
@@ -720,6 +749,10 @@ def main() -> None:
     encoder = None
     if not args.no_encoder:
         variant = f"-synthetic-{args.synthetic}-s{args.synthetic_seed}" if args.synthetic else ""
+        if args.synthetic and args.synthetic_per_article != 3:
+            variant += f"-a{args.synthetic_per_article}"
+        if args.synthetic and args.synthetic_epochs != 1:
+            variant += f"-e{args.synthetic_epochs}"
         variant += f"-soup{args.soup}" if args.soup > 1 else ""
         cache = (
             args.cache.with_name(
@@ -879,6 +912,8 @@ def main() -> None:
         "soup": args.soup,
         "synthetic": args.synthetic,
         "synthetic_seed": args.synthetic_seed if args.synthetic else None,
+        "synthetic_per_article": args.synthetic_per_article if args.synthetic else None,
+        "synthetic_epochs": args.synthetic_epochs if args.synthetic else None,
         "answer_sentences": ANSWER_SENTENCES,
         "answer_among_candidates": round(
             float(np.mean([r["labels"].any() for r in rows if r["answerable"]])), 3
@@ -945,6 +980,14 @@ def main() -> None:
                 "seed": args.synthetic_seed,
                 "made_by": "scripts/synthetic_questions.py",
             }
+            # (named only when not the defaults, so that a refit of the shipped weights
+            # writes the file it was read from)
+            if args.synthetic_per_article != 3:
+                about["question_encoder"]["pre_trained_on"]["per_article"] = (
+                    args.synthetic_per_article
+                )
+            if args.synthetic_epochs != 1:
+                about["question_encoder"]["pre_trained_on"]["epochs"] = args.synthetic_epochs
     if args.answering:
         answering = json.loads(args.answering.read_text())
         layers_file = answering.get("question_encoder", {}).get("file")

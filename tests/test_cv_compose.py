@@ -39,3 +39,17 @@ def test_the_refusing_fit_decides_refusals_and_the_answering_fit_the_answer() ->
     assert summary["cv"]["answer_contains"] == 0.5
     assert summary["cv"]["unanswerable_abstained"] == "1/1"
     assert summary["cv_by_file"]["q/dev2.jsonl"]["false_abstentions"] == 0.5
+
+
+def test_held_out_tallies_each_question_over_the_splits() -> None:
+    # Two splits: "a" right once, "b" refused once, "u" (unanswerable) refused both times.
+    first = [_outcome("a", True, False, True), _outcome("b", True, True, False),
+             _outcome("u", False, True, False)]  # fmt: skip
+    second = [_outcome("a", True, False, False), _outcome("b", True, False, True),
+              _outcome("u", False, True, False)]  # fmt: skip
+    out = C.held_out([first, second])
+    assert (out["a"]["right"], out["a"]["refused"], out["a"]["cites"]) == (1, 0, 0.5)
+    assert (out["b"]["right"], out["b"]["refused"], out["b"]["cites"]) == (1, 1, 0.5)
+    # An unanswerable question is never "right" and has no citation share.
+    assert (out["u"]["right"], out["u"]["refused"], out["u"]["cites"]) == (0, 2, None)
+    assert out["a"]["file"] == "dev2.jsonl" and out["a"]["splits"] == 2

@@ -100,6 +100,12 @@ def test_the_synthetic_pre_training_is_kept_apart_from_the_fold_split() -> None:
     assert model.name == "rows-synthetic-6000-12-base-5e-05.pt"
     assert F.synthetic_caches(Path("/x/rows.pkl"), 6000, 13, 5e-05)[1] != model
     assert F.synthetic_caches(Path("/x/rows.pkl"), 6000, 12, 1e-04)[1] != model
+    # More questions an article, or more pre-training passes, are other caches; the defaults
+    # keep the names the shipped fit's caches already have.
+    more = F.synthetic_caches(Path("/x/rows.pkl"), 6000, 12, 5e-05, per_article=6)
+    assert more[0] != questions and more[1] != model
+    longer = F.synthetic_caches(Path("/x/rows.pkl"), 6000, 12, 5e-05, epochs=2)
+    assert longer[0] == questions and longer[1] != model
 
 
 def test_a_soup_averages_the_fits_weights_and_keeps_the_first_fits_structure() -> None:
