@@ -708,6 +708,9 @@ def test_named_refuses_a_which_question_when_no_quoted_sentence_names_anything_n
         ("A song whose re-release topped the charts. In what year did it first top them?", "date"),
         ("What is the premiere date of the new season?", "date"),
         ("What was Kipchoge's winning time in the race?", "number"),  # a length of time
+        # a reason, asked for one or for several
+        ("What reason did the council give for the ban?", "reason"),
+        ("What reasons does the piece give for the sanctions?", "reason"),
         ("What time did the polls close?", "date"),
         # a place noun after a qualifying word or two, closed by an auxiliary
         ("In which US city will the children connect?", "place"),

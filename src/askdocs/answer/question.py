@@ -58,7 +58,7 @@ _ASKS_PLACE = re.compile(
     rf"\bwhere\b|\b(?:what|which|in what|in which) (?:{_PLACE_NOUN}"
     rf"|(?:[a-z-]+ ){{1,2}}{_PLACE_NOUN} (?=(?:{'|'.join(sorted(_AUXILIARIES))})\b))"
 )
-_ASKS_REASON = re.compile(r"\bwhy\b|\bwhat (reason|caused|led)\b|\bfor what reason\b")
+_ASKS_REASON = re.compile(r"\bwhy\b|\bwhat (reasons?|caused|led)\b|\bfor what reasons?\b")
 # "which X", "what X does ...", "what is the name": a named thing. A bare "what did ..." asks
 # for anything (a phrase, an action), so it is left to ANY.
 _ASKS_NAME = re.compile(
