@@ -192,7 +192,7 @@ SPLITS = {
     "the `--synthetic 6000` fit (`scripts/cv_compose.py`; shipped before the refusing model lost "
     "its encoder)",
     "refusing-no-encoder-answering-synthetic.json": "refusals of the `--no-encoder` row, answers "
-    "of the `--synthetic 6000` fit (`scripts/cv_compose.py`; shipped before this release)",
+    "of the `--synthetic 6000` fit (`scripts/cv_compose.py`; shipped before the next row)",
     "refusing-no-encoder-answering-synthetic-l2-0.1.json": "the same with the answering fit's "
     'ranker L2 penalty 0.1 (`--answering="--synthetic 6000 --l2 0.1"`; shipped before this '
     "release; the rows below up to the shipped one are measured against it, at its code)",
