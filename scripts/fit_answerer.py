@@ -545,8 +545,27 @@ def tune_encoders(rows: list[dict], fold: list[int], k: int, args, started: floa
     return cv_sims, oof_sims, fit(list(range(len(rows))), args.seed)
 
 
+PRETRAIN_EPOCHS = 1
+"""Passes over the synthetic questions by default (--synthetic-epochs)."""
+
+
+def unless_default(tag: str, value: int, default: int) -> str:
+    """The part a non-default synthetic option adds to a cache's name ("-a6"), "" for the default:
+    the shipped fit's caches and weights keep the names they had before the option existed.
+
+    >>> unless_default("a", 6, 3), unless_default("e", 1, 1)
+    ('-a6', '')
+    """
+    return "" if value == default else f"-{tag}{value}"
+
+
 def synthetic_caches(
-    cache: Path, count: int, seed: int, lr: float, per_article: int = 3, epochs: int = 1
+    cache: Path,
+    count: int,
+    seed: int,
+    lr: float,
+    per_article: int = SQ.PER_ARTICLE,
+    epochs: int = PRETRAIN_EPOCHS,
 ) -> tuple[Path, Path]:
     """Where, beside the row cache, the synthetic questions and the encoder pre-trained on them
     are kept. Both depend on the corpus, the count, the synthetic seed and the questions an
@@ -558,9 +577,10 @@ def synthetic_caches(
     >>> [p.name for p in synthetic_caches(Path("/tmp/rows.pkl"), 9000, 12, 5e-05, 5, 2)]
     ['rows-synthetic-9000-12-a5.pkl', 'rows-synthetic-9000-12-a5-base-5e-05-e2.pt']
     """
-    stem = f"{cache.stem}-synthetic-{count}-{seed}"
-    stem += f"-a{per_article}" if per_article != 3 else ""
-    tail = f"-e{epochs}" if epochs != 1 else ""
+    stem = f"{cache.stem}-synthetic-{count}-{seed}" + unless_default(
+        "a", per_article, SQ.PER_ARTICLE
+    )
+    tail = unless_default("e", epochs, PRETRAIN_EPOCHS)
     return cache.with_name(f"{stem}.pkl"), cache.with_name(f"{stem}-base-{lr}{tail}.pt")
 
 
@@ -667,13 +687,13 @@ def main() -> None:
     parser.add_argument(
         "--synthetic-per-article",
         type=int,
-        default=3,
+        default=SQ.PER_ARTICLE,
         help="at most this many synthetic questions from one article",
     )
     parser.add_argument(
         "--synthetic-epochs",
         type=int,
-        default=1,
+        default=PRETRAIN_EPOCHS,
         help="passes over the synthetic questions when pre-training the question encoder",
     )
     parser.add_argument(
@@ -749,10 +769,9 @@ def main() -> None:
     encoder = None
     if not args.no_encoder:
         variant = f"-synthetic-{args.synthetic}-s{args.synthetic_seed}" if args.synthetic else ""
-        if args.synthetic and args.synthetic_per_article != 3:
-            variant += f"-a{args.synthetic_per_article}"
-        if args.synthetic and args.synthetic_epochs != 1:
-            variant += f"-e{args.synthetic_epochs}"
+        if args.synthetic:
+            variant += unless_default("a", args.synthetic_per_article, SQ.PER_ARTICLE)
+            variant += unless_default("e", args.synthetic_epochs, PRETRAIN_EPOCHS)
         variant += f"-soup{args.soup}" if args.soup > 1 else ""
         cache = (
             args.cache.with_name(
@@ -982,12 +1001,14 @@ def main() -> None:
             }
             # (named only when not the defaults, so that a refit of the shipped weights
             # writes the file it was read from)
-            if args.synthetic_per_article != 3:
-                about["question_encoder"]["pre_trained_on"]["per_article"] = (
-                    args.synthetic_per_article
+            about["question_encoder"]["pre_trained_on"] |= {
+                key: value
+                for key, value, default in (
+                    ("per_article", args.synthetic_per_article, SQ.PER_ARTICLE),
+                    ("epochs", args.synthetic_epochs, PRETRAIN_EPOCHS),
                 )
-            if args.synthetic_epochs != 1:
-                about["question_encoder"]["pre_trained_on"]["epochs"] = args.synthetic_epochs
+                if value != default
+            }
     if args.answering:
         answering = json.loads(args.answering.read_text())
         layers_file = answering.get("question_encoder", {}).get("file")

@@ -26,6 +26,8 @@ from askdocs.index.keywords import STOPWORDS
 
 MIN_SENTENCES = 6
 """Articles shorter than this have too few wrong sentences to learn from."""
+PER_ARTICLE = 3
+"""At most this many questions from one article by default (--synthetic-per-article)."""
 KEEP_WORD = 0.7
 """Chance that a content word of the sentence stays in the question (a paraphrase drops some)."""
 CONTEXT_WORDS = (5, 10)
@@ -87,7 +89,9 @@ def make_question(sentence: str, lead: str, rng: np.random.Generator) -> tuple[s
     return question, span.text
 
 
-def synthetic_rows(folder: Path, count: int, seed: int, encode, per_article: int = 3) -> list[dict]:
+def synthetic_rows(
+    folder: Path, count: int, seed: int, encode, per_article: int = PER_ARTICLE
+) -> list[dict]:
     """Up to `count` rows in fit_answerer's layout ("question", "vectors", "labels",
     "answerable"), at most `per_article` from one article; `encode(texts)` gives the stored
     (normalised) sentence vectors."""
