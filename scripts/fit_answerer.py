@@ -1009,6 +1009,10 @@ def main() -> None:
                 )
                 if value != default
             }
+    if args.ablate:
+        # The features this model was fitted without (their weights are 0): the refusing fit
+        # leaves out what helps choose a sentence but not decide whether to answer.
+        about["held_at_zero"] = list(args.ablate)
     if args.answering:
         answering = json.loads(args.answering.read_text())
         layers_file = answering.get("question_encoder", {}).get("file")

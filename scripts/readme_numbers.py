@@ -203,8 +203,13 @@ SPLITS = {
     "(`--synthetic-epochs 2`, not shipped)",
     "answering-synthetic-12000-per-article-6.json": "12,000 synthetic questions, up to six an "
     "article (`--synthetic 12000 --synthetic-per-article 6`, not shipped)",
-    "refusing-no-encoder-answering-synthetic-l2-0.1-what-reasons.json": "**shipped**: the L2 0.1 "
-    'row with "What reasons …" read as asking for a reason (it was read as asking for a name)',
+    "refusing-no-encoder-answering-synthetic-l2-0.1-what-reasons.json": "the L2 0.1 row with "
+    '"What reasons …" read as asking for a reason (it was read as asking for a name; shipped '
+    "before this release, the rows below are measured against it)",
+    "specificity-refusing-too.json": "the specificity feature (how rare the words a sentence adds "
+    "are) in both fits (not shipped)",
+    "specificity.json": "**shipped**: specificity in the answering fit, held at 0 in the "
+    'refusing fit (`--refusing="--no-encoder --ablate specificity"`)',
 }
 
 
@@ -488,11 +493,27 @@ def reliability_table() -> str:
     return (RESULTS / "reliability.md").read_text(encoding="utf-8").rstrip("\n")
 
 
+def rarity_table() -> str:
+    """`scripts/rarity_sample_size.py` writes benchmarks/results/rarity-sample-size.json: how
+    closely specificity ranks candidates with rarity from N random passages of the index."""
+    by_size = _load("rarity-sample-size.json")["mean_spearman_by_passages"]
+    return "\n".join(
+        [
+            "| passages | " + " | ".join(f"{int(n):,}" for n in by_size) + " |",
+            "|---|" + "---|" * len(by_size),
+            "| rank correlation with the whole index's | "
+            + " | ".join(f"{v:.2f}" for v in by_size.values())
+            + " |",
+        ]
+    )
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
     "eval": eval_table,
     "cv": cv_table,
     "ablations": ablation_table,
     "splits": splits_table,
+    "rarity": rarity_table,
     "fusion": fusion_table,
     "abstention-auc": abstention_auc,
     "refusal-rules": refusal_rules_table,

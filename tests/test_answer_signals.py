@@ -33,6 +33,7 @@ from askdocs.answer.extractive import (
 )
 from askdocs.answer.features import (
     FEATURES,
+    MIN_RARITY_PASSAGES,
     Similarities,
     answer_near_focus,
     constraints_met,
@@ -42,7 +43,9 @@ from askdocs.answer.features import (
     near_best,
     neighbour_max,
     novelty,
+    pool_terms,
     rank_scores,
+    specificity,
     weighted_overlap,
 )
 from askdocs.answer.question import analyse, asked_unit, split_focus
@@ -315,6 +318,56 @@ def test_feature_matrix_has_one_named_column_per_feature() -> None:
     # The article holds five of the question's six terms (acme, bank, shares, rose, 3%), not
     # "leads"; every sentence of the article gets the article's figure.
     assert column["article_coverage"].tolist() == [5 / 6] * 4
+
+
+def test_specificity_prefers_a_precise_detail_over_a_generic_phrase() -> None:
+    rarity = {"miss": 2.0, "game": 2.0, "injury": 3.0, "trapped": 8.0, "nerve": 6.0, "neck": 5.0}
+    question = {"miss", "game"}
+    generic = specificity(question, ["miss", "game", "injury"], rarity)
+    precise = specificity(question, ["trapped", "nerve", "neck"], rarity)
+    assert precise == pytest.approx(19 / 3 / 8) and generic == pytest.approx(3 / 8)
+    assert specificity(question, ["miss", "game"], rarity) == 0.0  # it only restates
+    # Without a keyword index (no rarity at all) every added word counts the same.
+    assert specificity(question, ["miss", "injury"], {}) == 1.0
+
+
+def test_specificity_column_reads_the_rarity_of_each_candidates_words() -> None:
+    pool = _pool()
+    q = analyse("Who leads Acme, the bank whose shares rose 3%?")
+    sims = np.zeros(4)
+    terms = pool_terms(pool)
+    assert terms[3] == ("join", "1999")  # "She joined in 1999.", stemmed
+    # "1999" the rarest of every term: the sentence that adds it is the most specific.
+    rarity = {t: 1.0 for t in set(q.terms).union(*terms)} | {"1999": 9.0}
+    similarities = Similarities(sims, sims, sims, sims)
+    matrix = feature_matrix(q, pool, similarities, rarity, added_rarity=rarity)
+    column = matrix[:, FEATURES.index("specificity")]
+    assert column[3] == pytest.approx((1 + 9) / 2 / 9) and int(np.argmax(column)) == 3
+    # Without rarities measured on enough passages the column adds nothing to anyone.
+    unmeasured = feature_matrix(q, pool, similarities, rarity)
+    assert not unmeasured[:, FEATURES.index("specificity")].any()
+
+
+def test_specificity_waits_for_a_collection_large_enough_to_measure_rarity(fake_embedder) -> None:
+    asked: list[set[str]] = []
+
+    def rarity(terms):
+        asked.append(set(terms))
+        return {t: 9.0 if t == "1999" else 1.0 for t in terms}
+
+    column = FEATURES.index("specificity")
+    question = "Who leads Acme, the bank whose shares rose 3%?"
+    for passages, measured in ((MIN_RARITY_PASSAGES - 1, False), (MIN_RARITY_PASSAGES, True)):
+        answerer = ExtractiveAnswerer(
+            fake_embedder,
+            Combiner.load("default"),
+            term_rarity=rarity,
+            rarity_passages=lambda n=passages: n,
+        )
+        _, _, matrix = answerer.features(question, RETRIEVED)
+        assert matrix[:, column].any() == measured
+        # Only a measured collection is asked for the candidates' words as well.
+        assert ("1999" in asked[-1]) == measured
 
 
 def test_near_best_counts_sentences_within_each_article() -> None:

@@ -84,6 +84,9 @@ def test_changes_since_the_snapshot_score_as_a_fresh_build_would(
     _write(fresh, range(10, 200))
     _write(fresh, range(200, 208))
     fresh.rebuild()
+    # What rarities are measured over (answer.features.MIN_RARITY_PASSAGES): the live passages,
+    # deletions and writes since the snapshot counted.
+    assert built.passages() == fresh.passages() == 198
     for query in QUERIES:
         _same_ranking(_ranking(built, query), _ranking(fresh, query))
         for term in query.split():

@@ -27,9 +27,11 @@ from askdocs.answer.entities import (
 )
 from askdocs.answer.features import (
     FEATURES,
+    MIN_RARITY_PASSAGES,
     Similarities,
     feature_matrix,
     leaves_unnamed,
+    pool_terms,
     rank_scores,
 )
 from askdocs.answer.question import (
@@ -158,6 +160,7 @@ class ExtractiveAnswerer:
         combiner: Combiner,
         sentence_vectors: SentenceVectors | None = None,
         term_rarity: Rarity | None = None,
+        rarity_passages: Callable[[], int] | None = None,
         max_articles: int = 3,
         max_sentences: int = 2,
         abstain: bool = True,
@@ -174,6 +177,8 @@ class ExtractiveAnswerer:
         # Inverse document frequency from the keyword index: "Harbourton" pins a sentence down,
         # "club" does not. Without it every word weighs the same.
         self.term_rarity = term_rarity
+        # How many passages those rarities are measured over (features.MIN_RARITY_PASSAGES).
+        self.rarity_passages = rarity_passages
         self.max_articles = max_articles
         self.max_sentences = max_sentences
         self.abstain = abstain
@@ -228,9 +233,19 @@ class ExtractiveAnswerer:
             if self.question_encoder
             else sim_question
         )
-        rarity = self.term_rarity(analysis.terms) if self.term_rarity else {}
+        # Rarity of the candidates' words as well as the question's, when the collection is
+        # large enough to measure it: how specific the words a sentence adds are.
+        measured = bool(
+            self.term_rarity
+            and self.rarity_passages
+            and self.rarity_passages() >= MIN_RARITY_PASSAGES
+        )
+        terms = set(analysis.terms).union(*pool_terms(pool)) if measured else analysis.terms
+        rarity = self.term_rarity(terms) if self.term_rarity else {}
         similarities = Similarities(sim_question, sim_focus, sim_context, sim_tuned)
-        matrix = feature_matrix(analysis, pool, similarities, rarity)
+        matrix = feature_matrix(
+            analysis, pool, similarities, rarity, added_rarity=rarity if measured else None
+        )
         return analysis, pool, matrix
 
     def _part_vectors(self, analysis: QuestionAnalysis) -> list[np.ndarray | None]:

@@ -115,6 +115,7 @@ class AnswerParts:
             combiner,
             sentence_vectors=self.sentence_vectors,
             term_rarity=self._term_rarity,
+            rarity_passages=self._rarity_passages,
             max_articles=s.candidate_articles,
             max_sentences=s.answer_sentences,
             # 0 answers whatever it finds: no off-topic, year or probability refusal.
@@ -132,6 +133,11 @@ class AnswerParts:
         if not store.keywords_ready.is_set():
             return {}
         return store.keywords.inverse_document_frequency(terms)
+
+    def _rarity_passages(self) -> int:
+        """Passages the keyword index's rarities are measured over (0 while it fills)."""
+        store = self._store()
+        return store.keywords.passages() if store.keywords_ready.is_set() else 0
 
     def _question_encoder(self, combiner: Combiner) -> Callable[[str], np.ndarray] | None:
         """The ranker's tuned question encoder, when the index's sentence vectors come from the

@@ -357,6 +357,10 @@ class KeywordIndex:
         view = self.snapshot()
         return any(view.document_frequency(term) for term in terms)
 
+    def passages(self) -> int:
+        """How many passages (chunks) the index holds: what its rarities are measured over."""
+        return self.snapshot().documents
+
     def inverse_document_frequency(self, terms: Iterable[str]) -> dict[str, float]:
         """Inverse document frequency of each term (rare words weigh more)."""
         view = self.snapshot()
