@@ -43,7 +43,7 @@ def idf_over(passages: Sequence[frozenset[str]]) -> Callable[[str], float]:
 
     >>> idf = idf_over([frozenset({"a", "b"}), frozenset({"a"})])
     >>> round(idf("a"), 3), round(idf("b"), 3), round(idf("zzz"), 3)
-    (0.182, 0.693, 1.609)
+    (0.182, 0.693, 1.792)
     """
     n = len(passages)
     df = Counter(t for p in passages for t in p)
