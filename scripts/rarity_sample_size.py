@@ -36,6 +36,8 @@ SIZES = (5, 10, 30, 100, 200, 300, 500, 1000, 2000, 5000)
 """Collection sizes (passages) tried."""
 DRAWS = 2
 """Random collections drawn at each size."""
+ARTICLES_PER_READ = 200
+"""Articles whose chunks are read from the store at a time."""
 
 
 def idf_over(passages: Sequence[frozenset[str]]) -> Callable[[str], float]:
@@ -80,13 +82,13 @@ def index_passages(index: Path) -> list[frozenset[str]]:
     from askdocs.index.keywords import content_terms
 
     store = Assistant(index_dir=index).store
-    texts: list[str] = []
-    while True:
-        got = store.chunks.get(include=["metadatas"], limit=2000, offset=len(texts))
-        if not got["metadatas"]:
-            break
-        texts += [m["text"] for m in got["metadatas"]]
-    return [frozenset(content_terms(t)) for t in texts if t]
+    articles = sorted(store.indexed_articles())
+    chunks = [
+        chunk
+        for i in range(0, len(articles), ARTICLES_PER_READ)
+        for chunk in store.article_chunks(articles[i : i + ARTICLES_PER_READ])
+    ]
+    return [frozenset(content_terms(c.text)) for c in chunks]
 
 
 def main() -> None:

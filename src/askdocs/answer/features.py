@@ -331,7 +331,7 @@ MIN_RARITY_PASSAGES = 500
 """Passages the keyword index must hold before `specificity` reads its rarities. A word's
 document frequency in a handful of passages says little about how specific it is: with idf
 from a random 500 of this corpus's 7,311 passages, each question's candidates rank by
-specificity as with idf from all of them at Spearman 0.94, with 100 at 0.84, with 10 at 0.54
+specificity as with idf from all of them at Spearman 0.94, with 100 at 0.84, with 10 at 0.56
 (scripts/rarity_sample_size.py). Below it the column is 0 for every candidate, adding nothing
 to any candidate's score over another's: an index of five web snippets (RGB) would otherwise
 rank by noise."""
