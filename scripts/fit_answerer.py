@@ -559,6 +559,19 @@ def unless_default(tag: str, value: int, default: int) -> str:
     return "" if value == default else f"-{tag}{value}"
 
 
+def source_tag(folder: Path | None) -> str:
+    """The part --synthetic-corpus adds to the pre-training's cache names ("" without one): the
+    folder's name and a hash of its full path, so that two folders never share a cache.
+
+    >>> source_tag(None), source_tag(Path("/data/no-sport"))[:9]
+    ('', 'no-sport-')
+    """
+    if folder is None:
+        return ""
+    digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:8]
+    return f"{folder.name}-{digest}"
+
+
 def synthetic_caches(
     cache: Path,
     count: int,
@@ -566,6 +579,7 @@ def synthetic_caches(
     lr: float,
     per_article: int = SQ.PER_ARTICLE,
     epochs: int = PRETRAIN_EPOCHS,
+    source: str = "",
 ) -> tuple[Path, Path]:
     """Where, beside the row cache, the synthetic questions and the encoder pre-trained on them
     are kept. Both depend on the corpus, the count, the synthetic seed and the questions an
@@ -580,6 +594,7 @@ def synthetic_caches(
     stem = f"{cache.stem}-synthetic-{count}-{seed}" + unless_default(
         "a", per_article, SQ.PER_ARTICLE
     )
+    stem += f"-from-{source}" if source else ""
     tail = unless_default("e", epochs, PRETRAIN_EPOCHS)
     return cache.with_name(f"{stem}.pkl"), cache.with_name(f"{stem}-base-{lr}{tail}.pt")
 
@@ -600,6 +615,7 @@ def pretrained_base(args, started: float):
             args.lr,
             args.synthetic_per_article,
             args.synthetic_epochs,
+            source_tag(args.synthetic_corpus),
         )
         if args.cache
         else (None, None)
@@ -612,7 +628,7 @@ def pretrained_base(args, started: float):
         synthetic = pickle.loads(cache.read_bytes())
     else:
         synthetic = SQ.synthetic_rows(
-            args.corpus,
+            args.synthetic_corpus or args.corpus,
             args.synthetic,
             args.synthetic_seed,
             lambda texts: base.encode(texts, batch_size=64, normalize_embeddings=True),
@@ -725,6 +741,13 @@ def main() -> None:
         help="refuse when the chosen sentence lacks what the question asks for (see combiner; "
         "default: the shipped rule)",
     )
+    parser.add_argument(
+        "--synthetic-corpus",
+        type=Path,
+        default=None,
+        help="make the synthetic questions from this folder of articles instead of --corpus "
+        "(to measure how the pre-training carries to articles it never saw)",
+    )
     parser.add_argument("--out", type=Path, default=WEIGHTS)
     parser.add_argument("--report", type=Path, default=Path("benchmarks/results/answerer_cv.json"))
     parser.add_argument("--dry-run", action="store_true", help="report only, write no weights")
@@ -772,6 +795,8 @@ def main() -> None:
         if args.synthetic:
             variant += unless_default("a", args.synthetic_per_article, SQ.PER_ARTICLE)
             variant += unless_default("e", args.synthetic_epochs, PRETRAIN_EPOCHS)
+            if args.synthetic_corpus:
+                variant += f"-from-{source_tag(args.synthetic_corpus)}"
         variant += f"-soup{args.soup}" if args.soup > 1 else ""
         cache = (
             args.cache.with_name(
@@ -1006,6 +1031,7 @@ def main() -> None:
                 for key, value, default in (
                     ("per_article", args.synthetic_per_article, SQ.PER_ARTICLE),
                     ("epochs", args.synthetic_epochs, PRETRAIN_EPOCHS),
+                    ("from", args.synthetic_corpus and args.synthetic_corpus.name, None),
                 )
                 if value != default
             }

@@ -106,6 +106,13 @@ def test_the_synthetic_pre_training_is_kept_apart_from_the_fold_split() -> None:
     assert more[0] != questions and more[1] != model
     longer = F.synthetic_caches(Path("/x/rows.pkl"), 6000, 12, 5e-05, epochs=2)
     assert longer[0] == questions and longer[1] != model
+    # Questions made from another folder (--synthetic-corpus) are other questions and another
+    # pre-trained encoder, whatever the folder is called.
+    elsewhere = F.synthetic_caches(
+        Path("/x/rows.pkl"), 6000, 12, 5e-05, source=F.source_tag(Path("/a/no-sport"))
+    )
+    assert elsewhere[0] != questions and elsewhere[1] != model
+    assert F.source_tag(Path("/a/no-sport")) != F.source_tag(Path("/b/no-sport"))
 
 
 def test_a_soup_averages_the_fits_weights_and_keeps_the_first_fits_structure() -> None:
