@@ -636,6 +636,12 @@ def pretrained_base(args, started: float):
         )
         if cache:
             cache.write_bytes(pickle.dumps(synthetic))
+    if not synthetic:
+        # Pre-training on nothing would pass for pre-training: say so instead.
+        raise SystemExit(
+            f"no synthetic questions from {args.synthetic_corpus or args.corpus}: it holds no "
+            "article long enough (*.txt files; linked folders are not followed)"
+        )
     log(f"{len(synthetic)} synthetic questions at {time.perf_counter() - started:.0f} s")
     model = QE.tune(
         base, synthetic, seed=args.synthetic_seed, epochs=args.synthetic_epochs, lr=args.lr
@@ -770,6 +776,8 @@ def main() -> None:
         "reused while it exists, to try fitting options quickly",
     )
     args = parser.parse_args()
+    if args.synthetic_corpus and not args.synthetic_corpus.is_dir():
+        parser.error(f"--synthetic-corpus {args.synthetic_corpus} is not a folder")
     rule = args.refuse_missing
     ANSWER_SENTENCES = args.answer_sentences
 

@@ -133,3 +133,26 @@ def test_a_soup_averages_the_fits_weights_and_keeps_the_first_fits_structure() -
     assert soup is first and not soup.training
     assert torch.equal(soup.weight, torch.full((2, 2), 3.0))
     assert torch.equal(soup.bias, torch.full((2,), -3.0))
+
+
+def test_pre_training_on_a_folder_that_gives_no_questions_stops_with_a_reason(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # An empty --synthetic-corpus (or one of linked folders, which rglob does not follow) once
+    # "pre-trained" on nothing and went on as if it had: it must stop and say why instead.
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(F.QE, "base_model", lambda: SimpleNamespace(encode=None))
+    monkeypatch.setattr(F.SQ, "synthetic_rows", lambda *a, **k: [])
+    args = SimpleNamespace(
+        synthetic=6000,
+        synthetic_seed=12,
+        synthetic_per_article=3,
+        synthetic_epochs=1,
+        synthetic_corpus=tmp_path,
+        corpus=tmp_path,
+        cache=None,
+        lr=5e-05,
+    )
+    with pytest.raises(SystemExit, match="no synthetic questions from"):
+        F.pretrained_base(args, 0.0)
