@@ -58,13 +58,10 @@ def by_group(
 
 
 def question_groups(files: Iterable[Path], held_out: set[str]) -> dict[str, str]:
-    groups = {}
-    for path in files:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                q = json.loads(line)
-                groups[q["id"]] = group_of(q.get("doc"), held_out)
-    return groups
+    """Each question's group (`group_of`), read with the evaluation's own question loader."""
+    from askdocs.evaluation import load_questions
+
+    return {q.id: group_of(q.docs, held_out) for path in files for q in load_questions(path)}
 
 
 def main() -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import pickle
 import random
 import sys
@@ -41,15 +40,17 @@ ARTICLES_PER_READ = 200
 
 
 def idf_over(passages: Sequence[frozenset[str]]) -> Callable[[str], float]:
-    """BM25's idf (the keyword index's formula) over these passages' terms.
+    """BM25's idf over these passages' terms, by the keyword index's own formula.
 
     >>> idf = idf_over([frozenset({"a", "b"}), frozenset({"a"})])
     >>> round(idf("a"), 3), round(idf("b"), 3), round(idf("zzz"), 3)
     (0.182, 0.693, 1.792)
     """
+    from askdocs.index.bm25_snapshot import _idf
+
     n = len(passages)
     df = Counter(t for p in passages for t in p)
-    return lambda t: math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5))
+    return lambda t: _idf(df[t], n)
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float | None:

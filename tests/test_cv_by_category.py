@@ -23,9 +23,10 @@ def test_questions_are_grouped_by_their_articles_categories(tmp_path: Path) -> N
         {"id": "b", "doc": ["bbc/business/002.txt", "bbc/politics/003.txt"]},
         {"id": "c", "doc": ["bbc/sport/004.txt", "bbc/business/005.txt"]},
         {"id": "d", "doc": "seed/000.txt"},
-        {"id": "e"},  # unanswerable: no article
+        {"id": "e", "answers": []},  # unanswerable: no article
     ]
-    questions.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    filled = [{"question": "Who?", "answers": ["X"], **r} for r in rows]
+    questions.write_text("\n".join(json.dumps(r) for r in filled) + "\n")
     groups = C.question_groups([questions], {"sport", "tech"})
     assert groups == {"a": "held out", "b": "seen", "c": "other", "d": "other", "e": "other"}
     outcomes = {
