@@ -167,6 +167,22 @@ def test_term_ids_take_two_bytes_while_the_vocabulary_is_small() -> None:
     assert len(encode_terms([0, 65536])) == 1 + 2 * 4  # one large id widens only its row
 
 
+def test_chunks_written_after_a_search_of_an_empty_index_score_as_a_build_would(
+    tmp_path: Path,
+) -> None:
+    # The first search built a snapshot of no chunks; what is written next is scored beside
+    # it, with the written chunks' own average length (the empty snapshot has none: it kept
+    # 1.0, which scored every chunk as twelve times too long until the next rebuild).
+    searched = KeywordIndex(tmp_path / "searched")
+    assert searched.search("xab", k=5) == []
+    _write(searched, range(200))
+    fresh = KeywordIndex(tmp_path / "fresh")
+    _write(fresh, range(200))
+    assert searched.snapshot().changed == 200
+    for query in QUERIES:
+        _same_ranking(_ranking(searched, query), _ranking(fresh, query))
+
+
 def test_a_cache_of_space_joined_terms_is_converted_with_the_same_scores(
     built: KeywordIndex, tmp_path: Path
 ) -> None:

@@ -285,6 +285,11 @@ class View:
         self.changed = removed + len(added)
         postings: dict[str, tuple[list[int], list[float]]] = {}
         k1, b, average = base.k1, base.b, base.average_length
+        if not len(base.chunk_ids) and added:
+            # A snapshot of no chunks (built by a search before the first write, or after a
+            # keyword cache was emptied) has no average length to keep: the added chunks' own
+            # is what a build would use.
+            average = max(sum(len(terms) for _, terms in added) / len(added), 1.0)
         for i, (_, terms) in enumerate(added):
             length_part = k1 * (1 - b + b * len(terms) / average)
             for term, frequency in Counter(terms).items():
