@@ -124,7 +124,7 @@ def test_tuned_layers_continue_from_the_retrieval_pass_exactly(
     from askdocs import embeddings
     from askdocs.embeddings import LocalEmbeddings, resolve_model_path
 
-    # Questions run in numpy until torch holds the model; another test may have loaded it.
+    # Questions run in numpy whether or not another test loaded torch; start clean anyway.
     monkeypatch.setattr(embeddings, "_MODELS", {})
     combiner = shipped_tuned_model()
     folder = resolve_model_path(combiner.encoder_base_model)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from askdocs.embeddings import LocalEmbeddings, resolve_model_path
-from askdocs.numpy_bert import NumpyBert, _gelu
+from askdocs.numpy_bert import NumpyBert, _gelu, pool_spans
 from conftest import REPO
 
 TEXTS = [
@@ -105,13 +105,25 @@ def test_ingest_and_an_extractive_answer_never_load_langchain_tracing(tmp_path: 
 
 
 @pytest.mark.slow
-def test_once_torch_holds_the_model_it_embeds_questions() -> None:
+def test_once_torch_holds_the_model_batches_go_through_it_and_questions_stay_in_numpy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A question in numpy takes about half torch's time and keeps the hidden states the
+    # answerer continues from, so an ingest in the same process must not move questions over.
     embedder = LocalEmbeddings(resolve_model_path("all-MiniLM-L6-v2"))
-    before = np.asarray(embedder.embed_query("What did the council approve?"))
     embedder.embed_documents(["x"] * 100)  # a large batch loads torch
-    assert embedder._small_batch_encoder() is None
-    after = np.asarray(embedder.embed_documents(["What did the council approve?"])[0])
-    assert np.abs(before - after).max() < 1e-5
+    assert embedder._small_batch_encoder() is None and embedder._numpy_encoder() is not None
+
+    def no_torch(text: str) -> None:
+        raise AssertionError("a question went through torch")
+
+    monkeypatch.setattr(embedder, "_torch_token_vectors", no_torch)
+    embedder.keep_question_layer = 4  # as the answerer's question encoder asks
+    question = "What did the council approve?"
+    in_numpy = np.asarray(embedder.embed_query(question))
+    in_torch = np.asarray(embedder.embed_documents([question])[0])  # a batch: torch
+    assert np.abs(in_numpy - in_torch).max() < 1e-5
+    assert embedder.question_hidden(question, 4) is not None  # kept for the answerer
 
 
 @pytest.mark.slow
@@ -126,7 +138,8 @@ def test_question_parts_are_the_same_before_and_after_torch_loads() -> None:
     assert np.abs(whole - np.asarray(embedder.embed_query(question))).max() < 1e-6
     assert pooled.shape == (3, 384) and (pooled @ whole < 0.999).all()  # really the parts
     embedder.embed_documents(["x"] * 100)  # a large batch loads torch
-    assert embedder._small_batch_encoder() is None
-    whole_torch, pooled_torch = embedder.embed_query_parts(question, parts)
+    # A device or layout numpy does not cover still embeds questions in torch: the same parts.
+    tokens, offsets = embedder._torch_token_vectors(question)
+    whole_torch, pooled_torch = pool_spans(tokens, offsets, parts)
     assert np.abs(whole_torch - whole).max() < 1e-5
     assert np.abs(pooled_torch - pooled).max() < 1e-5
