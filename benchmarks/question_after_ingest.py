@@ -20,7 +20,6 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from datetime import date
 from pathlib import Path
 
@@ -32,20 +31,18 @@ TORCH_LOADING_BATCH = 100
 
 def side(name: str, index: Path, questions: list[str]) -> list[float]:
     """Seconds per question, asked in this process by one side."""
+    from answering_latency import timed  # imports askdocs: only the sides' processes need it
+
     from askdocs.api import Assistant
 
     assistant = Assistant(index_dir=index)
     assistant.embedder.embed_documents(["An ingest embeds its chunks."] * TORCH_LOADING_BATCH)
     if name == "torch":
         assistant.embedder._numpy_encoder = lambda: None  # the path before this benchmark
+    ask = timed(assistant)
     for question in questions[:WARM_UP]:
-        assistant.ask(question)
-    times = []
-    for question in questions:
-        started = time.perf_counter()
-        assistant.ask(question)
-        times.append(time.perf_counter() - started)
-    return times
+        ask(question)
+    return [ask(question) for question in questions]
 
 
 def main() -> None:

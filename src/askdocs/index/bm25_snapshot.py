@@ -264,7 +264,7 @@ class View:
     Each snapshot entry is idf x tf-part; a query rescales it by the term's idf over the
     current chunks, and scores added chunks with the same formula. So scores equal a fresh
     build's except for length normalisation, which keeps the snapshot's average chunk length
-    until the next full build.
+    until the next full build (a snapshot of no chunks has none: the added chunks' is used).
     """
 
     def __init__(
