@@ -348,6 +348,34 @@ def rgb_table() -> str:
     return "\n".join(lines)
 
 
+RGB_CANDIDATES = {
+    "rgb-candidates-noise0.4.json": "noise 0.4",
+    "rgb-candidates-noise0.8.json": "noise 0.8",
+    "rgb-candidates-noise0.8-five-articles.json": "noise 0.8, every passage's article whole",
+}
+"""scripts/rgb_candidates.py's files, in table order."""
+GAP_SIGNALS = 4
+"""Signals named per row: those that most outweigh the answering sentence."""
+
+
+def rgb_candidates_table() -> str:
+    """`python scripts/rgb_candidates.py … --out benchmarks/results/rgb/<file>`."""
+    lines = [
+        "| RGB dev half, 50 questions | some candidate holds the answer | ranked first "
+        "| in the top 3 | what outweighs it (mean score gap, where it is there but not first) |",
+        "|---|---|---|---|---|",
+    ]
+    for file, label in RGB_CANDIDATES.items():
+        s = _load(f"rgb/{file}")["summary"]
+        gaps = list(s["mean_gap"].items())[:GAP_SIGNALS]
+        named = ", ".join(f"`{k}` {v:+.1f}" for k, v in gaps)
+        lines.append(
+            f"| {label} | {_f(s['reach'], 2)} | {_f(s['top1'], 2)} | {_f(s['top3'], 2)} | "
+            f"{named} ({s['outranked']} questions) |"
+        )
+    return "\n".join(lines)
+
+
 def _n(value: float) -> str:
     return f"{value:,.0f}"
 
@@ -518,6 +546,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "abstention-auc": abstention_auc,
     "refusal-rules": refusal_rules_table,
     "rgb": rgb_table,
+    "rgb-candidates": rgb_candidates_table,
     "llm": llm_table,
     "reliability": reliability_table,
     "ui-speed": ui_speed,

@@ -15,9 +15,12 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from askdocs.evaluation import QuestionFileError, answer_contains, versions
+
+if TYPE_CHECKING:
+    from askdocs.api import Assistant
 
 # Words a system would use to flag conflicting or doubtful evidence. The extractive answerer
 # never says them, which the report shows as a 0% flag rate rather than hiding the metric.
@@ -90,6 +93,23 @@ def pick_passages(
     return texts, len(chosen_positives), len(chosen_negatives)
 
 
+def passages_index(
+    work: Path, number: int, texts: list[str], embedder: Any = None, **settings: Any
+) -> Assistant:
+    """An Assistant over a collection of its own in `work`, holding one question's passages,
+    each a document of its own (as RGB's are: snippets of separate web pages)."""
+    from askdocs.api import Assistant
+
+    corpus = work / f"q{number}"
+    corpus.mkdir()
+    (corpus / "passages.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    assistant = Assistant(
+        index_dir=work / "index", collection=f"rgb-{number}", embedder=embedder, **settings
+    )
+    assistant.ingest([corpus])
+    return assistant
+
+
 def run_rgb(
     path: Path,
     out: Path | None = None,
@@ -102,8 +122,6 @@ def run_rgb(
     on_progress: Callable[[int, int], None] | None = None,
     **settings: Any,
 ) -> dict[str, Any]:
-    from askdocs.api import Assistant
-
     if not 0 <= noise_ratio <= 1:
         raise ValueError(f"noise ratio must be between 0 and 1, got {noise_ratio}")
     if counterfactual and rejection:
@@ -118,16 +136,7 @@ def run_rgb(
             texts, n_pos, n_neg = pick_passages(
                 row, passages, noise_ratio, counterfactual, rejection, seed
             )
-            corpus = Path(work) / f"q{done}"
-            corpus.mkdir()
-            (corpus / "passages.jsonl").write_text(
-                "".join(json.dumps({"text": t}) + "\n" for t in texts)
-            )
-            assistant = Assistant(
-                index_dir=Path(work) / "index", collection=f"rgb-{done}", embedder=embedder,
-                **settings,
-            )  # fmt: skip
-            assistant.ingest([corpus])
+            assistant = passages_index(Path(work), done, texts, embedder, **settings)
             embedder = assistant.embedder  # load the model once for all questions
             started = time.perf_counter()
             answer = assistant.ask(row["query"], k=max(1, len(texts)))

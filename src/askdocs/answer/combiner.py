@@ -111,6 +111,17 @@ class Combiner:
         """The combined score of each row of a feature matrix (columns in `features` order)."""
         return ((matrix - self.mean) / self.scale) @ self.weights
 
+    def contributions(self, row: np.ndarray) -> np.ndarray:
+        """What each feature of one candidate adds to its score (they sum to `scores`):
+        which signals put one candidate above another.
+
+        >>> c = Combiner("t", "", ("a", "b"), np.zeros(2), np.array([1.0, 2.0]),
+        ...     np.array([1.0, -1.0]), (), np.zeros(0), np.ones(0), np.zeros(0), 0.0, 0.5, 0.0)
+        >>> c.contributions(np.array([2.0, 4.0])).tolist()
+        [2.0, -2.0]
+        """
+        return (row - self.mean) / self.scale * self.weights
+
     def answerable(self, question_features: np.ndarray) -> float:
         """Probability that the best candidate holds the answer (the Answer's confidence)."""
         z = (question_features - self.abstain_mean) / self.abstain_scale

@@ -318,6 +318,17 @@ class ExtractiveAnswerer:
         )
         return ExtractiveAnswer(citations, confidence, short_answer=short, claims=claims)
 
+    def ranked(self, question: str, retrieved: Retrieved) -> tuple[ScoredPool, Combiner]:
+        """The candidates as the model that chooses what to quote scores them (the answering
+        model, when the weights hold one), and that model: what `answer` quotes from once it
+        has not refused (scripts/rgb_candidates.py reads where the right sentence ranked)."""
+        scored = self.score(question, retrieved)
+        model = self.combiner.answering
+        if model is None or not len(scored.pool):
+            return scored, self.combiner
+        texts = [candidate.text for candidate in scored.pool.candidates]
+        return self._rescored(scored, texts, model), model
+
     def _quoted(
         self, scored: ScoredPool, texts: Sequence[str], model: Combiner
     ) -> tuple[list[int], bool]:
