@@ -352,6 +352,9 @@ RGB_CANDIDATES = {
     "rgb-candidates-noise0.4.json": "noise 0.4",
     "rgb-candidates-noise0.8.json": "noise 0.8",
     "rgb-candidates-noise0.8-five-articles.json": "noise 0.8, every passage's article whole",
+    "rgb-candidates-noise0.8-five-articles-without-article-signals.json": "the same, ranked "
+    "without the article-level signals' contributions (`article_coverage`, `article_gap`, "
+    "`article_rank_0`, `article_rank_1`, `title_overlap`, `lead`; not a fit)",
 }
 """scripts/rgb_candidates.py's files, in table order."""
 GAP_SIGNALS = 4

@@ -12,6 +12,8 @@ answering candidate) of each feature's contribution to the score: what outweighs
         --out benchmarks/results/rgb/rgb-candidates-noise0.8.json
     # the same with every passage's article taken whole (five passages, five documents):
     ASKDOCS_CANDIDATE_ARTICLES=5 python scripts/rgb_candidates.py … --noise-ratio 0.8
+    # and ranked as if some signals said nothing (their contributions taken out; not a fit):
+    … --without article_coverage,article_gap,article_rank_0,article_rank_1,title_overlap,lead
 """
 
 from __future__ import annotations
@@ -42,6 +44,18 @@ def question_ranks(
     order = [int(i) for i in np.argsort(-scores, kind="stable")]
     holding = [rank for rank, i in enumerate(order) if is_correct(texts[i], answer)]
     return order, holding[0] if holding else None
+
+
+def without(scores: np.ndarray, contributions: np.ndarray, columns: list[int]) -> np.ndarray:
+    """The scores with these feature columns' contributions taken out (a candidate a hard
+    constraint ruled out stays out: its score is far below any contribution).
+
+    >>> without(np.array([3.0, 1.0]), np.array([[2.0, 1.0], [0.0, 1.0]]), [0]).tolist()
+    [1.0, 1.0]
+    """
+    if not columns or not len(scores):
+        return scores
+    return scores - contributions[:, columns].sum(axis=1)
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -77,7 +91,15 @@ def main() -> None:
     parser.add_argument("--passages", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--without", default="", help="comma-separated features whose contributions to take out"
+    )
     args = parser.parse_args()
+    dropped = [name for name in args.without.split(",") if name]
+    unknown = sorted(set(dropped) - set(FEATURES))
+    if unknown:
+        parser.error(f"no such feature: {', '.join(unknown)}")
+    columns = [FEATURES.index(name) for name in dropped]
     rows = []
     embedder = None
     with tempfile.TemporaryDirectory(prefix="askdocs-rgb-ranks-") as work:
@@ -91,14 +113,14 @@ def main() -> None:
             retrieved = pipeline.retrieve(row["query"], max(1, len(texts)))
             scored, model = pipeline.extractive.ranked(row["query"], retrieved)
             candidates = [c.text for c in scored.pool.candidates]
-            order, rank = question_ranks(scored.scores, candidates, row["answer"])
+            contributions = np.array([model.contributions(r) for r in scored.features])
+            scores = without(scored.scores, contributions, columns)
+            order, rank = question_ranks(scores, candidates, row["answer"])
             gap: dict[str, float] = {}
             if rank:
-                chosen, right = order[0], order[rank]
-                diff = model.contributions(scored.features[chosen]) - model.contributions(
-                    scored.features[right]
-                )
-                gap = {FEATURES[i]: float(diff[i]) for i in range(len(FEATURES))}
+                diff = contributions[order[0]] - contributions[order[rank]]
+                kept = [i for i in range(len(FEATURES)) if i not in columns]
+                gap = {FEATURES[i]: float(diff[i]) for i in kept}
             rows.append(
                 {
                     "id": str(row.get("id", number)),
@@ -118,6 +140,7 @@ def main() -> None:
         "noise_ratio": None if args.rejection else args.noise_ratio,
         "passages": args.passages,
         "seed": args.seed,
+        "without": dropped,
         "summary": summary(rows),
         "rows": [{k: v for k, v in r.items() if k != "gap"} for r in rows],
     }

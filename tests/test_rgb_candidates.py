@@ -66,3 +66,24 @@ def test_the_script_writes_its_report(tmp_path: Path, monkeypatch: pytest.Monkey
     (row,) = report["rows"]
     assert row["holding"] == "Super Bowl 2021 was played in Tampa, Florida."
     assert row["candidates"] == 2
+
+
+def test_without_takes_out_only_the_named_contributions() -> None:
+    contributions = np.array([[2.0, 1.0, 0.5], [0.0, 1.0, 0.5]])
+    scores = contributions.sum(axis=1)
+    assert R.without(scores, contributions, [0]).tolist() == [1.5, 1.5]
+    assert R.without(scores, contributions, []) is scores
+    # A candidate a hard constraint ruled out stays far below the others.
+    ruled_out = np.array([-1e6, 1.5])
+    assert R.without(ruled_out, contributions, [0, 1]).argmax() == 1
+
+
+def test_an_unknown_feature_to_leave_out_is_an_argument_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(
+        sys, "argv", ["rgb_candidates", str(tmp_path / "none.jsonl"), "--without", "no_such"]
+    )
+    with pytest.raises(SystemExit) as exc:
+        R.main()
+    assert exc.value.code == 2
