@@ -75,6 +75,7 @@ from askdocs.evaluation import answer_contains, evidence_spans, load_questions, 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import question_encoder as QE
+import snippet_rows as SR
 import synthetic_questions as SQ
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "src/askdocs/answer/weights/default.json"
@@ -157,21 +158,26 @@ def standardiser(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
 
 def fit_ranker(rows: list[dict], l2: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Listwise softmax: maximise log P(an answering sentence) per question, L2 on weights."""
-    train = [r for r in rows if r["answerable"] and r["labels"].any()]
+    train = [r for r in rows if r["answerable"] and r["labels"].any() and r.get("weight", 1.0)]
     mean, scale = standardiser(train)
     matrices = [(r["features"] - mean) / scale for r in train]
     labels = [r["labels"].astype(float) for r in train]
+    # A row's weight in the loss (snippet rows may count for less than a question's own row);
+    # the sum, L2 term included, is divided by the total weight: with every weight 1, by the
+    # number of questions, as it always was.
+    weights = [float(r.get("weight", 1.0)) for r in train]
+    total_weight = sum(weights)
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
         total, grad = 0.5 * l2 * w @ w, l2 * w
-        for x, y in zip(matrices, labels, strict=True):
+        for x, y, weight in zip(matrices, labels, weights, strict=True):
             s = x @ w
             p = softmax(s)
             gold = p * y
             mass = gold.sum()
-            total -= np.log(mass + 1e-12)
-            grad = grad - x.T @ (gold / (mass + 1e-12) - p)
-        return total / len(matrices), grad / len(matrices)
+            total -= weight * np.log(mass + 1e-12)
+            grad = grad - weight * (x.T @ (gold / (mass + 1e-12) - p))
+        return total / total_weight, grad / total_weight
 
     start = np.zeros(matrices[0].shape[1])
     result = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 500})
@@ -510,11 +516,13 @@ def with_tuned(row: dict, sims: np.ndarray) -> dict:
 
 
 def tune_encoders(rows: list[dict], fold: list[int], k: int, args, started: float):
-    """Tuned-encoder similarities as each fold's models must see them, and the final encoder.
+    """Questions as each fold's tuned encoders embed them, and the final encoder (a row's
+    tuned similarities are its candidates' cosines to its question's vector, QE.cosines; kept
+    as vectors so that other rows of the same question, such as snippet rows, get theirs).
 
-    cv_sims[f][n]: for a question of fold f, from the encoder tuned on the other folds; for a
+    cv_q[f][n]: for a question of fold f, from the encoder tuned on the other folds; for a
     training question of fold f, from an encoder tuned on the other inner folds (so the ranker
-    of fold f learns from similarities of questions the encoder did not see). oof_sims[n]: from
+    of fold f learns from similarities of questions the encoder did not see). oof_q[n]: from
     the encoder that did not see question n, for fitting the shipped ranker.
     """
     base = pretrained_base(args, started)
@@ -524,25 +532,25 @@ def tune_encoders(rows: list[dict], fold: list[int], k: int, args, started: floa
             base, [rows[n] for n in questions], seed, args.epochs, args.lr, soup=args.soup
         )
 
-    cv_sims: list[dict[int, np.ndarray]] = [{} for _ in range(k)]
-    oof_sims: dict[int, np.ndarray] = {}
+    cv_q: list[dict[int, np.ndarray]] = [{} for _ in range(k)]
+    oof_q: dict[int, np.ndarray] = {}
     for f in range(k):
         train = [n for n in range(len(rows)) if fold[n] != f]
         test = [n for n in range(len(rows)) if fold[n] == f]
         model = fit(train, args.seed + f)
-        for n, sims in zip(test, QE.similarities(model, [rows[n] for n in test]), strict=True):
-            cv_sims[f][n] = oof_sims[n] = sims
+        for n, q in zip(test, QE.question_vectors(model, [rows[n] for n in test]), strict=True):
+            cv_q[f][n] = oof_q[n] = q
         inner = folds_of([rows[n] for n in train], k - 1, args.seed + 100 + f)
         for g in range(k - 1):
             inner_train = [n for n, h in zip(train, inner, strict=True) if h != g]
             inner_test = [n for n, h in zip(train, inner, strict=True) if h == g]
             model = fit(inner_train, args.seed + 10 * f + g)
-            for n, sims in zip(
-                inner_test, QE.similarities(model, [rows[n] for n in inner_test]), strict=True
+            for n, q in zip(
+                inner_test, QE.question_vectors(model, [rows[n] for n in inner_test]), strict=True
             ):
-                cv_sims[f][n] = sims
+                cv_q[f][n] = q
         log(f"encoder fold {f + 1}/{k} done at {time.perf_counter() - started:.0f} s")
-    return cv_sims, oof_sims, fit(list(range(len(rows))), args.seed)
+    return cv_q, oof_q, fit(list(range(len(rows))), args.seed)
 
 
 PRETRAIN_EPOCHS = 1
@@ -652,6 +660,25 @@ def pretrained_base(args, started: float):
     return model
 
 
+def snippet_rows(args, rows: list[dict]) -> list[dict]:
+    """The questions' snippet rows (snippet_rows.py), kept beside the row cache."""
+    cache = args.cache.with_name(f"{args.cache.stem}-snippets.pkl") if args.cache else None
+    if cache and cache.exists():
+        return pickle.loads(cache.read_bytes())
+    from askdocs.api import Assistant
+
+    started = time.perf_counter()
+    questions = {q.id: q for path in args.questions for q in load_questions(path, args.corpus)}
+    with tempfile.TemporaryDirectory() as folder:
+        weights = neutral_weights(Path(folder))
+        assistant = Assistant(index_dir=args.index, answer_weights=str(weights))
+        out = SR.collect_snippets(assistant, rows, args.corpus, questions, weights)
+    log(f"{len(out)} snippet rows in {time.perf_counter() - started:.0f} s")
+    if cache:
+        cache.write_bytes(pickle.dumps(out))
+    return out
+
+
 def ablated(row: dict, columns: list[int]) -> dict:
     """The row with these feature columns held at 0."""
     features = row["features"].copy()
@@ -754,6 +781,27 @@ def main() -> None:
         help="make the synthetic questions from this folder of articles instead of --corpus "
         "(to measure how the pre-training carries to articles it never saw)",
     )
+    parser.add_argument(
+        "--snippets",
+        action="store_true",
+        help="also fit the ranker on each question asked over five one-sentence passages, each "
+        "its own document (snippet_rows.py: the shape of RGB's web snippets)",
+    )
+    parser.add_argument(
+        "--snippet-weight",
+        type=float,
+        default=1.0,
+        help="a snippet row's weight in the ranker's loss against a question's own row (0: "
+        "collected and reported, not trained on)",
+    )
+    parser.add_argument(
+        "--question-weight",
+        type=float,
+        default=1.0,
+        help="a question's own row's weight in the ranker's loss (0 with --snippets: a ranker "
+        "fitted on snippet rows alone; everything else is still fitted and measured on the "
+        "questions' own rows)",
+    )
     parser.add_argument("--out", type=Path, default=WEIGHTS)
     parser.add_argument("--report", type=Path, default=Path("benchmarks/results/answerer_cv.json"))
     parser.add_argument("--dry-run", action="store_true", help="report only, write no weights")
@@ -795,8 +843,20 @@ def main() -> None:
     # Per outer fold, the rows as that fold's models see them: the tuned-encoder columns of its
     # training questions come from encoders that did not train on them (inner folds), those of
     # its held-out questions from the encoder trained on all its training questions.
+    if args.question_weight != 1.0:
+        rows = [{**r, "weight": args.question_weight} for r in rows]
     cv_rows: list[list[dict]] = [list(rows) for _ in range(k)]
     oof_rows = list(rows)  # every question seen by an encoder that did not train on it
+    # Snippet rows (--snippets): each question's, in its fold, their tuned columns from the
+    # same encoders as the question's own row; trained on with --snippet-weight, never scored
+    # in the CV figures (those stay the question files' own), reported apart.
+    snippets_of: list[list[dict]] = [[] for _ in rows]
+    if args.snippets:
+        position = {r["id"]: n for n, r in enumerate(rows)}
+        for r in snippet_rows(args, rows):
+            snippets_of[position[r["base"]]].append({**r, "weight": args.snippet_weight})
+    cv_snippets: list[list[list[dict]]] = [list(snippets_of) for _ in range(k)]
+    oof_snippets = list(snippets_of)
     encoder = None
     if not args.no_encoder:
         variant = f"-synthetic-{args.synthetic}-s{args.synthetic_seed}" if args.synthetic else ""
@@ -808,35 +868,48 @@ def main() -> None:
         variant += f"-soup{args.soup}" if args.soup > 1 else ""
         cache = (
             args.cache.with_name(
-                f"{args.cache.stem}-encoder-{args.epochs}-{args.lr}-{args.seed}{variant}.pkl"
+                f"{args.cache.stem}-questions-{args.epochs}-{args.lr}-{args.seed}{variant}.pkl"
             )
             if args.cache
             else None
         )
         if cache and cache.exists():
-            cv_sims, oof_sims, encoder = pickle.loads(cache.read_bytes())
+            cv_q, oof_q, encoder = pickle.loads(cache.read_bytes())
         else:
-            cv_sims, oof_sims, encoder = tune_encoders(rows, fold, k, args, started)
+            cv_q, oof_q, encoder = tune_encoders(rows, fold, k, args, started)
             if cache:
-                cache.write_bytes(pickle.dumps((cv_sims, oof_sims, encoder)))
-        for n, sims in oof_sims.items():
-            oof_rows[n] = with_tuned(rows[n], sims)
+                cache.write_bytes(pickle.dumps((cv_q, oof_q, encoder)))
+        for n, q in oof_q.items():
+            oof_rows[n] = with_tuned(rows[n], QE.cosines(rows[n], q))
+            oof_snippets[n] = [with_tuned(r, QE.cosines(r, q)) for r in snippets_of[n]]
         for f in range(k):
-            for n, sims in cv_sims[f].items():
-                cv_rows[f][n] = with_tuned(rows[n], sims)
+            for n, q in cv_q[f].items():
+                cv_rows[f][n] = with_tuned(rows[n], QE.cosines(rows[n], q))
+                cv_snippets[f][n] = [with_tuned(r, QE.cosines(r, q)) for r in snippets_of[n]]
 
     if args.ablate:
         held = [FEATURES.index(name) for name in args.ablate]
         cv_rows = [[ablated(r, held) for r in fold_rows] for fold_rows in cv_rows]
         oof_rows = [ablated(r, held) for r in oof_rows]
+        cv_snippets = [[[ablated(r, held) for r in s] for s in f] for f in cv_snippets]
+        oof_snippets = [[ablated(r, held) for r in s] for s in oof_snippets]
 
     # Out-of-fold ranker scores: fold f's ranker, fitted on its training rows, on its test rows.
     oof: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    snippet_top: list[bool] = []  # held out: does the ranker put a snippet row's answer first
     for f in range(k):
-        model = fit_ranker([r for n, r in enumerate(cv_rows[f]) if fold[n] != f], args.l2)
+        train_rows = [r for n, r in enumerate(cv_rows[f]) if fold[n] != f]
+        train_rows += [r for n, s in enumerate(cv_snippets[f]) if fold[n] != f for r in s]
+        model = fit_ranker(train_rows, args.l2)
         for n, r in enumerate(cv_rows[f]):
             if fold[n] == f and len(r["features"]):
                 oof[n] = ranked(r, *model)
+            if fold[n] == f:
+                snippet_top += [
+                    bool(r["labels"][int(np.argmax(ranked(r, *model)[0]))])
+                    for r in cv_snippets[f][n]
+                    if len(r["features"])
+                ]
     cv_view = [cv_rows[fold[n]][n] for n in range(len(rows))]  # each row as its fold saw it
     has = np.asarray([n in oof for n in range(len(rows))])
     answerable = np.asarray([r["answerable"] for r in rows])
@@ -921,7 +994,7 @@ def main() -> None:
     nearest = summarise([short_cv[n] for n in sorted(short_cv)])
 
     # The shipped fit: every question; the encoder columns out-of-fold, as for unseen questions.
-    full = fit_ranker(oof_rows, args.l2)
+    full = fit_ranker(oof_rows + [r for s in oof_snippets for r in s], args.l2)
     all_idx = [n for n in range(len(rows)) if has[n]]
     abstain_model = fit_abstain(qf[all_idx], right[all_idx], args.abstain_l2)
     threshold = pick_threshold(
@@ -971,6 +1044,17 @@ def main() -> None:
             float(np.mean([r["labels"].any() for r in rows if r["answerable"]])), 3
         ),
         "cv": cv,
+        "snippets": {
+            "rows": sum(len(s) for s in snippets_of),
+            "weight": args.snippet_weight,
+            "question_weight": args.question_weight,
+            "answer_among_candidates": round(
+                float(np.mean([r["labels"].any() for s in snippets_of for r in s])), 3
+            )
+            if args.snippets
+            else None,
+            "top1_cv": round(float(np.mean(snippet_top)), 3) if snippet_top else None,
+        },
         "refuse_missing_cv": {
             each: {
                 key: summary[key]
@@ -1043,6 +1127,12 @@ def main() -> None:
                 )
                 if value != default
             }
+    if args.snippets:
+        about["snippet_rows"] = {
+            "made_by": "scripts/snippet_rows.py",
+            "weight": args.snippet_weight,
+            "question_weight": args.question_weight,
+        }
     if args.ablate:
         # The features this model was fitted without (their weights are 0): the refusing fit
         # leaves out what helps choose a sentence but not decide whether to answer.

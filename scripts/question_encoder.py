@@ -98,18 +98,28 @@ def averaged(models: list):
     return out
 
 
-def similarities(model, rows: list[dict]) -> list[np.ndarray]:
-    """cos(tuned question, each stored candidate vector), per row."""
+def question_vectors(model, rows: list[dict]) -> list[np.ndarray]:
+    """Each row's question as the tuned encoder embeds it (unit length)."""
     import torch
 
-    out = []
     with torch.no_grad():
-        for row in rows:
-            q = _embed(model, [row["question"]])[0].numpy()
-            out.append(
-                row["vectors"].astype(np.float32) @ q if len(row["vectors"]) else np.zeros(0)
-            )
-    return out
+        return [_embed(model, [row["question"]])[0].numpy() for row in rows]
+
+
+def cosines(row: dict, question: np.ndarray) -> np.ndarray:
+    """cos(question vector, each stored candidate vector of the row).
+
+    >>> row = {"vectors": np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float16)}
+    >>> [round(float(c), 2) for c in cosines(row, np.array([0.6, 0.8], dtype=np.float32))]
+    [0.6, 0.8]
+    """
+    vectors = row["vectors"]
+    return vectors.astype(np.float32) @ question if len(vectors) else np.zeros(0)
+
+
+def similarities(model, rows: list[dict]) -> list[np.ndarray]:
+    """cos(tuned question, each stored candidate vector), per row."""
+    return [cosines(row, q) for row, q in zip(rows, question_vectors(model, rows), strict=True)]
 
 
 def save_layers(model, path: Path) -> str:

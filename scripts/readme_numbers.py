@@ -208,8 +208,10 @@ SPLITS = {
     "before this release, the rows below are measured against it)",
     "specificity-refusing-too.json": "the specificity feature (how rare the words a sentence adds "
     "are) in both fits (not shipped)",
-    "specificity.json": "**shipped**: specificity in the answering fit, held at 0 in the "
-    'refusing fit (`--refusing="--no-encoder --ablate specificity"`)',
+    "specificity.json": "specificity in the answering fit, held at 0 in the refusing fit "
+    '(`--refusing="--no-encoder --ablate specificity"`; shipped before this release)',
+    "whole-snippets.json": "**shipped**: the same, with a further retrieved article whose whole "
+    "text its passage holds (a snippet) a candidate too (one question of the 180 has one)",
 }
 
 
@@ -351,10 +353,12 @@ def rgb_table() -> str:
 RGB_CANDIDATES = {
     "rgb-candidates-noise0.4.json": "noise 0.4",
     "rgb-candidates-noise0.8.json": "noise 0.8",
-    "rgb-candidates-noise0.8-five-articles.json": "noise 0.8, every passage's article whole",
-    "rgb-candidates-noise0.8-five-articles-without-article-signals.json": "the same, ranked "
-    "without the article-level signals' contributions (`article_coverage`, `article_gap`, "
-    "`article_rank_0`, `article_rank_1`, `title_overlap`, `lead`; not a fit)",
+    "rgb-candidates-noise0.8-without-article-signals.json": "noise 0.8, ranked without the "
+    "article-level signals' contributions (`article_coverage`, `article_gap`, `article_rank_0`, "
+    "`article_rank_1`, `title_overlap`, `lead`; not a fit)",
+    "rgb-candidates-noise0.4-snippet-ranker.json": "noise 0.4, the answering ranker fitted on "
+    "snippet rows alone (`--snippets --question-weight 0`; not shipped)",
+    "rgb-candidates-noise0.8-snippet-ranker.json": "noise 0.8, the same (not shipped)",
 }
 """scripts/rgb_candidates.py's files, in table order."""
 GAP_SIGNALS = 4

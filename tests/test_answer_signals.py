@@ -299,6 +299,32 @@ def test_gather_takes_every_sentence_of_the_article_with_its_chunk() -> None:
         assert TEXT[c.start : c.end] == c.text and c.chunk.start <= c.start < c.end <= c.chunk.end
 
 
+def test_gather_takes_snippets_beyond_the_article_limit_but_not_stories() -> None:
+    # Past the limit of one article: a second article held whole by its retrieved passage (a
+    # snippet) still gives its sentence; a third, only partly retrieved (a story), does not.
+    snippet = Article(id="s", title="", text="Anna Berg leads Acme.", source="s.txt")
+    story = Article(id="t", title="", text="Acme grew. It hired staff.", source="t.txt")
+    chunks = {
+        "s": [Chunk("s0", "s", 0, snippet.text, 0, len(snippet.text))],
+        "t": [Chunk("t0", "t", 0, "Acme grew.", 0, 10), Chunk("t1", "t", 1, "It hired staff.",
+                                                             11, 26)],
+    }  # fmt: skip
+    passages = [
+        Passage(CHUNKS[0], 0.9, "", "acme.txt"),
+        Passage(chunks["t"][0], 0.8, "", "t.txt"),
+        Passage(chunks["s"][0], 0.7, "", "s.txt"),
+    ]
+    retrieved = Retrieved(
+        passages,
+        {"a1": ARTICLE, "s": snippet, "t": story},
+        lambda ids: [c for a in ids for c in (CHUNKS if a == "a1" else chunks[a])],
+    )
+    pool = gather(retrieved, lambda texts: np.ones((len(texts), 2), dtype=np.float32), 1)
+    assert {c.article_id for c in pool.candidates} == {"a1", "s"}
+    assert pool.article_scores == (0.9, 0.7)
+    assert [c.article_rank for c in pool.candidates if c.article_id == "s"] == [1]
+
+
 def test_gather_skips_what_the_conversation_already_said() -> None:
     pool = gather(RETRIEVED, lambda t: np.ones((len(t), 2)), 3, skip=["She joined in 1999. [1]"])
     assert "She joined in 1999." not in [c.text for c in pool.candidates]

@@ -126,7 +126,8 @@ class Settings(BaseSettings):
         3,
         gt=0,
         description="Articles (the best of the retrieved passages') whose every sentence is a "
-        "candidate answer.",
+        "candidate answer; a further article whose whole text a retrieved passage holds (a "
+        "snippet) is one too.",
     )
     answer_sentences: int = Field(
         3,
