@@ -117,11 +117,6 @@ def cosines(row: dict, question: np.ndarray) -> np.ndarray:
     return vectors.astype(np.float32) @ question if len(vectors) else np.zeros(0)
 
 
-def similarities(model, rows: list[dict]) -> list[np.ndarray]:
-    """cos(tuned question, each stored candidate vector), per row."""
-    return [cosines(row, q) for row, q in zip(rows, question_vectors(model, rows), strict=True)]
-
-
 def save_layers(model, path: Path) -> str:
     """Write the tuned layers (float16, the base model's weight names); return the sha256."""
     from safetensors.numpy import save_file
