@@ -387,6 +387,26 @@ OUTCOME_KEYS = (
 )
 
 
+def oof_record(rows: list[dict], fold: list[int], oof: dict) -> list[dict]:
+    """Per question, what --oof-scores keeps: its id, type, question, fold, candidate texts
+    and labels, and its held-out ranker scores (None where it has no candidate).
+
+    >>> row = {"id": "q1", "type": "who", "question": "Who?", "answerable": True,
+    ...        "texts": ["Ann won."], "labels": np.array([True])}
+    >>> oof_record([row], [0], {0: (np.array([1.5]), np.array([1.0]))})[0]["scores"]
+    array([1.5])
+    """
+    keys = ("id", "type", "question", "answerable", "texts", "labels")
+    return [
+        {
+            **{key: row[key] for key in keys},
+            "fold": fold[n],
+            "scores": oof[n][0] if n in oof else None,
+        }
+        for n, row in enumerate(rows)
+    ]
+
+
 def outcome_record(o: dict) -> dict:
     """One held-out outcome as --outcomes writes it: the question's id, file, type and whether
     it is answerable (as `row`, which summarise reads), and the OUTCOME_KEYS.
@@ -818,6 +838,12 @@ def main() -> None:
         help="also write each question's held-out outcome here (JSON; scripts/cv_compose.py)",
     )
     parser.add_argument(
+        "--oof-scores",
+        type=Path,
+        help="also write each question's held-out answering scores, candidate texts and labels "
+        "here (pickle; scripts/reader_experiment.py reranks them)",
+    )
+    parser.add_argument(
         "--cache",
         type=Path,
         help="keep the collected candidates here (pickle); "
@@ -911,6 +937,9 @@ def main() -> None:
                     if len(r["features"])
                 ]
     cv_view = [cv_rows[fold[n]][n] for n in range(len(rows))]  # each row as its fold saw it
+    if args.oof_scores:
+        args.oof_scores.parent.mkdir(parents=True, exist_ok=True)
+        args.oof_scores.write_bytes(pickle.dumps(oof_record(rows, fold, oof)))
     has = np.asarray([n in oof for n in range(len(rows))])
     answerable = np.asarray([r["answerable"] for r in rows])
     # What the abstention model learns: whether the best sentence holds a gold answer. Whether

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path)
     parser.add_argument(
+        "--scores",
+        type=Path,
+        help="also write each question's candidates, their scores and which hold the answer "
+        "here (pickle; scripts/reader_experiment.py reranks them)",
+    )
+    parser.add_argument(
         "--without", default="", help="comma-separated features whose contributions to take out"
     )
     args = parser.parse_args()
@@ -101,6 +108,7 @@ def main() -> None:
         parser.error(f"no such feature: {', '.join(unknown)}")
     columns = [FEATURES.index(name) for name in dropped]
     rows = []
+    pools: list[dict[str, Any]] = []  # for --scores
     embedder = None
     with tempfile.TemporaryDirectory(prefix="askdocs-rgb-ranks-") as work:
         for number, row in enumerate(load_rgb(args.questions), 1):
@@ -116,6 +124,15 @@ def main() -> None:
             contributions = np.array([model.contributions(r) for r in scored.features])
             scores = without(scored.scores, contributions, columns)
             order, rank = question_ranks(scores, candidates, row["answer"])
+            pools.append(
+                {
+                    "id": str(row.get("id", number)),
+                    "query": row["query"],
+                    "texts": candidates,
+                    "scores": scores,
+                    "holds": np.array([is_correct(t, row["answer"]) for t in candidates]),
+                }
+            )
             gap: dict[str, float] = {}
             if rank:
                 diff = contributions[order[0]] - contributions[order[rank]]
@@ -148,6 +165,9 @@ def main() -> None:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text)
+    if args.scores:
+        args.scores.parent.mkdir(parents=True, exist_ok=True)
+        args.scores.write_bytes(pickle.dumps(pools))
     shown = dict(report["summary"])
     shown["mean_gap"] = dict(list(shown["mean_gap"].items())[:8])
     print(json.dumps(shown, indent=1))

@@ -156,3 +156,17 @@ def test_pre_training_on_a_folder_that_gives_no_questions_stops_with_a_reason(
     )
     with pytest.raises(SystemExit, match="no synthetic questions from"):
         F.pretrained_base(args, 0.0)
+
+
+def test_the_held_out_scores_are_kept_with_what_a_reranker_needs() -> None:
+    # --oof-scores: scripts/reader_experiment.py reranks a question's held-out scores and
+    # reads its texts and labels; a question without candidates keeps None, not a crash.
+    rows = [{**_row([[0], [], []], 1), "question": "Who leads Acme?"}]
+    rows.append({**rows[0], "id": "q2"})
+    scores = np.array([0.2, 1.5, -3.0])
+    kept = F.oof_record(rows, [3, 1], {0: (scores, np.ones(3))})
+    assert [k["id"] for k in kept] == ["q1", "q2"] and [k["fold"] for k in kept] == [3, 1]
+    assert kept[0]["scores"] is scores and kept[1]["scores"] is None
+    assert kept[0]["texts"] == rows[0]["texts"] and kept[0]["question"] == "Who leads Acme?"
+    assert kept[0]["labels"].tolist() == [True, False, False]
+    assert "features" not in kept[0]  # the big matrices stay out of the file

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import json
+import pickle
 import sys
 from pathlib import Path
 
@@ -55,10 +56,10 @@ def test_the_script_writes_its_report(tmp_path: Path, monkeypatch: pytest.Monkey
         "positive": ["Super Bowl 2021 was played in Tampa, Florida."],
         "negative": ["Knitting needs patience and wool.", "Bread rises slowly in the cold."],
     }) + "\n")  # fmt: skip
-    out = tmp_path / "ranks.json"
+    out, pools = tmp_path / "ranks.json", tmp_path / "pools.pkl"
     monkeypatch.setattr(
         sys, "argv", ["rgb_candidates", str(rgb), "--noise-ratio", "0.5", "--passages", "2",
-                      "--out", str(out)],
+                      "--out", str(out), "--scores", str(pools)],
     )  # fmt: skip
     R.main()
     report = json.loads(out.read_text())
@@ -66,6 +67,13 @@ def test_the_script_writes_its_report(tmp_path: Path, monkeypatch: pytest.Monkey
     (row,) = report["rows"]
     assert row["holding"] == "Super Bowl 2021 was played in Tampa, Florida."
     assert row["candidates"] == 2
+    # --scores: the pool as ranked, for scripts/reader_experiment.py to rerank.
+    (pool,) = pickle.loads(pools.read_bytes())
+    assert pool["query"] == "Where was the Super Bowl 2021 played?"
+    assert len(pool["texts"]) == len(pool["scores"]) == len(pool["holds"]) == 2
+    holding = pool["texts"].index("Super Bowl 2021 was played in Tampa, Florida.")
+    assert pool["holds"].tolist() == [n == holding for n in range(2)]
+    assert R.question_ranks(pool["scores"], pool["texts"], "Tampa, Florida")[1] == row["rank"]
 
 
 def test_without_takes_out_only_the_named_contributions() -> None:
