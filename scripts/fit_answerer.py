@@ -932,9 +932,9 @@ def main() -> None:
                 oof[n] = ranked(r, *model)
             if fold[n] == f:
                 snippet_top += [
-                    bool(r["labels"][int(np.argmax(ranked(r, *model)[0]))])
-                    for r in cv_snippets[f][n]
-                    if len(r["features"])
+                    bool(snip["labels"][int(np.argmax(ranked(snip, *model)[0]))])
+                    for snip in cv_snippets[f][n]
+                    if len(snip["features"])
                 ]
     cv_view = [cv_rows[fold[n]][n] for n in range(len(rows))]  # each row as its fold saw it
     if args.oof_scores:
