@@ -203,8 +203,53 @@ def test_eval_rgb_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         assert result.exit_code == 0, result.output
         assert f"{key}: {expected}" in result.output
     # each row keeps the answerer's confidence, to compare right answers with wrong ones
-    (row,) = json.loads((tmp_path / "rgb" / "rgb-noise-noise0.json").read_text())["rows"]
+    report = json.loads((tmp_path / "rgb" / "rgb-noise-noise0.json").read_text())
+    (row,) = report["rows"]
     assert row["correct"] and 0.0 < row["confidence"] <= 1.0
+    # ... and whether its short answer and first quote hold the answer, not only some quote
+    assert row["first_correct"] and row["quotes"] >= 1
+    assert report["summary"]["first_quote_accuracy"] == 1.0
+    assert report["summary"]["quotes_per_answer"] == row["quotes"]
+
+
+def test_first_quote_accuracy_is_stricter_than_accuracy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An answer that quotes two sentences, the answer only in the second: RGB's judge counts
+    # it right; what the reader meets first does not hold it.
+    from askdocs import rgb as rgb_module
+    from askdocs.types import Answer, Citation
+
+    quotes = ["The final was in Glendale, Arizona, in 2015.", "In 2021 it was in Tampa, Florida."]
+    answer = Answer(
+        "q", " [1] ".join(quotes) + " [2]", False,
+        [Citation(n + 1, "a", "", "", 0, len(q), q, "c") for n, q in enumerate(quotes)],
+        [], "q", "h", short_answer="Glendale, Arizona",
+    )  # fmt: skip
+
+    class Fake:
+        embedder = None
+
+        def ask(self, question: str, k: int) -> Answer:
+            return answer
+
+    monkeypatch.setattr(rgb_module, "passages_index", lambda *a, **k: Fake())
+    rgb = tmp_path / "rgb.jsonl"
+    rgb.write_text(
+        json.dumps(
+            {
+                "id": 0,
+                "query": "Where was the 2021 final?",
+                "answer": "Tampa, Florida",
+                "positive": ["p"],
+                "negative": ["n"],
+            }
+        )
+    )
+    summary = rgb_module.run_rgb(rgb, passages=2)["summary"]
+    assert summary["accuracy"] == 1.0
+    assert summary["first_quote_accuracy"] == 0.0
+    assert summary["quotes_per_answer"] == 2.0
 
 
 def _scored(

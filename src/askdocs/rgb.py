@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from askdocs.evaluation import QuestionFileError, answer_contains, versions
+from askdocs.types import Answer
 
 if TYPE_CHECKING:
     from askdocs.api import Assistant
@@ -42,6 +43,10 @@ class RgbRow:
     # The answerer's fitted probability that its best sentence answers (None when it refused
     # before scoring): how far apart right answers and answers to negatives-only sets lie.
     confidence: float | None = None
+    # What the reader meets first, the short answer and the first quote, holds the answer:
+    # `correct` also counts an answer that a later quote holds.
+    first_correct: bool = False
+    quotes: int = 0
 
 
 def load_rgb(path: Path) -> list[dict[str, Any]]:
@@ -71,6 +76,22 @@ def answer_groups(answer: Any) -> list[list[str]]:
 
 def is_correct(text: str, answer: Any) -> bool:
     return all(answer_contains(text, group) for group in answer_groups(answer))
+
+
+def first_read(answer: Answer) -> str:
+    """The short answer and the first quote of an answer: what a reader meets first. RGB's
+    judge reads the whole answer, so an answer quoting three snippets is right when any of
+    them holds the answer; this is the stricter reading.
+
+    >>> from askdocs.types import Citation
+    >>> cite = lambda k, q: Citation(k, "a", "", "", 0, len(q), q, "c")
+    >>> a = Answer("q?", "", False, [cite(2, "B won."), cite(1, "A won.")], [], "q?", "h",
+    ...            short_answer="A")
+    >>> first_read(a)
+    'A A won.'
+    """
+    first = min(answer.citations, key=lambda c: c.key).quote if answer.citations else ""
+    return f"{answer.short_answer or ''} {first}".strip()
 
 
 def pick_passages(
@@ -155,6 +176,9 @@ def run_rgb(
                     negatives=n_neg,
                     latency=latency,
                     confidence=answer.confidence,
+                    first_correct=is_correct(first_read(answer), row["answer"])
+                    and not answer.abstained,
+                    quotes=0 if answer.abstained else len(answer.citations),
                 )
             )
             if on_progress:
@@ -166,6 +190,10 @@ def run_rgb(
         "noise_ratio": None if rejection else noise_ratio,
         "mode": "rejection" if rejection else "counterfactual" if counterfactual else "noise",
         "accuracy": round(sum(r.correct for r in results) / n, 4),
+        "first_quote_accuracy": round(sum(r.first_correct for r in results) / n, 4),
+        "quotes_per_answer": round(
+            sum(r.quotes for r in results) / max(1, sum(not r.abstained for r in results)), 2
+        ),
         "rejection_rate": round(sum(r.abstained for r in results) / n, 4),
         "repeats_fake_rate": round(sum(r.repeats_fake for r in results) / n, 4),
         "flags_conflict_rate": round(sum(r.flags_conflict for r in results) / n, 4),
