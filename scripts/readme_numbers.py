@@ -335,14 +335,19 @@ RGB = {
 def rgb_table() -> str:
     """`askdocs eval-rgb … --record benchmarks/results/rgb/<the run's file name>`."""
     lines = [
-        "| setting | accuracy | abstained | repeats the fake answer | flags conflict |",
-        "|---|---|---|---|---|",
+        "| setting | accuracy | short answer or first quote holds it | quotes an answer "
+        "| abstained | repeats the fake answer | flags conflict |",
+        "|---|---|---|---|---|---|---|",
     ]
     for file, label in RGB.items():
         s = _load(f"rgb/{file}")["summary"]
         counterfactual = s["mode"] == "counterfactual"
+        rejection = s["mode"] == "rejection"
+        first = s.get("first_quote_accuracy")  # recordings before it was kept have none
         lines.append(
-            f"| {label} | {'–' if s['mode'] == 'rejection' else _f(s['accuracy'], 2)} | "
+            f"| {label} | {'–' if rejection else _f(s['accuracy'], 2)} | "
+            f"{'–' if rejection else _f(first, 2)} | "
+            f"{_f(s.get('quotes_per_answer'), 1)} | "
             f"{_f(s['rejection_rate'], 2)} | "
             f"{_f(s['repeats_fake_rate'], 2) if counterfactual else '–'} | "
             f"{_f(s['flags_conflict_rate'], 2) if counterfactual else '–'} |"
@@ -359,6 +364,9 @@ RGB_CANDIDATES = {
     "rgb-candidates-noise0.4-snippet-ranker.json": "noise 0.4, the answering ranker fitted on "
     "snippet rows alone (`--snippets --question-weight 0`; not shipped)",
     "rgb-candidates-noise0.8-snippet-ranker.json": "noise 0.8, the same (not shipped)",
+    "rgb-candidates-noise0.4-snippet-pools.json": "noise 0.4, this release: the article-level "
+    "columns averaged over a pool of snippets (`features.all_snippets`)",
+    "rgb-candidates-noise0.8-snippet-pools.json": "noise 0.8, this release",
 }
 """scripts/rgb_candidates.py's files, in table order."""
 GAP_SIGNALS = 4

@@ -32,9 +32,11 @@ from askdocs.answer.extractive import (
     with_antecedent,
 )
 from askdocs.answer.features import (
+    ARTICLE_LEVEL,
     FEATURES,
     MIN_RARITY_PASSAGES,
     Similarities,
+    all_snippets,
     answer_near_focus,
     constraints_met,
     feature_matrix,
@@ -323,6 +325,51 @@ def test_gather_takes_snippets_beyond_the_article_limit_but_not_stories() -> Non
     assert {c.article_id for c in pool.candidates} == {"a1", "s"}
     assert pool.article_scores == (0.9, 0.7)
     assert [c.article_rank for c in pool.candidates if c.article_id == "s"] == [1]
+    assert pool.snippets == {"s"}  # the story "t" was only partly retrieved
+    assert not all_snippets(pool)  # "a1" is a story: its sentences are not all retrieved
+
+
+def _snippet_pool(texts: list[str]) -> CandidatePool:
+    """A pool of one-sentence web snippets, each its own article, as eval-rgb indexes them."""
+    passages, articles, chunks = [], {}, {}
+    for n, text in enumerate(texts):
+        chunk = Chunk(f"s{n}", f"s{n}", 0, text, 0, len(text))
+        articles[f"s{n}"] = Article(id=f"s{n}", title="", text=text, source=f"s{n}.txt")
+        chunks[f"s{n}"] = chunk
+        passages.append(Passage(chunk, 0.9 - 0.1 * n, "", f"s{n}.txt"))
+    retrieved = Retrieved(passages, articles, lambda ids: [chunks[a] for a in ids])
+    return gather(retrieved, lambda t: np.eye(len(t), 4, dtype=np.float32), 3)
+
+
+def test_article_signals_tell_no_snippet_from_another() -> None:
+    # RGB's shape: the snippet that repeats the question ranks first and covers the most of
+    # it; the one that answers does not. Neither is a story, so neither signal may decide.
+    pool = _snippet_pool(
+        [
+            "Wimbledon 2019 women's singles: Serena Williams and Johanna Konta.",
+            "Simona Halep beat Serena Williams to win the 2019 Wimbledon title.",
+        ]
+    )
+    assert all_snippets(pool)
+    q = analyse("Who won the women's singles Wimbledon in 2019?")
+    sims = np.array([0.8, 0.6])
+    matrix = feature_matrix(q, pool, Similarities(sims, sims, sims, sims), {"women": 2.0})
+    column = {name: matrix[:, i] for i, name in enumerate(FEATURES)}
+    for name in ARTICLE_LEVEL:
+        assert column[name][0] == column[name][1], name
+    assert column["article_rank_0"].tolist() == [0.5, 0.5]  # the pool's mean, not 0 or 1
+    # The sentence's own signals still tell them apart.
+    assert column["sim_question"][0] != column["sim_question"][1]
+    assert column["years_article"].tolist() == [1.0, 1.0]  # constraints stay as they are
+
+
+def test_article_signals_stay_when_a_story_is_among_the_articles() -> None:
+    pool = _pool()  # one story of four sentences
+    assert not all_snippets(pool)
+    q = analyse("Who leads Acme?")
+    sims = np.array([0.9, 0.5, 0.6, 0.2])
+    matrix = feature_matrix(q, pool, Similarities(sims, sims, sims, sims), {})
+    assert matrix[:, FEATURES.index("lead")].tolist() == [1.0, 0.5, 1 / 3, 0.25]
 
 
 def test_gather_skips_what_the_conversation_already_said() -> None:

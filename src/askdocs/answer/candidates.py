@@ -54,6 +54,8 @@ class CandidatePool:
     vectors: np.ndarray
     articles: Mapping[str, Article]
     article_scores: tuple[float, ...]
+    # The articles a retrieved passage holds whole (held_whole): snippets, not stories.
+    snippets: frozenset[str] = frozenset()
 
     def __len__(self) -> int:
         return len(self.candidates)
@@ -141,5 +143,9 @@ def gather(
             candidates.append(Candidate(article_id, rank, index, start, end, text, chunk, inside))
     vectors = embed([c.text for c in candidates]) if candidates else np.zeros((0, 0))
     return CandidatePool(
-        candidates, np.asarray(vectors, dtype=np.float32), articles, tuple(s for _, s in top)
+        candidates,
+        np.asarray(vectors, dtype=np.float32),
+        articles,
+        tuple(s for _, s in top),
+        frozenset(whole),
     )
