@@ -8,6 +8,7 @@ from askdocs.answer.combiner import QUESTION_FEATURES, Combiner
 from askdocs.answer.comparison import picks
 from askdocs.answer.entities import (
     common_words,
+    date_precision,
     dates,
     names,
     new_spans,
@@ -34,16 +35,19 @@ from askdocs.answer.extractive import (
 from askdocs.answer.features import (
     ARTICLE_LEVEL,
     FEATURES,
+    LESS_PRECISE_DATE,
     MIN_RARITY_PASSAGES,
     Similarities,
     all_snippets,
     answer_near_focus,
     constraints_met,
     feature_matrix,
+    graded_by_precision,
     kind_match,
     leaves_unnamed,
     near_best,
     neighbour_max,
+    new_date_precision,
     novelty,
     pool_terms,
     rank_scores,
@@ -240,6 +244,51 @@ def test_rank_scores_and_neighbours() -> None:
 def test_kind_match(question: str, sentence: str, expected: float) -> None:
     q = analyse(question)
     assert kind_match(q, sentence, words(question)) == expected
+
+
+def test_date_precision_orders_day_month_year_and_relative_dates() -> None:
+    ranked = ["last week", "2004", "May", "May 2004", "18 May", "18 May 2004"]
+    assert [date_precision(d) for d in ranked] == sorted(date_precision(d) for d in ranked)
+    assert len({date_precision(d) for d in ranked}) == len(ranked)  # none ties another
+    assert date_precision("Friday") == 0  # a weekday names no day of a month
+    assert date_precision("2017-10-27") == date_precision("27 October 2017")
+
+
+def test_new_date_precision_reads_only_dates_the_question_lacks() -> None:
+    asked = words("When did the 2004 Games open?")
+    assert new_date_precision("The 2004 Games opened on 13 August.", asked) == 6
+    assert new_date_precision("The 2004 Games were a success.", asked) == -1
+    assert new_date_precision("They opened last week, not in 2003.", asked) == 1
+
+
+def test_graded_by_precision_keeps_the_most_precise_dates_whole() -> None:
+    kind = np.array([1.0, 1.0, 1.0, 0.5, 0.0])
+    graded = graded_by_precision(kind, [3, 7, 7, 7, -1])
+    assert graded.tolist() == [LESS_PRECISE_DATE, 1.0, 1.0, 0.5, 0.0]
+    # Nothing to grade: no candidate adds a date of the asked kind.
+    assert graded_by_precision(np.array([0.0, 0.5]), [-1, 7]).tolist() == [0.0, 0.5]
+
+
+def test_a_bare_when_question_grades_its_dates_in_the_feature_matrix() -> None:
+    text = "The game came out in 2017. It went on sale on 1 December 2017 in Japan."
+    article = Article(id="g", title="Game", text=text, source="g.txt")
+    chunk = Chunk("g0", "g", 0, text, 0, len(text))
+    retrieved = Retrieved([Passage(chunk, 0.8, "Game", "g.txt")], {"g": article}, lambda i: [chunk])
+    pool = gather(retrieved, lambda texts: np.eye(len(texts), 4, dtype=np.float32), 3)
+    sims = np.array([0.9, 0.5])
+    column = FEATURES.index("kind_date")
+    bare = feature_matrix(
+        analyse("When did the game come out?"), pool, Similarities(sims, sims, sims, sims), {}
+    )
+    assert bare[:, column].tolist() == [LESS_PRECISE_DATE, 1.0]
+    # "In which year" names the part asked: both years answer it alike.
+    year = feature_matrix(
+        analyse("In which year did the game come out?"),
+        pool,
+        Similarities(sims, sims, sims, sims),
+        {},
+    )
+    assert year[:, column].tolist() == [1.0, 1.0]
 
 
 def test_answer_near_focus_prefers_the_phrase_next_to_the_focus_words() -> None:

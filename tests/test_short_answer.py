@@ -207,6 +207,8 @@ def test_a_word_the_articles_write_in_lower_case_does_not_open_a_name() -> None:
         ("On what date did they quit?", "They quit in 2004.", None),
         ("On what date did they quit?", "They quit on Friday, 18 August.", "Friday, 18 August"),
         ("When did they quit?", "They quit on Friday.", "Friday"),  # any date answers "when"
+        # ... the most precise one the sentence gives, not the year beside it
+        ("When did they quit?", "In 2004 they quit, on 18 August 2004.", "18 August 2004"),
         # "the premiere date" asks for a day of a month too (RGB: "Sunday" was the short answer)
         ("What is the premiere date of season 11?", "Season 11 airs on Sunday.", None),
         ("What is the premiere date?", "It airs on August 22, 2021.", "August 22, 2021"),

@@ -288,6 +288,22 @@ def holds_date_part(date: str, part: str) -> bool:
     return bool(_DATE_PARTS[part].search(date))
 
 
+def date_precision(date: str) -> int:
+    """How precisely a date phrase places a day: a day of a month outranks a month, which
+    outranks a year alone; a weekday or "last year" gives none of the three (0). Only the order
+    of the values counts (a day of a month, 4, beats a month with its year, 3).
+
+    >>> [date_precision(d) for d in ("last year", "2019", "September 2019", "20 September")]
+    [0, 1, 3, 6]
+    >>> date_precision("September 20, 2019"), date_precision("10/27/2017")
+    (7, 7)
+    """
+    return sum(
+        weight * holds_date_part(date, part)
+        for part, weight in (("date", 4), ("month", 2), ("year", 1))
+    )
+
+
 def has_cause(sentence: str) -> bool:
     """Whether the sentence gives a reason ("because", "due to", "after", "blamed")."""
     return bool(_CAUSE.search(sentence))

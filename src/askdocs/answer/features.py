@@ -20,6 +20,8 @@ import numpy as np
 from askdocs.answer.candidates import CandidatePool
 from askdocs.answer.entities import (
     Span,
+    date_precision,
+    dates,
     has_cause,
     holds_date_part,
     measuring,
@@ -230,6 +232,42 @@ def pool_averaged(columns: dict[str, np.ndarray], names: Sequence[str]) -> None:
     """
     for name in names:
         columns[name] = np.full_like(columns[name], columns[name].mean())
+
+
+LESS_PRECISE_DATE = 0.5
+"""kind_date of a sentence whose new date is less precise than another candidate's, for a
+bare "when" question: the partial value kind_match gives a date lacking the asked part."""
+
+
+def new_date_precision(sentence: str, question_words: set[str]) -> int:
+    """The precision (entities.date_precision) of the most precise date the sentence adds to
+    the question; -1 when it adds none.
+
+    >>> new_date_precision("It opened in 2019, on 20 September 2019.", {"opened"})
+    7
+    >>> new_date_precision("It opened in 2019.", {"opened", "2019"})
+    -1
+    """
+    found = new_spans(dates(sentence), question_words)
+    return max((date_precision(s.text) for s in found), default=-1)
+
+
+def graded_by_precision(kind: np.ndarray, precision: Sequence[int]) -> np.ndarray:
+    """kind_date for a "when" question that names no part of a date: a full match only for
+    the candidates whose new date is as precise as the most precise one any candidate adds.
+    "When was the game released?" asks for the day; "in 2017" from one story does not answer
+    it as well as "on December 1, 2017" from another (news gives the day when it knows it).
+    When the question names the part ("In which year ..."), kind_match grades by that part.
+
+    >>> graded_by_precision(np.array([1.0, 1.0, 0.0]), [1, 7, -1]).tolist()
+    [0.5, 1.0, 0.0]
+    """
+    precision = np.asarray(precision)
+    full = kind == 1.0
+    if not full.any():
+        return kind
+    top = precision[full].max()
+    return np.where(full & (precision < top), LESS_PRECISE_DATE, kind)
 
 
 _HONORIFIC = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Dr|Sir|Dame|Lord|Lady|Prof)\.?\s+$")
@@ -470,6 +508,11 @@ def feature_matrix(
         columns["constraints_sentence"][row] = constraints_met(analysis, text)
         columns["title_overlap"][row] = title
         columns["article_coverage"][row] = coverage
+    if analysis.kind == DATE and not analysis.date_part:
+        columns["kind_date"] = graded_by_precision(
+            columns["kind_date"],
+            [new_date_precision(c.text, question_words) for c in pool.candidates],
+        )
     if all_snippets(pool):
         # An article of a sentence or two is not a story: its coverage of the question is its
         # sentence's, already read by the sentence's own columns, and a same-topic snippet

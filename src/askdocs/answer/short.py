@@ -23,6 +23,7 @@ from askdocs.answer.entities import (
     HONORIFICS,
     Span,
     Token,
+    date_precision,
     holds_date_part,
     measuring,
     new_spans,
@@ -288,6 +289,11 @@ def candidates(
     if analysis.kind == DATE and analysis.date_part:
         # "In which year ...": "Friday" is a date, but not the one asked for.
         found = [s for s in found if holds_date_part(s.text, analysis.date_part)]
+    elif analysis.kind == DATE and found:
+        # A bare "when" asks for the day: "20 September 2019", not the "2019" beside it
+        # (features.graded_by_precision reads the sentences the same way).
+        top = max(date_precision(s.text) for s in found)
+        found = [s for s in found if date_precision(s.text) == top]
     if found and analysis.unit:
         # "How much did they raise?" asks for money: "180,000 pounds", not "six" (weeks).
         found = counts(measuring(sentence, found, every, analysis.unit) or found, analysis.unit)
