@@ -210,8 +210,11 @@ SPLITS = {
     "are) in both fits (not shipped)",
     "specificity.json": "specificity in the answering fit, held at 0 in the refusing fit "
     '(`--refusing="--no-encoder --ablate specificity"`; shipped before this release)',
-    "whole-snippets.json": "**shipped**: the same, with a further retrieved article whose whole "
-    "text its passage holds (a snippet) a candidate too (one question of the 180 has one)",
+    "whole-snippets.json": "the same, with a further retrieved article whose whole "
+    "text its passage holds (a snippet) a candidate too (one question of the 180 has one; "
+    "shipped before this release, and measured again on this release's machine to the digit)",
+    "date-precision.json": '**shipped**: the same, a "when" that names no part of a date '
+    "answered best by the most precise date any candidate adds (`features.graded_by_precision`)",
 }
 
 
