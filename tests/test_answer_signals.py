@@ -21,7 +21,9 @@ from askdocs.answer.extractive import (
     ExtractiveAnswerer,
     answer_lacks,
     asks_which,
+    bare_date,
     choose,
+    hard_constraints,
     lacks_asked,
     question_features,
     rate_terms,
@@ -1019,3 +1021,35 @@ def test_the_rate_an_amount_is_asked_per_is_not_what_it_measures() -> None:
     assert not unmeasured(asked, row, "The new allowance will be £60 per week.")
     # a question without a rate keeps every focus word
     assert not unmeasured(analyse("How much did the appeal raise?"), row, "It raised £9m.")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "bare"),
+    [
+        # A web snippet's page date, alone or with the clock time a news site prints beside it.
+        ("Jan 22, 2021 ...", True),
+        ("August 9, 2021 | 1:15 PM EDT.", True),
+        # A fixture list's heading.
+        ("Tuesday, 1 March", True),
+        # A date that says when something happened is a statement, not a bare date.
+        ("The game was released on September 14, 2018.", False),
+        ("Sep 7, 2019 ... Andreescu is the first teenager to win a Grand Slam title.", False),
+        ("Released 2018 on PS4.", False),
+        # No date at all.
+        ("...", False),
+    ],
+)
+def test_bare_date_is_a_date_and_nothing_else(sentence: str, bare: bool) -> None:
+    assert bare_date(sentence) is bare
+
+
+def test_hard_constraints_rule_out_a_bare_date_only_while_something_else_states() -> None:
+    # The bare date scores best but cannot say what happened on its day: the statement wins.
+    features = np.zeros((2, len(FEATURES)))
+    scores = hard_constraints(
+        np.array([3.0, 1.0]), features, ["Oct 19, 2021 ...", "Pixel 6 was announced."]
+    )
+    assert scores.argmax() == 1
+    # When every candidate is a bare date, the scores stay: the refusal rules decide.
+    same = hard_constraints(np.array([3.0, 1.0]), features, ["Oct 19, 2021 ...", "Oct 20, 2021."])
+    assert same.tolist() == [3.0, 1.0]

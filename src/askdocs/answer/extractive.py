@@ -14,6 +14,7 @@ from askdocs.answer import comparison
 from askdocs.answer.candidates import Candidate, CandidatePool, Retrieved, gather
 from askdocs.answer.combiner import QUESTION_FEATURES, Combiner
 from askdocs.answer.entities import (
+    DATE_SPAN,
     Span,
     holds_unit,
     is_date_name,
@@ -408,10 +409,42 @@ def statements(scores: np.ndarray, texts: Sequence[str]) -> np.ndarray:
     return _rule_out(scores, np.array([bool(_ASKS.search(t)) for t in texts], dtype=bool))
 
 
+# A clock time beside a date ("1:15 PM EDT"), read as part of the date line it sits in.
+_CLOCK_TIME = re.compile(r"\b\d{1,2}[:.]\d{2}\s*(?:[AaPp]\.?[Mm]\.?)?(?:\s+[A-Z]{2,4}\b)?")
+_WORD_OR_FIGURE = re.compile(r"\w")
+
+
+def bare_date(text: str) -> bool:
+    """Whether a sentence is a date and nothing else ("Jan 22, 2021 ...", "August 9, 2021 |
+    1:15 PM EDT."): a web snippet's page date or a fixture list's heading, which says what
+    day something was written or scheduled, not what happened on it.
+
+    >>> bare_date("Jan 22, 2021 ..."), bare_date("August 9, 2021 | 1:15 PM EDT.")
+    (True, True)
+    >>> bare_date("The game was released on September 14, 2018."), bare_date("Hello.")
+    (False, False)
+    """
+    if not DATE_SPAN.search(text):
+        return False
+    return not _WORD_OR_FIGURE.search(_CLOCK_TIME.sub(" ", DATE_SPAN.sub(" ", text)))
+
+
+def say_something(scores: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    """Rule out candidates that are a date and nothing else (`bare_date`): such a line cannot
+    be the evidence for what happened on the day it names. When every candidate is one, the
+    scores stay as they are.
+
+    >>> say_something(np.array([2.0, 1.0]), ["Sep 7, 2019 ...", "Andreescu won."]).tolist()
+    [-1000000.0, 1.0]
+    """
+    return _rule_out(scores, np.array([bare_date(t) for t in texts], dtype=bool))
+
+
 def hard_constraints(scores: np.ndarray, features: np.ndarray, texts: Sequence[str]) -> np.ndarray:
-    """The combined scores with every hard constraint applied (`meet_years`, `statements`): the
-    answerer and the fitting script score candidates through this one function."""
-    return statements(meet_years(scores, features), texts)
+    """The combined scores with every hard constraint applied (`meet_years`, `statements`,
+    `say_something`): the answerer and the fitting script score candidates through this one
+    function."""
+    return say_something(statements(meet_years(scores, features), texts), texts)
 
 
 def _rule_out(scores: np.ndarray, failing: np.ndarray) -> np.ndarray:
