@@ -1053,3 +1053,13 @@ def test_hard_constraints_rule_out_a_bare_date_only_while_something_else_states(
     # When every candidate is a bare date, the scores stay: the refusal rules decide.
     same = hard_constraints(np.array([3.0, 1.0]), features, ["Oct 19, 2021 ...", "Oct 20, 2021."])
     assert same.tolist() == [3.0, 1.0]
+
+
+def test_a_constraint_never_rules_out_the_last_candidates_in_the_running() -> None:
+    # The question is ruled out first (it asks); of the two left both are bare dates, so the
+    # date rule tells neither from the other and leaves them to the refusal rules, rather than
+    # leaving no candidate at all.
+    features = np.zeros((3, len(FEATURES)))
+    texts = ["Who won it?", "Oct 19, 2021 ...", "Oct 20, 2021."]
+    scores = hard_constraints(np.array([3.0, 2.0, 1.0]), features, texts)
+    assert scores.tolist() == [-1e6, 2.0, 1.0]

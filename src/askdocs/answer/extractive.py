@@ -448,9 +448,15 @@ def hard_constraints(scores: np.ndarray, features: np.ndarray, texts: Sequence[s
 
 
 def _rule_out(scores: np.ndarray, failing: np.ndarray) -> np.ndarray:
-    """Scores with the `failing` candidates ruled out, unless none or all of them fail (then
-    the constraint tells no candidate from another)."""
-    if not len(scores) or failing.all() or not failing.any():
+    """Scores with the `failing` candidates ruled out, unless none or all of the candidates
+    an earlier constraint left in the running fail (then this one tells no candidate from
+    another, and ruling them out would leave none to choose between).
+
+    >>> _rule_out(np.array([3.0, _OUT_OF_RANGE, 1.0]), np.array([True, False, True])).tolist()
+    [3.0, -1000000.0, 1.0]
+    """
+    running = scores > _OUT_OF_RANGE
+    if not running.any() or failing[running].all() or not failing[running].any():
         return scores
     return np.where(failing, _OUT_OF_RANGE, scores)
 
