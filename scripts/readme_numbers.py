@@ -213,8 +213,13 @@ SPLITS = {
     "whole-snippets.json": "the same, with a further retrieved article whose whole "
     "text its passage holds (a snippet) a candidate too (one question of the 180 has one; "
     "shipped before this release, and measured again on this release's machine to the digit)",
-    "date-precision.json": '**shipped**: the same, a "when" that names no part of a date '
-    "answered best by the most precise date any candidate adds (`features.graded_by_precision`)",
+    "date-precision.json": 'the same, a "when" that names no part of a date answered best by '
+    "the most precise date any candidate adds (`features.graded_by_precision`; shipped before "
+    "this release, and its code with the bare-date rule measured the same to the question)",
+    "first-mention-both.json": "the same with a `first_mention` column (the sentence's new "
+    "phrase of the asked kind is not in its article before it) in both fits (not shipped)",
+    "first-mention.json": "**shipped**: `first_mention` in the refusing fit, held at 0 in the "
+    'answering fit (`--answering="--synthetic 6000 --l2 0.1 --ablate first_mention"`)',
 }
 
 

@@ -44,6 +44,7 @@ from askdocs.answer.features import (
     answer_near_focus,
     constraints_met,
     feature_matrix,
+    first_mention,
     graded_by_precision,
     kind_match,
     leaves_unnamed,
@@ -1063,3 +1064,43 @@ def test_a_constraint_never_rules_out_the_last_candidates_in_the_running() -> No
     texts = ["Who won it?", "Oct 19, 2021 ...", "Oct 20, 2021."]
     scores = hard_constraints(np.array([3.0, 2.0, 1.0]), features, texts)
     assert scores.tolist() == [-1e6, 2.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("phrases", "before", "first"),
+    [
+        # The name is brought in here: the article has not used it before this sentence.
+        (["SMFG President Yoshifumi Nishikawa"], "Japan bank shares rose 2.7%.", 1.0),
+        # Named again (by surname) after the sentence that introduced him: not new to the story.
+        (["Mr Nishikawa"], "SMFG President Yoshifumi Nishikawa said so.", 0.0),
+        # One of two phrases new to the story is enough.
+        (["Nishikawa", "Daiwa"], "Yoshifumi Nishikawa said so.", 1.0),
+        # A figure the story gave before.
+        (["£5.5bn"], "The plan would cost £5.5bn a year.", 0.0),
+        # No phrase of the asked kind: nothing is brought in.
+        ([], "Anything at all.", 0.0),
+    ],
+)
+def test_first_mention_reads_whether_the_story_brings_the_phrase_in_here(
+    phrases: list[str], before: str, first: float
+) -> None:
+    assert first_mention(phrases, words(before)) == first
+
+
+def test_first_mention_column_reads_the_article_before_the_sentence() -> None:
+    # Two sentences name the same new person for a "who" question; only the first brings
+    # him in.
+    text = "Tom Holt runs the Acme bank. Tom Holt said profits rose."
+    article = Article(id="h", title="", text=text, source="h.txt")
+    chunk = Chunk("h0", "h", 0, text, 0, len(text))
+    retrieved = Retrieved([Passage(chunk, 0.9, "", "h.txt")], {"h": article}, lambda ids: [chunk])
+    pool = gather(retrieved, lambda t: np.eye(len(t), 4, dtype=np.float32), 3)
+    assert [c.text for c in pool.candidates] == [
+        "Tom Holt runs the Acme bank.",
+        "Tom Holt said profits rose.",
+    ]
+    sims = np.zeros(2)
+    matrix = feature_matrix(
+        analyse("Who heads Acme?"), pool, Similarities(sims, sims, sims, sims), {}
+    )
+    assert matrix[:, FEATURES.index("first_mention")].tolist() == [1.0, 0.0]

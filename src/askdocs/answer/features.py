@@ -65,6 +65,7 @@ FEATURES: tuple[str, ...] = (
     *(f"kind_{kind}" for kind in KINDS),  # a new phrase of the asked kind (one column a kind)
     "answer_near_focus",  # that phrase within a few words of a focus word
     "new_names",  # the sentence names something the question does not (any kind)
+    "first_mention",  # its new phrase of the asked kind is not in its article before it
     "article_rank_0",  # the sentence's article is retrieval's first ...
     "article_rank_1",  # ... or second
     "article_gap",  # its article's best passage score minus the best article's
@@ -433,6 +434,47 @@ def specificity(
     return sum(rarity.get(t, ceiling) for t in new) / len(new) / ceiling
 
 
+def first_mention(phrases: Sequence[str], seen: frozenset[str]) -> float:
+    """Whether any of the sentence's new phrases of the asked kind (`phrases`) is brought in
+    here: its last word (a surname, a unit, a year) is not among the words its article used
+    before the sentence (`seen`, as `words` reads them). A story introduces a fact once; a
+    later sentence that names the same person or figure again is about something else, or
+    restates it.
+
+    >>> first_mention(["Yoshifumi Nishikawa"], words("SMFG shares rose."))
+    1.0
+    >>> first_mention(["Mr Nishikawa"], words("SMFG President Yoshifumi Nishikawa said so."))
+    0.0
+    >>> first_mention([], frozenset())
+    0.0
+    """
+    for phrase in phrases:
+        last = words(phrase.split()[-1]) if phrase.split() else frozenset()
+        if last and not last & seen:
+            return 1.0
+    return 0.0
+
+
+def words_before(pool: CandidatePool) -> list[frozenset[str]]:
+    """For each candidate, the words (`words`) its article's text holds before it: each
+    article read once, piece by piece between its candidates' starts, not once a candidate."""
+    before: list[frozenset[str]] = [frozenset()] * len(pool)
+    by_article: dict[str, list[int]] = {}
+    for row, candidate in enumerate(pool.candidates):
+        by_article.setdefault(candidate.article_id, []).append(row)
+    for article_id, rows in by_article.items():
+        text = pool.articles[article_id].text
+        seen: frozenset[str] = frozenset()
+        read_to = 0
+        for row in sorted(rows, key=lambda r: pool.candidates[r].start):
+            start = pool.candidates[row].start
+            if start > read_to:
+                seen = seen | words(text[read_to:start])
+                read_to = start
+            before[row] = seen
+    return before
+
+
 def feature_matrix(
     analysis: QuestionAnalysis,
     pool: CandidatePool,
@@ -477,6 +519,7 @@ def feature_matrix(
     columns["gap_question"] = sims.question - (sims.question.max() if n else 0.0)
     columns["neighbour_sim"] = neighbour_max(article_ids, indices, sims.question)
     columns["near_best"] = near_best(article_ids, indices, sims.question)
+    seen = words_before(pool)
     for row, candidate in enumerate(pool.candidates):
         text = candidate.text
         terms = _terms(text)
@@ -495,6 +538,8 @@ def feature_matrix(
         )
         named = spans_of_kind(NAME, text, common)
         columns["new_names"][row] = float(bool(new_spans(named, question_words)))
+        asked = new_spans(spans_of_kind(analysis.kind, text, common), question_words)
+        columns["first_mention"][row] = first_mention([span.text for span in asked], seen[row])
         columns["article_rank_0"][row] = float(candidate.article_rank == 0)
         columns["article_rank_1"][row] = float(candidate.article_rank == 1)
         columns["article_gap"][row] = pool.article_scores[candidate.article_rank] - best_article
