@@ -67,7 +67,9 @@ def load_reader(path: Path | None):
     return bert, tokenizer, head
 
 
-def pair_scores(bert, tokenizer, head, questions: list[str], sentences: list[str]):
+def pair_scores(
+    bert, tokenizer, head, questions: list[str], sentences: list[str], max_tokens: int = MAX_TOKENS
+):
     """The reader's score of each (question, sentence) pair (a torch vector)."""
     import torch
 
@@ -76,7 +78,7 @@ def pair_scores(bert, tokenizer, head, questions: list[str], sentences: list[str
         sentences,
         padding=True,
         truncation="only_second",
-        max_length=MAX_TOKENS,
+        max_length=max_tokens,
         return_tensors="pt",
     )
     # One segment type throughout, as the numpy encoder reads texts: nothing new to learn.

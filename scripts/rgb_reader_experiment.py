@@ -73,21 +73,10 @@ def auc(higher: list[float], lower: list[float]) -> float:
 
 def read(bert, tokenizer, head, batch: list):
     """The reader's score of each (question, passage) pair of the batch (a torch vector)."""
-    import torch
+    from reader_experiment import pair_scores
 
-    enc = tokenizer(
-        [p[1] for p in batch],
-        [p[2] for p in batch],
-        padding=True,
-        truncation="only_second",
-        max_length=MAX_TOKENS,
-        return_tensors="pt",
-    )
-    # One segment type throughout, as the numpy encoder reads texts: nothing new to learn.
-    enc["token_type_ids"] = torch.zeros_like(enc["input_ids"])
-    hidden = bert(**enc).last_hidden_state
-    mask = enc["attention_mask"].unsqueeze(-1).float()
-    return head((hidden * mask).sum(1) / mask.sum(1)).squeeze(-1)
+    questions, passages = [p[1] for p in batch], [p[2] for p in batch]
+    return pair_scores(bert, tokenizer, head, questions, passages, max_tokens=MAX_TOKENS)
 
 
 def cross_validated_scores(pairs: list, questions: int, seed: int) -> dict[tuple[int, str], float]:

@@ -272,12 +272,18 @@ def test_graded_by_precision_keeps_the_most_precise_dates_whole() -> None:
     assert graded_by_precision(np.array([0.0, 0.5]), [-1, 7]).tolist() == [0.0, 0.5]
 
 
-def test_a_bare_when_question_grades_its_dates_in_the_feature_matrix() -> None:
-    text = "The game came out in 2017. It went on sale on 1 December 2017 in Japan."
-    article = Article(id="g", title="Game", text=text, source="g.txt")
+def _story_pool(text: str, title: str = "") -> CandidatePool:
+    """The candidates of one short story held in one chunk, the chunk retrieved."""
+    article = Article(id="g", title=title, text=text, source="g.txt")
     chunk = Chunk("g0", "g", 0, text, 0, len(text))
-    retrieved = Retrieved([Passage(chunk, 0.8, "Game", "g.txt")], {"g": article}, lambda i: [chunk])
-    pool = gather(retrieved, lambda texts: np.eye(len(texts), 4, dtype=np.float32), 3)
+    retrieved = Retrieved([Passage(chunk, 0.8, title, "g.txt")], {"g": article}, lambda i: [chunk])
+    return gather(retrieved, lambda texts: np.eye(len(texts), 4, dtype=np.float32), 3)
+
+
+def test_a_bare_when_question_grades_its_dates_in_the_feature_matrix() -> None:
+    pool = _story_pool(
+        "The game came out in 2017. It went on sale on 1 December 2017 in Japan.", "Game"
+    )
     sims = np.array([0.9, 0.5])
     column = FEATURES.index("kind_date")
     bare = feature_matrix(
@@ -1090,11 +1096,7 @@ def test_first_mention_reads_whether_the_story_brings_the_phrase_in_here(
 def test_first_mention_column_reads_the_article_before_the_sentence() -> None:
     # Two sentences name the same new person for a "who" question; only the first brings
     # him in.
-    text = "Tom Holt runs the Acme bank. Tom Holt said profits rose."
-    article = Article(id="h", title="", text=text, source="h.txt")
-    chunk = Chunk("h0", "h", 0, text, 0, len(text))
-    retrieved = Retrieved([Passage(chunk, 0.9, "", "h.txt")], {"h": article}, lambda ids: [chunk])
-    pool = gather(retrieved, lambda t: np.eye(len(t), 4, dtype=np.float32), 3)
+    pool = _story_pool("Tom Holt runs the Acme bank. Tom Holt said profits rose.")
     assert [c.text for c in pool.candidates] == [
         "Tom Holt runs the Acme bank.",
         "Tom Holt said profits rose.",

@@ -449,7 +449,7 @@ def first_mention(phrases: Sequence[str], seen: frozenset[str]) -> float:
     0.0
     """
     for phrase in phrases:
-        last = words(phrase.split()[-1]) if phrase.split() else frozenset()
+        last = words(phrase.rsplit(maxsplit=1)[-1]) if phrase.strip() else frozenset()
         if last and not last & seen:
             return 1.0
     return 0.0
