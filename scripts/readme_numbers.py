@@ -220,6 +220,20 @@ SPLITS = {
     "phrase of the asked kind is not in its article before it) in both fits (not shipped)",
     "first-mention.json": "**shipped**: `first_mention` in the refusing fit, held at 0 in the "
     'answering fit (`--answering="--synthetic 6000 --l2 0.1 --ablate first_mention"`)',
+    "unnamed-head.json": "the shipped row with an `unnamed_head` column (the sentence brings the "
+    'asked thing in unnamed: "through another label" for "through which other label") in both '
+    "fits (not shipped; `benchmarks/experiments/unnamed-head.patch`)",
+    "unnamed-head-refusing.json": "`unnamed_head` in the refusing fit only (not shipped)",
+    "subordinate-clause.json": 'the shipped row with a subordinate clause of the asking clause ("… '
+    'pull out of the Games after missing a drugs test …") read as context (not shipped; '
+    "`subordinate-clause.patch`)",
+    "short-name-shape.json": "the shipped row with two short-answer columns, a lower-case word in "
+    "a name and the share of its words the articles write in lower case (not shipped; "
+    "`short-name-shape.patch`)",
+    "bridge-name-search.json": "the shipped row with a second search for the bridge's name "
+    "(not shipped; the tuned encoders reused; `bridge-name.patch`, the section on multi-hop "
+    "below)",
+    "bridge-name-column.json": "its `bridge_overlap` column alone, no second search (not shipped)",
 }
 
 
