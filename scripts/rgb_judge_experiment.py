@@ -33,6 +33,7 @@ import json
 import re
 import sys
 import time
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from rgb_reader_experiment import NOISE, auc, labelled_pairs, pool_best  # noqa: E402
+from rgb_reader_experiment import labelled_pairs, pair_counts, separation  # noqa: E402
 
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CONTEXT_TOKENS = 512
@@ -113,6 +114,13 @@ MONTHS = "january february march april may june july august september october no
 MONTHS += "december jan feb mar apr jun jul aug sep sept oct nov dec"
 
 
+@lru_cache(maxsize=1)
+def month_terms() -> frozenset[str]:
+    from askdocs.index.keywords import stem
+
+    return frozenset(stem(m) for m in MONTHS.split())
+
+
 def qualifier(token: str) -> tuple[str, int] | None:
     """("year", 2021) for a year, ("number", 4) for a numeral, ordinal or Roman numeral."""
     lower = token.lower()
@@ -131,7 +139,7 @@ def qualified(text: str) -> set[tuple[str, tuple[str, int]]]:
     season"), a number after it ("Season 4", "Part II"); heads are content words, not months."""
     from askdocs.index.keywords import content_terms, stem
 
-    months = {stem(m) for m in MONTHS.split()}
+    months = month_terms()
     tokens = TOKEN.findall(text)
 
     def head(token: str) -> str | None:
@@ -184,20 +192,8 @@ def measure(rows: list[dict], pairs: list, score) -> dict:
     positives = [scores[(p[0], p[2])] for p in pairs if p[3] == 1.0]
     negatives = [scores[(p[0], p[2])] for p in pairs if p[3] == 0.0]
     low = min(positives + negatives)
-    within = []
-    for q in range(len(rows)):
-        pos = [scores[(p[0], p[2])] for p in pairs if p[0] == q and p[3] == 1.0]
-        neg = [scores[(p[0], p[2])] for p in pairs if p[0] == q and p[3] == 0.0]
-        if pos and neg:
-            within.append(auc(pos, neg))
-    rejection = pool_best(rows, scores, True, 0.0)
     return {
-        "pair_auc": round(auc(positives, negatives), 3),
-        "pair_auc_within_question": round(float(np.mean(within)), 3),
-        "pool_auc": {
-            str(n): round(auc(list(pool_best(rows, scores, False, n)), list(rejection)), 3)
-            for n in NOISE
-        },
+        **separation(rows, pairs, scores),
         "positive_mean": round(float(np.mean(positives)), 3),
         "negative_mean": round(float(np.mean(negatives)), 3),
         "at_lowest": {
@@ -221,11 +217,7 @@ def main() -> None:
     pairs = labelled_pairs(rows)
     report = {
         "questions": len(rows),
-        "pairs": {
-            "positive": sum(p[3] == 1.0 for p in pairs),
-            "negative": sum(p[3] == 0.0 for p in pairs),
-            "left_out": sum(p[3] is None for p in pairs),
-        },
+        "pairs": pair_counts(pairs),
         "constraints": measure(rows, pairs, holds_constraints),
         "qualifiers": measure(rows, pairs, meets_qualifiers),
     }

@@ -135,6 +135,36 @@ def pool_best(rows: list[dict], scores: dict, rejection: bool, noise: float) -> 
     return np.asarray(best)
 
 
+def pair_counts(pairs: list) -> dict[str, int]:
+    return {
+        "positive": sum(p[3] == 1.0 for p in pairs),
+        "negative": sum(p[3] == 0.0 for p in pairs),
+        "left_out": sum(p[3] is None for p in pairs),
+    }
+
+
+def separation(rows: list[dict], pairs: list, scores: dict) -> dict:
+    """How well passage `scores` ((question number, passage) -> score) tell answers from
+    negatives: the pair AUC across and within questions, and the pool AUC (a pool's best score,
+    pools with positives at each noise ratio against the negatives-only pools)."""
+    positives = [scores[(p[0], p[2])] for p in pairs if p[3] == 1.0]
+    negatives = [scores[(p[0], p[2])] for p in pairs if p[3] == 0.0]
+    within = []
+    for q in range(len(rows)):
+        pos = [scores[(p[0], p[2])] for p in pairs if p[0] == q and p[3] == 1.0]
+        neg = [scores[(p[0], p[2])] for p in pairs if p[0] == q and p[3] == 0.0]
+        if pos and neg:
+            within.append(auc(pos, neg))
+    rejection = list(pool_best(rows, scores, True, 0.0))
+    return {
+        "pair_auc": round(auc(positives, negatives), 3),
+        "pair_auc_within_question": round(float(np.mean(within)), 3),
+        "pool_auc": {
+            str(n): round(auc(list(pool_best(rows, scores, False, n)), rejection), 3) for n in NOISE
+        },
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("rgb", type=Path, help="RGB questions (rgb_en_fact_dev.jsonl)")
@@ -146,29 +176,12 @@ def main() -> None:
     rows = load_rgb(args.rgb)
     pairs = labelled_pairs(rows)
     scores = cross_validated_scores(pairs, len(rows), args.seed)
-    positives = [scores[(p[0], p[2])] for p in pairs if p[3] == 1.0]
-    negatives = [scores[(p[0], p[2])] for p in pairs if p[3] == 0.0]
-    within = [
-        auc(
-            [scores[(p[0], p[2])] for p in pairs if p[0] == q and p[3] == 1.0],
-            [scores[(p[0], p[2])] for p in pairs if p[0] == q and p[3] == 0.0],
-        )
-        for q in range(len(rows))
-        if any(p[0] == q and p[3] == 1.0 for p in pairs)
-        and any(p[0] == q and p[3] == 0.0 for p in pairs)
-    ]
     rejection = pool_best(rows, scores, True, 0.0)
     answered = {n: pool_best(rows, scores, False, n) for n in NOISE}
     report = {
         "questions": len(rows),
-        "pairs": {
-            "positive": len(positives),
-            "negative": len(negatives),
-            "left_out": sum(p[3] is None for p in pairs),
-        },
-        "pair_auc": round(auc(positives, negatives), 3),
-        "pair_auc_within_question": round(float(np.mean(within)), 3),
-        "pool_auc": {str(n): round(auc(list(answered[n]), list(rejection)), 3) for n in NOISE},
+        "pairs": pair_counts(pairs),
+        **separation(rows, pairs, scores),
         "refusing_below": [
             {
                 "threshold": round(float(t), 3),
